@@ -1,0 +1,110 @@
+//! Errors of the chain: transaction rejections (geth's texts) and internal failures.
+
+use alloy::primitives::{Address, U256};
+
+use super::pool::PoolError;
+use crate::execution::DbError;
+use crate::state::StateError;
+
+/// Why a submitted transaction was refused. The texts are geth's, since tools match them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// The bytes are not a transaction.
+    #[error("rlp: {0}")]
+    Decode(String),
+    /// Blob (EIP-4844) transactions are not accepted.
+    #[error("transaction type not supported: blob transactions (EIP-4844) are not accepted by this chain")]
+    BlobNotSupported,
+    /// The transaction type is not active at this fork.
+    #[error("transaction type not supported")]
+    TypeNotSupported,
+    /// Signed for another chain.
+    #[error("invalid chain id for signer: have {have} want {want}")]
+    WrongChainId {
+        /// The transaction's chain id.
+        have: u64,
+        /// This chain's id.
+        want: u64,
+    },
+    /// The signature does not recover.
+    #[error("invalid sender")]
+    InvalidSender,
+    /// Nonce below the sender's next.
+    #[error("nonce too low: next nonce {state}, tx nonce {tx}")]
+    NonceTooLow {
+        /// The transaction's nonce.
+        tx: u64,
+        /// The sender's next nonce.
+        state: u64,
+    },
+    /// Balance below `gas * price + value`. Figures only for callers who hold the sender.
+    #[error("insufficient funds for gas * price + value{}", .detail.as_ref().map(|d| format!(": address {} have {} want {}", d.0, d.1, d.2)).unwrap_or_default())]
+    InsufficientFunds {
+        /// `(sender, balance, cost)`, when the caller may see them.
+        detail: Option<(Address, U256, U256)>,
+    },
+    /// Gas limit below intrinsic gas.
+    #[error("intrinsic gas too low: gas {gas}, minimum needed {needed}")]
+    IntrinsicGasTooLow {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// Intrinsic (or floor) gas.
+        needed: u64,
+    },
+    /// Gas limit above the block gas limit.
+    #[error("exceeds block gas limit")]
+    GasLimitExceeded,
+    /// Gas limit above the per-transaction cap (EIP-7825).
+    #[error("transaction gas limit too high (cap: {cap}, tx: {gas})")]
+    GasLimitTooHigh {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// Fee cap below the current base fee.
+    #[error("max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}")]
+    FeeCapTooLow {
+        /// The transaction's fee cap.
+        max_fee: u128,
+        /// The pending block's base fee.
+        base_fee: u64,
+    },
+    /// Tip above fee cap.
+    #[error("max priority fee per gas higher than max fee per gas")]
+    TipAboveFeeCap,
+    /// Init code too large (EIP-3860).
+    #[error("max initcode size exceeded: code size {size}, limit {limit}")]
+    InitcodeTooLarge {
+        /// Size of the init code.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// EIP-7702 transaction without authorizations.
+    #[error("EIP-7702 transaction with empty auth list")]
+    EmptyAuthorizationList,
+    /// Refused by the pool.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// The store failed while validating.
+    #[error("internal error")]
+    Internal,
+}
+
+/// A failure of the chain itself (not of a caller's input). These stop block production.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Block execution failed in a way no transaction explains.
+    #[error("block execution failed: {0}")]
+    Execution(String),
+}
+
+impl From<DbError> for ChainError {
+    fn from(e: DbError) -> Self {
+        Self::State(e.0)
+    }
+}

@@ -1,0 +1,315 @@
+//! The chain: blocks on top of the store, the transaction pool, and block production.
+//!
+//! [`Chain::submit`] validates a transaction as geth does and pools it;
+//! [`Chain::mine`] turns ready transactions into the next block (execution, then the
+//! block log's fsync, then visibility) and tells subscribers. Reads go straight to the
+//! store through [`Chain::store`]; "latest" is [`Chain::head`], "pending" adds the pool.
+
+mod error;
+pub mod genesis;
+pub mod pool;
+mod spec;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy::consensus::transaction::{Recovered, SignerRecoverable};
+use alloy::consensus::{Transaction, TxEnvelope};
+use alloy::eips::Decodable2718;
+use alloy::eips::eip1559::BaseFeeParams;
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_evm::FromRecoveredTx;
+use alloy_hardforks::EthereumHardforks;
+use parking_lot::{Condvar, Mutex, RwLock};
+use revm::context::TxEnv;
+use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
+use tokio::sync::broadcast;
+
+pub use error::{ChainError, TxError};
+pub use pool::{Pool, PoolLimits, PoolTx};
+pub use spec::ChainSpec;
+
+use crate::execution::{BlockAttributes, build_block};
+use crate::state::{StateReader, Store, StoredBlock};
+
+/// EIP-3860 init code limit.
+const MAX_INITCODE_SIZE: usize = 2 * 24_576;
+/// EIP-7825 per-transaction gas cap (Osaka).
+const TX_GAS_LIMIT_CAP: u64 = 1 << 24;
+
+/// How blocks are produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mining {
+    /// One block per transaction, as soon as it is ready.
+    Instant,
+    /// A block every interval with every ready transaction (empty blocks too).
+    Interval(std::time::Duration),
+    /// Only on request (`evm_mine`).
+    Manual,
+}
+
+/// Chain settings that are not part of the genesis.
+#[derive(Debug, Clone)]
+pub struct ChainSettings {
+    /// Fee recipient of produced blocks.
+    pub beneficiary: Address,
+    /// Block production.
+    pub mining: Mining,
+    /// Pool limits.
+    pub pool: PoolLimits,
+}
+
+/// A chain on top of the store.
+pub struct Chain {
+    store: Arc<Store>,
+    spec: Arc<ChainSpec>,
+    settings: ChainSettings,
+    pool: Mutex<Pool>,
+    head: RwLock<Arc<StoredBlock>>,
+    mine_lock: Mutex<()>,
+    wake: (Mutex<bool>, Condvar),
+    blocks: broadcast::Sender<Arc<StoredBlock>>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("head", &self.head.read().header.number).finish_non_exhaustive()
+    }
+}
+
+impl Chain {
+    /// Opens the chain, committing the genesis block if the store is empty.
+    pub fn open(store: Arc<Store>, spec: ChainSpec, settings: ChainSettings) -> Result<Self, ChainError> {
+        let head_number = match store.head() {
+            Some(n) => n,
+            None => store.commit_block(genesis::genesis_commit(&spec))?.header.number,
+        };
+        let head = store.block(head_number)?.ok_or(crate::state::StateError::MissingBlock(head_number))?;
+        let (blocks, _) = broadcast::channel(1024);
+        Ok(Self {
+            store,
+            spec: Arc::new(spec),
+            pool: Mutex::new(Pool::new(settings.pool)),
+            settings,
+            head: RwLock::new(head),
+            mine_lock: Mutex::new(()),
+            wake: (Mutex::new(false), Condvar::new()),
+            blocks,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ChainSettings {
+        &self.settings
+    }
+
+    /// The newest durable block.
+    pub fn head(&self) -> Arc<StoredBlock> {
+        self.head.read().clone()
+    }
+
+    /// New blocks as they become durable.
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<StoredBlock>> {
+        self.blocks.subscribe()
+    }
+
+    /// The base fee the next block will have.
+    pub fn next_base_fee(&self) -> u64 {
+        let head = self.head();
+        if !self.spec.is_london_active_at_block(head.header.number + 1) {
+            return 0;
+        }
+        head.header.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default()
+    }
+
+    /// Nonce of `address` after the latest block.
+    pub fn state_nonce(&self, address: Address) -> Result<u64, ChainError> {
+        let head = self.head().header.number;
+        Ok(self.store.account(address, head)?.filter(|a| a.exists).map(|a| a.nonce).unwrap_or_default())
+    }
+
+    /// Nonce of `address` counting its ready pooled transactions.
+    pub fn pending_nonce(&self, address: Address) -> Result<u64, ChainError> {
+        let state = self.state_nonce(address)?;
+        Ok(self.pool.lock().pending_nonce(address, state))
+    }
+
+    /// A pooled transaction.
+    pub fn pool_tx(&self, hash: &B256) -> Option<Arc<PoolTx>> {
+        self.pool.lock().get(hash)
+    }
+
+    /// Runs `f` over the pool (for txpool_* and pending views).
+    pub fn with_pool<T>(&self, f: impl FnOnce(&Pool) -> T) -> T {
+        f(&self.pool.lock())
+    }
+
+    /// Decodes, validates and pools a raw signed transaction.
+    pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, TxError> {
+        let tx = TxEnvelope::decode_2718_exact(raw).map_err(|e| TxError::Decode(e.to_string()))?;
+        if tx.is_eip4844() {
+            return Err(TxError::BlobNotSupported);
+        }
+        let sender = tx.recover_signer().map_err(|_| TxError::InvalidSender)?;
+        self.submit(Recovered::new_unchecked(tx, sender))
+    }
+
+    /// Validates and pools a signed transaction whose sender is recovered.
+    pub fn submit(&self, tx: Recovered<TxEnvelope>) -> Result<B256, TxError> {
+        self.validate(&tx)?;
+        let hash = *tx.tx_hash();
+        self.pool.lock().add(tx)?;
+        self.wake();
+        Ok(hash)
+    }
+
+    fn validate(&self, tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
+        let head = self.head();
+        let number = head.header.number + 1;
+        let timestamp = now().max(head.header.timestamp);
+        let want = self.spec.chain_id();
+        if let Some(have) = tx.chain_id()
+            && have != want
+        {
+            return Err(TxError::WrongChainId { have, want });
+        }
+        let supported = match tx.inner() {
+            TxEnvelope::Legacy(_) => true,
+            TxEnvelope::Eip2930(_) => self.spec.is_berlin_active_at_block(number),
+            TxEnvelope::Eip1559(_) => self.spec.is_london_active_at_block(number),
+            TxEnvelope::Eip4844(_) => return Err(TxError::BlobNotSupported),
+            TxEnvelope::Eip7702(_) => self.spec.is_prague_active_at_timestamp(timestamp),
+        };
+        if !supported {
+            return Err(TxError::TypeNotSupported);
+        }
+        if tx.authorization_list().is_some_and(|l| l.is_empty()) {
+            return Err(TxError::EmptyAuthorizationList);
+        }
+        let gas = tx.gas_limit();
+        if gas > head.header.gas_limit {
+            return Err(TxError::GasLimitExceeded);
+        }
+        if self.spec.is_osaka_active_at_timestamp(timestamp) && gas > TX_GAS_LIMIT_CAP {
+            return Err(TxError::GasLimitTooHigh { gas, cap: TX_GAS_LIMIT_CAP });
+        }
+        if tx.is_create() && tx.input().len() > MAX_INITCODE_SIZE {
+            return Err(TxError::InitcodeTooLarge { size: tx.input().len(), limit: MAX_INITCODE_SIZE });
+        }
+        let spec_id = self.spec.spec_id(number, timestamp);
+        let env = TxEnv::from_recovered_tx(tx.inner(), tx.signer());
+        let intrinsic = calculate_initial_tx_gas_for_tx(&env, spec_id, None);
+        let needed = intrinsic.initial_total_gas().max(intrinsic.floor_gas);
+        if gas < needed {
+            return Err(TxError::IntrinsicGasTooLow { gas, needed });
+        }
+        if tx.max_priority_fee_per_gas().is_some_and(|tip| tip > tx.max_fee_per_gas()) {
+            return Err(TxError::TipAboveFeeCap);
+        }
+        let base_fee = self.next_base_fee();
+        if tx.max_fee_per_gas() < base_fee as u128 {
+            return Err(TxError::FeeCapTooLow { max_fee: tx.max_fee_per_gas(), base_fee });
+        }
+        let account = self
+            .store
+            .account(tx.signer(), head.header.number)
+            .map_err(|_| TxError::Internal)?
+            .filter(|a| a.exists)
+            .unwrap_or_default();
+        if tx.nonce() < account.nonce {
+            return Err(TxError::NonceTooLow { tx: tx.nonce(), state: account.nonce });
+        }
+        let cost = U256::from(gas) * U256::from(tx.max_fee_per_gas()) + tx.value();
+        if account.balance < cost {
+            return Err(TxError::InsufficientFunds { detail: Some((tx.signer(), account.balance, cost)) });
+        }
+        Ok(())
+    }
+
+    /// Wakes the block producer.
+    pub fn wake(&self) {
+        let (flag, cvar) = &self.wake;
+        *flag.lock() = true;
+        cvar.notify_one();
+    }
+
+    /// Blocks the producer thread until woken or `timeout` passes. True when woken.
+    pub fn wait_for_work(&self, timeout: Option<std::time::Duration>) -> bool {
+        let (flag, cvar) = &self.wake;
+        let mut woken = flag.lock();
+        if !*woken {
+            match timeout {
+                Some(t) => {
+                    cvar.wait_for(&mut woken, t);
+                }
+                None => cvar.wait(&mut woken),
+            }
+        }
+        std::mem::replace(&mut *woken, false)
+    }
+
+    /// Builds, persists and publishes the next block with up to `max_txs` ready
+    /// transactions. With `allow_empty` false, returns `None` when nothing is ready.
+    pub fn mine(&self, max_txs: usize, allow_empty: bool) -> Result<Option<Arc<StoredBlock>>, ChainError> {
+        let _one_at_a_time = self.mine_lock.lock();
+        let head = self.head();
+        let parent = &head.header;
+        let ready: Vec<Recovered<TxEnvelope>> = {
+            let pool = self.pool.lock();
+            let store = &self.store;
+            pool.ready(max_txs, |a| {
+                store.account(a, parent.number).ok().flatten().filter(|r| r.exists).map_or(0, |r| r.nonce)
+            })
+            .into_iter()
+            .map(|p| p.tx.clone())
+            .collect()
+        };
+        if ready.is_empty() && !allow_empty {
+            return Ok(None);
+        }
+        let attrs = BlockAttributes {
+            number: parent.number + 1,
+            timestamp: now().max(parent.timestamp),
+            beneficiary: self.settings.beneficiary,
+            gas_limit: parent.gas_limit,
+            base_fee: self.next_base_fee(),
+            prevrandao: keccak256(parent.hash_slow()),
+            extra_data: Bytes::new(),
+        };
+        let built = build_block(self.store.as_ref(), &self.spec, parent, &attrs, ready)
+            .map_err(|e| ChainError::Execution(e.to_string()))?;
+        let block = self.store.commit_block(built.commit)?;
+        {
+            let mut pool = self.pool.lock();
+            for (hash, reason) in &built.invalid {
+                tracing::debug!(%hash, %reason, "dropping invalid transaction");
+                pool.remove(hash);
+            }
+            for (tx, sender) in block.transactions.iter().zip(&block.senders) {
+                pool.remove(tx.tx_hash());
+                pool.prune_sender(*sender, tx.nonce() + 1);
+            }
+        }
+        *self.head.write() = block.clone();
+        let _ = self.blocks.send(block.clone());
+        if !built.deferred.is_empty() {
+            self.wake();
+        }
+        Ok(Some(block))
+    }
+}
+
+/// Unix time in seconds.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}

@@ -1,0 +1,216 @@
+//! `eth_call` and `eth_estimateGas`: a transaction run on a throw-away overlay.
+
+use alloy::primitives::{Bytes, U256};
+use alloy::rpc::types::TransactionRequest;
+use alloy_evm::rpc::TryIntoTxEnv;
+use alloy_evm::{Evm, EvmEnv, EvmFactory, EthEvmFactory};
+use revm::context::TxEnv;
+use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
+use revm::database_interface::Database;
+
+use super::db::{BlockState, DbError};
+use crate::state::StateReader;
+
+/// A successful call.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// Return data.
+    pub output: Bytes,
+    /// Gas used, after refunds.
+    pub gas_used: u64,
+}
+
+/// Why a call or estimate failed. Messages are geth's.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The call reverted; `output` is the revert data.
+    #[error("execution reverted{}", revert_suffix(.output))]
+    Revert {
+        /// Revert data.
+        output: Bytes,
+    },
+    /// The EVM halted (out of gas, invalid opcode…).
+    #[error("{0}")]
+    Halt(String),
+    /// The transaction is invalid in this state (geth's message).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    Request(String),
+    /// Gas estimation found no gas limit under the cap that succeeds.
+    #[error("gas required exceeds allowance ({0})")]
+    GasRequiredExceedsAllowance(u64),
+    /// The store failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn revert_suffix(output: &Bytes) -> String {
+    alloy::sol_types::decode_revert_reason(output).map(|r| format!(": {r}")).unwrap_or_default()
+}
+
+/// geth's wording for a transaction revm refuses, as tools match on it.
+pub fn geth_message(err: &InvalidTransaction) -> String {
+    use InvalidTransaction as E;
+    match err {
+        E::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
+        E::NonceTooHigh { tx, state } => format!("nonce too high: next nonce {state}, tx nonce {tx}"),
+        E::LackOfFundForMaxFee { .. } => "insufficient funds for gas * price + value".to_string(),
+        E::GasPriceLessThanBasefee => "max fee per gas less than block base fee".to_string(),
+        E::PriorityFeeGreaterThanMaxFee => {
+            "max priority fee per gas higher than max fee per gas".to_string()
+        }
+        E::CallerGasLimitMoreThanBlock => "exceeds block gas limit".to_string(),
+        E::CallGasCostMoreThanGasLimit { .. } | E::GasFloorMoreThanGasLimit { .. } => {
+            "intrinsic gas too low".to_string()
+        }
+        E::RejectCallerWithCode => "sender not an eoa".to_string(),
+        E::InvalidChainId => "invalid chain id for signer".to_string(),
+        E::CreateInitCodeSizeLimit => "max initcode size exceeded".to_string(),
+        E::TxGasLimitGreaterThanCap { .. } => "transaction gas limit too high".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".to_string(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".to_string(),
+        HaltReason::StackUnderflow => "stack underflow".to_string(),
+        HaltReason::StackOverflow => "stack limit reached 1024".to_string(),
+        HaltReason::InvalidJump => "invalid jump destination".to_string(),
+        HaltReason::CreateCollision => "contract address collision".to_string(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".to_string(),
+        HaltReason::CallTooDeep => "max call depth exceeded".to_string(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".to_string(),
+        HaltReason::NonceOverflow => "nonce uint64 overflow".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Prepares the environment and transaction for a call request.
+fn prepare(mut env: EvmEnv, request: TransactionRequest, gas_cap: u64) -> Result<(EvmEnv, TxEnv), CallError> {
+    let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
+    env.cfg_env.disable_nonce_check = true;
+    env.cfg_env.disable_block_gas_limit = true;
+    env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
+    if !priced {
+        // geth: a call without a price runs at price zero and skips the base-fee check.
+        env.cfg_env.disable_base_fee = true;
+    }
+    let gas = request.gas.unwrap_or(env.block_env.gas_limit).min(gas_cap);
+    let mut tx: TxEnv = request
+        .try_into_tx_env(&env)
+        .map_err(|e| CallError::Request(e.to_string()))?;
+    tx.gas_limit = gas;
+    Ok((env, tx))
+}
+
+fn run(
+    reader: &dyn StateReader,
+    at: u64,
+    env: &EvmEnv,
+    tx: TxEnv,
+) -> Result<ExecutionResult, CallError> {
+    let db = BlockState::new(reader, at, env.cfg_env.spec);
+    let mut evm = EthEvmFactory::default().create_evm(db, env.clone());
+    match evm.transact(tx) {
+        Ok(result) => Ok(result.result),
+        Err(EVMError::Transaction(invalid)) => Err(CallError::Invalid(geth_message(&invalid))),
+        Err(EVMError::Database(db)) => Err(CallError::Db(db)),
+        Err(other) => Err(CallError::Invalid(other.to_string())),
+    }
+}
+
+/// Runs `request` against the state after block `at` in environment `env`.
+pub fn call(
+    reader: &dyn StateReader,
+    at: u64,
+    env: EvmEnv,
+    request: TransactionRequest,
+    gas_cap: u64,
+) -> Result<CallOutcome, CallError> {
+    let (env, tx) = prepare(env, request, gas_cap)?;
+    match run(reader, at, &env, tx)? {
+        ExecutionResult::Success { output, gas, .. } => {
+            Ok(CallOutcome { output: output.into_data(), gas_used: gas.tx_gas_used() })
+        }
+        ExecutionResult::Revert { output, .. } => Err(CallError::Revert { output }),
+        ExecutionResult::Halt { reason, .. } => Err(CallError::Halt(halt_message(&reason))),
+    }
+}
+
+/// geth's gas estimation: a run at the cap, then a binary search down to within 1.5 %.
+pub fn estimate_gas(
+    reader: &dyn StateReader,
+    at: u64,
+    env: EvmEnv,
+    request: TransactionRequest,
+    gas_cap: u64,
+) -> Result<u64, CallError> {
+    let (env, mut tx) = prepare(env, request, gas_cap)?;
+    let mut hi = tx.gas_limit;
+    // Cap by what the sender can pay for, as geth does when a price is given.
+    if tx.gas_price > 0 {
+        let mut db = BlockState::new(reader, at, env.cfg_env.spec);
+        let balance = db.basic(tx.caller)?.map(|a| a.balance).unwrap_or_default();
+        let available = balance.checked_sub(tx.value).ok_or_else(|| {
+            CallError::Invalid("insufficient funds for transfer".to_string())
+        })?;
+        let allowance: u64 = (available / U256::from(tx.gas_price)).saturating_to();
+        hi = hi.min(allowance);
+    }
+    // A plain value transfer to an account without code costs exactly 21,000.
+    if tx.data.is_empty()
+        && let revm::primitives::TxKind::Call(to) = tx.kind
+    {
+        let mut db = BlockState::new(reader, at, env.cfg_env.spec);
+        let has_code = db
+            .basic(to)?
+            .is_some_and(|a| a.code_hash != alloy::primitives::KECCAK256_EMPTY);
+        if !has_code && tx.authorization_list.is_empty() && hi >= 21_000 {
+            tx.gas_limit = 21_000;
+            if let ExecutionResult::Success { .. } = run(reader, at, &env, tx.clone())? {
+                return Ok(21_000);
+            }
+        }
+    }
+    tx.gas_limit = hi;
+    let first = run(reader, at, &env, tx.clone())?;
+    let used = match first {
+        ExecutionResult::Success { gas, .. } => gas.tx_gas_used() + gas.refunded(),
+        ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { output }),
+        ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. } => {
+            return Err(CallError::GasRequiredExceedsAllowance(hi));
+        }
+        ExecutionResult::Halt { reason, .. } => return Err(CallError::Halt(halt_message(&reason))),
+    };
+    let mut lo = used.saturating_sub(1);
+    // Optimistic guess: the 63/64 rule plus the call stipend usually suffices.
+    let optimistic = (used + 2_300) * 64 / 63;
+    if optimistic < hi {
+        tx.gas_limit = optimistic;
+        if run(reader, at, &env, tx.clone())?.is_success() {
+            hi = optimistic;
+        } else {
+            lo = optimistic;
+        }
+    }
+    while lo + 1 < hi {
+        if (hi - lo) as f64 / hi as f64 < 0.015 {
+            break;
+        }
+        let mut mid = lo + (hi - lo) / 2;
+        if mid > lo.saturating_mul(2) {
+            mid = lo * 2;
+        }
+        tx.gas_limit = mid;
+        if run(reader, at, &env, tx.clone())?.is_success() {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}

@@ -1,0 +1,35 @@
+//! The `coco` binary: parse the command line, start tracing, run.
+
+use clap::Parser;
+use coco::cli::{Cli, Command, banner};
+use coco::node::Node;
+use eyre::WrapErr;
+
+fn main() -> eyre::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,jsonrpsee=warn,sled=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => {
+                let config = args.node_config().wrap_err("reading --genesis")?;
+                let node = Node::spawn(config).await.wrap_err("starting the dev node")?;
+                println!("{}", banner(&node, args.ephemeral));
+                tokio::select! {
+                    result = node.stopped() => result.wrap_err("the node stopped")?,
+                    _ = tokio::signal::ctrl_c() => {
+                        tracing::info!("shutting down");
+                    }
+                }
+                node.stop().await;
+                Ok(())
+            }
+        }
+    })
+}

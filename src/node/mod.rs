@@ -1,0 +1,278 @@
+//! The composition root: configuration, the enclave's secrets, the store, the chain,
+//! the block producer and the RPC server, started together and stopped together.
+
+mod keys;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use alloy::signers::local::PrivateKeySigner;
+use jsonrpsee::server::ServerHandle;
+
+use crate::chain::{Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis};
+use crate::rpc::{self, RpcLimits};
+use crate::state::{Store, StoreConfig};
+
+pub use keys::dev_signers;
+
+/// The mnemonic of the well-known dev accounts (anvil's and Hardhat's).
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Data directory; `None` keeps nothing (a temporary directory removed on stop).
+    pub data_dir: Option<PathBuf>,
+    /// Listen address for HTTP and WebSocket.
+    pub host: IpAddr,
+    /// Listen port (0 picks a free one).
+    pub port: u16,
+    /// Genesis file text; `None` uses the built-in dev genesis.
+    pub genesis: Option<String>,
+    /// Chain id override for the dev genesis.
+    pub chain_id: Option<u64>,
+    /// Mnemonic of the prefunded accounts.
+    pub mnemonic: String,
+    /// Number of prefunded accounts.
+    pub accounts: u32,
+    /// Balance of each prefunded account, wei.
+    pub balance: U256,
+    /// Block production.
+    pub mining: Mining,
+    /// RPC limits.
+    pub rpc: RpcLimits,
+    /// sled page cache, bytes.
+    pub cache_bytes: u64,
+}
+
+impl NodeConfig {
+    /// `coco dev` defaults: 127.0.0.1:8545, ten accounts of 10,000 ETH, instant mining.
+    pub fn dev() -> Self {
+        Self {
+            data_dir: Some(PathBuf::from(".coco/dev")),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8545,
+            genesis: None,
+            chain_id: None,
+            mnemonic: DEV_MNEMONIC.to_string(),
+            accounts: 10,
+            balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18u64)),
+            mining: Mining::Instant,
+            rpc: RpcLimits::default(),
+            cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+
+    /// Test defaults: like [`NodeConfig::dev`] on a free loopback port, keeping nothing.
+    pub fn test() -> Self {
+        Self { data_dir: None, port: 0, ..Self::dev() }
+    }
+}
+
+/// Why a node could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Secrets, node id or genesis on disk could not be read or written.
+    #[error("{path}: {reason}")]
+    Setup {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The chain or store failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The store failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// The RPC server could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The block producer stopped on an error.
+    #[error("block production stopped: {0}")]
+    Producer(String),
+}
+
+/// A running node.
+pub struct Node {
+    /// HTTP and WebSocket address.
+    pub addr: SocketAddr,
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// The prefunded accounts' keys (dev mode).
+    pub signers: Vec<PrivateKeySigner>,
+    /// Where state lives (a temporary directory when ephemeral).
+    pub data_dir: PathBuf,
+    rpc: ServerHandle,
+    stop: Arc<AtomicBool>,
+    failure: Arc<parking_lot::Mutex<Option<String>>>,
+    producer: Option<JoinHandle<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("addr", &self.addr).field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts a node: opens (or creates) its data directory, replays the block log,
+    /// starts block production and the RPC server.
+    pub async fn spawn(config: NodeConfig) -> Result<Self, NodeError> {
+        let (data_dir, temp) = match &config.data_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new().prefix("coco-").tempdir().map_err(|e| NodeError::Setup {
+                    path: std::env::temp_dir(),
+                    reason: e.to_string(),
+                })?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let signers = dev_signers(&config.mnemonic, config.accounts)?;
+        let secrets = keys::Secrets::load_or_create(&data_dir)?;
+        let spec = keys::load_or_create_genesis(&data_dir, &secrets, || {
+            let text = config.genesis.as_deref().unwrap_or(genesis::DEV_GENESIS);
+            let mut g = genesis::parse_genesis(text).map_err(|e| NodeError::Setup {
+                path: PathBuf::from("genesis"),
+                reason: e.to_string(),
+            })?;
+            if let Some(id) = config.chain_id {
+                g.config.chain_id = id;
+            }
+            if g.timestamp == 0 {
+                g.timestamp = crate::chain::now();
+            }
+            genesis::fund(&mut g, signers.iter().map(|s| s.address()), config.balance);
+            Ok(g)
+        })?;
+        let store = Store::open(
+            &StoreConfig {
+                dir: data_dir.clone(),
+                cache_bytes: config.cache_bytes,
+                fsync: temp.is_none(),
+                block_cache: 256,
+            },
+            &secrets.ledger_secret,
+            &secrets.node_id,
+        )?;
+        let settings = ChainSettings {
+            beneficiary: Address::ZERO,
+            mining: config.mining,
+            pool: PoolLimits::default(),
+        };
+        let chain = Arc::new(Chain::open(Arc::new(store), ChainSpec::new(spec), settings)?);
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let failure = Arc::new(parking_lot::Mutex::new(None));
+        let producer = spawn_producer(chain.clone(), stop.clone(), failure.clone());
+
+        let accounts = signers.iter().map(|s| s.address()).collect();
+        let module = rpc::module(chain.clone(), config.rpc, accounts);
+        let addr = SocketAddr::new(config.host, config.port);
+        let (addr, rpc) =
+            rpc::serve(addr, config.rpc, module).await.map_err(|source| NodeError::Listen { addr, source })?;
+        Ok(Self { addr, chain, signers, data_dir, rpc, stop, failure, producer: Some(producer), _temp: temp })
+    }
+
+    /// `http://addr`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://addr`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Resolves when the node fails (block production stopped) or the server ends.
+    pub async fn stopped(&self) -> Result<(), NodeError> {
+        loop {
+            if let Some(reason) = self.failure.lock().clone() {
+                return Err(NodeError::Producer(reason));
+            }
+            if self.rpc.is_stopped() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Stops serving and producing; waits for the producer to finish its block.
+    pub async fn stop(mut self) {
+        let _ = self.rpc.stop();
+        self.rpc.clone().stopped().await;
+        self.stop.store(true, Ordering::SeqCst);
+        self.chain.wake();
+        if let Some(producer) = self.producer.take() {
+            let _ = tokio::task::spawn_blocking(move || producer.join()).await;
+        }
+    }
+}
+
+fn spawn_producer(
+    chain: Arc<Chain>,
+    stop: Arc<AtomicBool>,
+    failure: Arc<parking_lot::Mutex<Option<String>>>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("coco-producer".into())
+        .spawn(move || {
+            let poll = Duration::from_millis(250);
+            let mut next_tick = std::time::Instant::now();
+            while !stop.load(Ordering::SeqCst) {
+                let result = match chain.settings().mining {
+                    Mining::Instant => {
+                        chain.wait_for_work(Some(poll));
+                        let mut result = Ok(());
+                        loop {
+                            match chain.mine(1, false) {
+                                Ok(Some(_)) if !stop.load(Ordering::SeqCst) => continue,
+                                Ok(_) => break,
+                                Err(e) => {
+                                    result = Err(e);
+                                    break;
+                                }
+                            }
+                        }
+                        result
+                    }
+                    Mining::Interval(every) => {
+                        let now = std::time::Instant::now();
+                        if now < next_tick {
+                            chain.wait_for_work(Some((next_tick - now).min(poll)));
+                            continue;
+                        }
+                        next_tick += every;
+                        if next_tick < now {
+                            next_tick = now + every;
+                        }
+                        chain.mine(usize::MAX, true).map(|_| ())
+                    }
+                    Mining::Manual => {
+                        chain.wait_for_work(Some(poll));
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "block production failed; the node stops");
+                    *failure.lock() = Some(e.to_string());
+                    return;
+                }
+            }
+        })
+        .expect("spawning a thread at startup only fails when the OS is out of resources")
+}

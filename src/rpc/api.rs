@@ -1,0 +1,116 @@
+//! The JSON-RPC namespaces coco serves, one trait each.
+
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, B256, Bytes, U64, U256};
+use alloy::rpc::types::{
+    Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt, TransactionRequest,
+};
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+/// `web3_*`.
+#[rpc(server, namespace = "web3")]
+pub trait Web3Api {
+    /// Client name and version.
+    #[method(name = "clientVersion")]
+    fn client_version(&self) -> RpcResult<String>;
+    /// keccak256 of the input.
+    #[method(name = "sha3")]
+    fn sha3(&self, input: Bytes) -> RpcResult<B256>;
+}
+
+/// `net_*`.
+#[rpc(server, namespace = "net")]
+pub trait NetApi {
+    /// Network id (the chain id, in decimal).
+    #[method(name = "version")]
+    fn version(&self) -> RpcResult<String>;
+    /// Always true: the node serves.
+    #[method(name = "listening")]
+    fn listening(&self) -> RpcResult<bool>;
+    /// Connected peers.
+    #[method(name = "peerCount")]
+    fn peer_count(&self) -> RpcResult<U64>;
+}
+
+/// `eth_*`.
+#[rpc(server, namespace = "eth")]
+pub trait EthApi {
+    /// EIP-155 chain id.
+    #[method(name = "chainId")]
+    fn chain_id(&self) -> RpcResult<U64>;
+    /// Newest block number.
+    #[method(name = "blockNumber")]
+    fn block_number(&self) -> RpcResult<U64>;
+    /// Always false: a single source of truth has nothing to sync.
+    #[method(name = "syncing")]
+    fn syncing(&self) -> RpcResult<bool>;
+    /// Suggested legacy gas price: next base fee plus suggested tip.
+    #[method(name = "gasPrice")]
+    fn gas_price(&self) -> RpcResult<U256>;
+    /// Suggested priority fee.
+    #[method(name = "maxPriorityFeePerGas")]
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    /// Base fees, gas ratios and reward percentiles of recent blocks.
+    #[method(name = "feeHistory")]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+    /// The accounts this node signs for (dev mode: the prefunded accounts).
+    #[method(name = "accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+    /// Balance at a block.
+    #[method(name = "getBalance")]
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Nonce at a block (`pending` counts pooled transactions).
+    #[method(name = "getTransactionCount")]
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+    /// Code at a block.
+    #[method(name = "getCode")]
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// A storage slot at a block.
+    #[method(name = "getStorageAt")]
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    /// Executes a call without creating a transaction.
+    #[method(name = "call")]
+    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// Gas a transaction needs.
+    #[method(name = "estimateGas")]
+    async fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64>;
+    /// Submits a signed transaction.
+    #[method(name = "sendRawTransaction")]
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    /// A transaction by hash (pooled or mined).
+    #[method(name = "getTransactionByHash")]
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+    /// A mined transaction's receipt.
+    #[method(name = "getTransactionReceipt")]
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+    /// A block by number or tag.
+    #[method(name = "getBlockByNumber")]
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+    /// A block by hash.
+    #[method(name = "getBlockByHash")]
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+    /// Every receipt of a block.
+    #[method(name = "getBlockReceipts")]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+    /// Transaction count of a block by number.
+    #[method(name = "getBlockTransactionCountByNumber")]
+    fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    /// Transaction count of a block by hash.
+    #[method(name = "getBlockTransactionCountByHash")]
+    fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// A transaction by block number and index.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    fn tx_by_number_and_index(&self, number: BlockNumberOrTag, index: U64) -> RpcResult<Option<Transaction>>;
+    /// A transaction by block hash and index.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>>;
+    /// Logs matching a filter.
+    #[method(name = "getLogs")]
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+}

@@ -1,0 +1,144 @@
+//! The one mapping from coco's errors to JSON-RPC error objects.
+//!
+//! Codes follow geth: `-32000` for transaction and state errors (tools match on the
+//! message), `3` with the revert data for reverts, `-32602` for bad parameters,
+//! `-32603` for internal failures (whose details go to the log, not the caller).
+
+use alloy::primitives::Bytes;
+use jsonrpsee::types::ErrorObjectOwned;
+
+use crate::chain::{ChainError, TxError};
+use crate::execution::CallError;
+use crate::state::StateError;
+
+/// geth's code for a revert.
+pub const EXECUTION_REVERTED: i32 = 3;
+/// geth's generic server error code (transaction and state errors).
+pub const SERVER_ERROR: i32 = -32000;
+/// Invalid params.
+pub const INVALID_PARAMS: i32 = -32602;
+/// Internal error.
+pub const INTERNAL_ERROR: i32 = -32603;
+/// A configured limit was exceeded.
+pub const LIMIT_EXCEEDED: i32 = -32005;
+
+/// Everything an RPC method can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// A transaction was refused.
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    /// A call failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The block named does not exist.
+    #[error("header not found")]
+    HeaderNotFound,
+    /// A parameter is invalid.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// A configured limit was exceeded.
+    #[error("{0}")]
+    Limit(String),
+    /// The call ran past its time limit.
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(std::time::Duration),
+    /// The node failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Result of an RPC method.
+pub type RpcResult<T> = Result<T, RpcError>;
+
+impl From<RpcError> for ErrorObjectOwned {
+    fn from(err: RpcError) -> Self {
+        match err {
+            RpcError::Call(CallError::Revert { output }) => {
+                let message = CallError::Revert { output: output.clone() }.to_string();
+                ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(Bytes::from(output)))
+            }
+            RpcError::Call(CallError::Request(msg)) | RpcError::InvalidParams(msg) => {
+                ErrorObjectOwned::owned(INVALID_PARAMS, msg, None::<()>)
+            }
+            RpcError::Call(CallError::Db(e)) => state(&e.0),
+            RpcError::Chain(ChainError::State(e)) => state(&e),
+            RpcError::Chain(e) => internal(&e),
+            RpcError::State(e) => state(&e),
+            RpcError::Tx(TxError::Internal) => internal(&err),
+            RpcError::Limit(msg) => ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg, None::<()>),
+            other => ErrorObjectOwned::owned(SERVER_ERROR, other.to_string(), None::<()>),
+        }
+    }
+}
+
+/// Store failures: tampering is named (table only, never data); the rest is internal.
+fn state(err: &StateError) -> ErrorObjectOwned {
+    match err {
+        StateError::Tampered { .. } => {
+            tracing::error!(error = %err, "refusing to serve a record that failed authentication");
+            ErrorObjectOwned::owned(INTERNAL_ERROR, err.to_string(), None::<()>)
+        }
+        other => internal(other),
+    }
+}
+
+fn internal(err: &dyn std::fmt::Display) -> ErrorObjectOwned {
+    tracing::error!(error = %err, "internal error serving a request");
+    ErrorObjectOwned::owned(INTERNAL_ERROR, "internal error", None::<()>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Address, U256};
+
+    fn object(err: RpcError) -> ErrorObjectOwned {
+        err.into()
+    }
+
+    #[test]
+    fn revert_carries_code_3_reason_and_data() {
+        // Error(string) with "nope".
+        let data = alloy::sol_types::Revert::from("nope");
+        let output = Bytes::from(alloy::sol_types::SolError::abi_encode(&data));
+        let obj = object(RpcError::Call(CallError::Revert { output: output.clone() }));
+        assert_eq!(obj.code(), 3);
+        assert_eq!(obj.message(), "execution reverted: nope");
+        let got: Bytes = serde_json::from_str(obj.data().unwrap().get()).unwrap();
+        assert_eq!(got, output);
+    }
+
+    #[test]
+    fn tx_errors_use_geth_texts() {
+        let cases = [
+            (TxError::NonceTooLow { tx: 1, state: 2 }, "nonce too low: next nonce 2, tx nonce 1"),
+            (TxError::Pool(crate::chain::pool::PoolError::AlreadyKnown), "already known"),
+            (
+                TxError::Pool(crate::chain::pool::PoolError::ReplacementUnderpriced),
+                "replacement transaction underpriced",
+            ),
+            (TxError::InsufficientFunds { detail: None }, "insufficient funds for gas * price + value"),
+            (
+                TxError::InsufficientFunds { detail: Some((Address::ZERO, U256::from(1), U256::from(2))) },
+                "insufficient funds for gas * price + value: address 0x0000000000000000000000000000000000000000 have 1 want 2",
+            ),
+            (TxError::GasLimitExceeded, "exceeds block gas limit"),
+        ];
+        for (err, text) in cases {
+            let obj = object(RpcError::Tx(err));
+            assert_eq!(obj.code(), SERVER_ERROR);
+            assert_eq!(obj.message(), text);
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_details() {
+        let obj = object(RpcError::State(StateError::MissingBlock(7)));
+        assert_eq!(obj.code(), INTERNAL_ERROR);
+        assert_eq!(obj.message(), "internal error");
+    }
+}

@@ -1,0 +1,426 @@
+//! The `eth_`, `net_` and `web3_` namespaces over a [`Chain`].
+
+use std::sync::Arc;
+
+use alloy::consensus::{Transaction as _, TxReceipt};
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256, keccak256};
+use alloy::rpc::types::{
+    Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction, TransactionReceipt,
+    TransactionRequest,
+};
+use jsonrpsee::core::{RpcResult, async_trait};
+
+use super::api::{EthApiServer, NetApiServer, Web3ApiServer};
+use super::convert;
+use super::error::RpcError;
+use super::RpcLimits;
+use crate::chain::Chain;
+use crate::execution::{self, BlockAttributes};
+use crate::state::{StateReader, StoredBlock};
+
+/// The suggested priority fee: 1 gwei, as geth and anvil suggest on an idle chain.
+const SUGGESTED_TIP: u64 = 1_000_000_000;
+/// Client name reported by `web3_clientVersion`.
+pub const CLIENT_VERSION: &str = concat!("coco/v", env!("CARGO_PKG_VERSION"));
+
+type Res<T> = Result<T, RpcError>;
+
+/// The Ethereum API over a chain.
+#[derive(Debug, Clone)]
+pub struct EthRpc {
+    chain: Arc<Chain>,
+    limits: RpcLimits,
+    accounts: Vec<Address>,
+}
+
+impl EthRpc {
+    /// An API over `chain`; `accounts` are listed by `eth_accounts`.
+    pub fn new(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> Self {
+        Self { chain, limits, accounts }
+    }
+
+    fn block_number_of(&self, tag: BlockNumberOrTag) -> Option<u64> {
+        let head = self.chain.head().header.number;
+        match tag {
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized => Some(head),
+            BlockNumberOrTag::Earliest => Some(0),
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+        }
+    }
+
+    fn block_by_tag(&self, tag: BlockNumberOrTag) -> Res<Option<Arc<StoredBlock>>> {
+        match self.block_number_of(tag) {
+            Some(n) if n == self.chain.head().header.number => Ok(Some(self.chain.head())),
+            Some(n) => Ok(self.chain.store().block(n)?),
+            None => Ok(None),
+        }
+    }
+
+    fn block_by_hash_inner(&self, hash: B256) -> Res<Option<Arc<StoredBlock>>> {
+        match self.chain.store().block_number(hash)? {
+            Some(n) => Ok(self.chain.store().block(n)?),
+            None => Ok(None),
+        }
+    }
+
+    /// The block whose post-state a state read uses; `header not found` if none.
+    fn state_block(&self, id: Option<BlockId>) -> Res<Arc<StoredBlock>> {
+        let block = match id.unwrap_or_default() {
+            BlockId::Number(tag) => self.block_by_tag(tag)?,
+            BlockId::Hash(hash) => self.block_by_hash_inner(hash.block_hash)?,
+        };
+        block.ok_or(RpcError::HeaderNotFound)
+    }
+
+    fn account(&self, address: Address, id: Option<BlockId>) -> Res<Option<crate::state::AccountRecord>> {
+        let block = self.state_block(id)?;
+        Ok(self.chain.store().account(address, block.header.number)?.filter(|a| a.exists))
+    }
+
+    fn env_at(&self, block: &StoredBlock) -> alloy_evm::EvmEnv {
+        let h = &block.header;
+        let attrs = BlockAttributes {
+            number: h.number,
+            timestamp: h.timestamp,
+            beneficiary: h.beneficiary,
+            gas_limit: h.gas_limit,
+            base_fee: h.base_fee_per_gas.unwrap_or_default(),
+            prevrandao: h.mix_hash,
+            extra_data: h.extra_data.clone(),
+        };
+        execution::evm_env(self.chain.spec(), &attrs)
+    }
+
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Chain) -> Res<T> + Send + 'static,
+    ) -> Res<T> {
+        let chain = self.chain.clone();
+        let timeout = self.limits.call_timeout;
+        let task = tokio::task::spawn_blocking(move || f(&chain));
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(RpcError::Chain(crate::chain::ChainError::Execution(join.to_string()))),
+            Err(_) => Err(RpcError::Timeout(timeout)),
+        }
+    }
+
+    fn prepare_call(&self, request: &mut TransactionRequest, block: Option<BlockId>) -> Res<(u64, alloy_evm::EvmEnv)> {
+        let block = self.state_block(block)?;
+        if request.from.is_none() {
+            request.from = self.accounts.first().copied();
+        }
+        Ok((block.header.number, self.env_at(&block)))
+    }
+
+    fn fee_history_inner(&self, count: u64, newest: BlockNumberOrTag, percentiles: Option<Vec<f64>>) -> Res<FeeHistory> {
+        let count = count.min(1024);
+        let newest = self.block_number_of(newest).ok_or(RpcError::HeaderNotFound)?;
+        if let Some(p) = &percentiles
+            && (p.iter().any(|v| !(0.0..=100.0).contains(v)) || p.windows(2).any(|w| w[0] > w[1]))
+        {
+            return Err(RpcError::InvalidParams("invalid reward percentiles".into()));
+        }
+        let oldest = (newest + 1).saturating_sub(count);
+        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        if count == 0 {
+            return Ok(history);
+        }
+        let mut rewards = Vec::new();
+        for n in oldest..=newest {
+            let block = self.chain.store().block(n)?.ok_or(RpcError::HeaderNotFound)?;
+            let h = &block.header;
+            history.base_fee_per_gas.push(h.base_fee_per_gas.unwrap_or_default() as u128);
+            history.gas_used_ratio.push(if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 });
+            history.base_fee_per_blob_gas.push(1);
+            history.blob_gas_used_ratio.push(0.0);
+            if let Some(p) = &percentiles {
+                rewards.push(block_rewards(&block, p));
+            }
+            if n == newest {
+                let next = h
+                    .next_block_base_fee(alloy::eips::eip1559::BaseFeeParams::ethereum())
+                    .unwrap_or_default();
+                history.base_fee_per_gas.push(next as u128);
+                history.base_fee_per_blob_gas.push(1);
+            }
+        }
+        history.reward = percentiles.map(|_| rewards);
+        Ok(history)
+    }
+
+    fn logs_inner(&self, filter: &Filter) -> Res<Vec<Log>> {
+        let head = self.chain.head().header.number;
+        let (from, to) = match &filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let n = self.chain.store().block_number(*hash)?.ok_or(RpcError::HeaderNotFound)?;
+                (n, n)
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let resolve = |tag: Option<BlockNumberOrTag>| match tag.unwrap_or_default() {
+                    BlockNumberOrTag::Number(n) => n,
+                    other => self.block_number_of(other).unwrap_or(head),
+                };
+                (resolve(*from_block), resolve(*to_block).min(head))
+            }
+        };
+        if from > to {
+            if from > head {
+                return Ok(vec![]);
+            }
+            return Err(RpcError::InvalidParams("invalid block range params".into()));
+        }
+        if to - from >= self.limits.logs_max_range {
+            return Err(RpcError::Limit(format!(
+                "query exceeds max block range {}",
+                self.limits.logs_max_range
+            )));
+        }
+        let mut out = Vec::new();
+        for n in from..=to {
+            let block = self.chain.store().block(n)?.ok_or(RpcError::HeaderNotFound)?;
+            if !filter.matches_bloom(block.header.logs_bloom) {
+                continue;
+            }
+            let hash = block.header.hash_slow();
+            for i in 0..block.transactions.len() {
+                if !filter.matches_bloom(block.receipts[i].bloom()) {
+                    continue;
+                }
+                for log in convert::logs_at(&block, hash, i) {
+                    if filter.rpc_matches(&log) {
+                        out.push(log);
+                        if out.len() > self.limits.logs_max_results {
+                            return Err(RpcError::Limit(format!(
+                                "query returned more than {} results",
+                                self.limits.logs_max_results
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Effective tips of a block at the given gas-weighted percentiles.
+fn block_rewards(block: &StoredBlock, percentiles: &[f64]) -> Vec<u128> {
+    let base_fee = block.header.base_fee_per_gas.unwrap_or_default();
+    let mut txs: Vec<(u128, u64)> = block
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| {
+            let previous = i.checked_sub(1).map(|p| block.receipts[p].cumulative_gas_used()).unwrap_or(0);
+            let gas = block.receipts[i].cumulative_gas_used() - previous;
+            (tx.effective_tip_per_gas(base_fee).unwrap_or_default(), gas)
+        })
+        .collect();
+    if txs.is_empty() {
+        return vec![0; percentiles.len()];
+    }
+    txs.sort_unstable_by_key(|(tip, _)| *tip);
+    let total: u64 = txs.iter().map(|(_, g)| g).sum();
+    percentiles
+        .iter()
+        .map(|p| {
+            let threshold = (total as f64 * p / 100.0) as u64;
+            let mut cumulative = 0u64;
+            for (tip, gas) in &txs {
+                cumulative += gas;
+                if cumulative >= threshold {
+                    return *tip;
+                }
+            }
+            txs.last().map(|t| t.0).unwrap_or_default()
+        })
+        .collect()
+}
+
+impl Web3ApiServer for EthRpc {
+    fn client_version(&self) -> RpcResult<String> {
+        Ok(CLIENT_VERSION.to_string())
+    }
+
+    fn sha3(&self, input: Bytes) -> RpcResult<B256> {
+        Ok(keccak256(input))
+    }
+}
+
+impl NetApiServer for EthRpc {
+    fn version(&self) -> RpcResult<String> {
+        Ok(self.chain.spec().chain_id().to_string())
+    }
+
+    fn listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn peer_count(&self) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
+}
+
+#[async_trait]
+impl EthApiServer for EthRpc {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain.spec().chain_id()))
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain.head().header.number))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.chain.next_base_fee()) + U256::from(SUGGESTED_TIP))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(SUGGESTED_TIP))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        Ok(self.fee_history_inner(block_count.to(), newest_block, reward_percentiles)?)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(self.accounts.clone())
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        Ok(self.account(address, block)?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
+            return Ok(U64::from(self.chain.pending_nonce(address).map_err(RpcError::from)?));
+        }
+        Ok(U64::from(self.account(address, block)?.map(|a| a.nonce).unwrap_or_default()))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let Some(account) = self.account(address, block)? else { return Ok(Bytes::new()) };
+        if account.code_hash == KECCAK256_EMPTY {
+            return Ok(Bytes::new());
+        }
+        Ok(self.chain.store().code(account.code_hash).map_err(RpcError::from)?.unwrap_or_default())
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        let at = self.state_block(block)?.header.number;
+        let store = self.chain.store();
+        let Some(account) = store.account(address, at).map_err(RpcError::from)?.filter(|a| a.exists) else {
+            return Ok(B256::ZERO);
+        };
+        let value = store.storage(address, account.incarnation, slot, at).map_err(RpcError::from)?;
+        Ok(B256::from(value))
+    }
+
+    async fn call(&self, mut request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let (at, env) = self.prepare_call(&mut request, block)?;
+        let cap = self.limits.call_gas_cap;
+        let outcome = self
+            .run_blocking(move |chain| {
+                Ok(execution::call(chain.store().as_ref(), at, env, request, cap)?)
+            })
+            .await?;
+        Ok(outcome.output)
+    }
+
+    async fn estimate_gas(&self, mut request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
+        let (at, env) = self.prepare_call(&mut request, block)?;
+        let cap = self.limits.call_gas_cap;
+        let gas = self
+            .run_blocking(move |chain| {
+                Ok(execution::estimate_gas(chain.store().as_ref(), at, env, request, cap)?)
+            })
+            .await?;
+        Ok(U64::from(gas))
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        Ok(self.chain.submit_raw(&raw).map_err(RpcError::from)?)
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        if let Some(pooled) = self.chain.pool_tx(&hash) {
+            return Ok(Some(convert::pending_transaction(&pooled.tx)));
+        }
+        let store = self.chain.store();
+        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)? else {
+            return Ok(None);
+        };
+        let block = store.block(number).map_err(RpcError::from)?.ok_or(RpcError::HeaderNotFound)?;
+        Ok(Some(convert::transaction_at(&block, block.header.hash_slow(), index)))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let store = self.chain.store();
+        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)? else {
+            return Ok(None);
+        };
+        let block = store.block(number).map_err(RpcError::from)?.ok_or(RpcError::HeaderNotFound)?;
+        Ok(Some(convert::receipt_at(&block, block.header.hash_slow(), index)))
+    }
+
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        Ok(self.block_by_tag(number)?.map(|b| convert::block(&b, full, |_| true)))
+    }
+
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        Ok(self.block_by_hash_inner(hash)?.map(|b| convert::block(&b, full, |_| true)))
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let block = match block {
+            BlockId::Number(tag) => self.block_by_tag(tag)?,
+            BlockId::Hash(hash) => self.block_by_hash_inner(hash.block_hash)?,
+        };
+        Ok(block.map(|b| {
+            let hash = b.header.hash_slow();
+            (0..b.transactions.len()).map(|i| convert::receipt_at(&b, hash, i)).collect()
+        }))
+    }
+
+    fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
+        Ok(self.block_by_tag(number)?.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        Ok(self.block_by_hash_inner(hash)?.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn tx_by_number_and_index(&self, number: BlockNumberOrTag, index: U64) -> RpcResult<Option<Transaction>> {
+        let index: usize = index.to();
+        Ok(self.block_by_tag(number)?.filter(|b| index < b.transactions.len()).map(|b| {
+            convert::transaction_at(&b, b.header.hash_slow(), index)
+        }))
+    }
+
+    fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>> {
+        let index: usize = index.to();
+        Ok(self
+            .block_by_hash_inner(hash)?
+            .filter(|b| index < b.transactions.len())
+            .map(|b| convert::transaction_at(&b, hash, index)))
+    }
+
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        let this = self.clone();
+        Ok(self.run_blocking(move |_| this.logs_inner(&filter)).await?)
+    }
+}

@@ -1,0 +1,89 @@
+//! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee).
+//!
+//! One trait per namespace in [`api`]; their implementation over the chain in [`eth`];
+//! the single mapping from errors to JSON-RPC codes in [`error`]. Unknown methods answer
+//! `-32601`; request bodies and batches are limited ([`RpcLimits`]). Request paths are
+//! never logged (they may carry API keys).
+
+pub mod api;
+pub mod convert;
+pub mod error;
+pub mod eth;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use jsonrpsee::RpcModule;
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerHandle};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::chain::Chain;
+use api::{EthApiServer, NetApiServer, Web3ApiServer};
+use eth::EthRpc;
+
+/// Limits on what one request may ask of the node.
+#[derive(Debug, Clone, Copy)]
+pub struct RpcLimits {
+    /// Largest request body, bytes.
+    pub max_request_body: u32,
+    /// Largest response body, bytes.
+    pub max_response_body: u32,
+    /// Most calls in one batch.
+    pub max_batch: u32,
+    /// Gas cap of `eth_call` and `eth_estimateGas`.
+    pub call_gas_cap: u64,
+    /// Wall-clock limit of `eth_call`, `eth_estimateGas` and `eth_getLogs`.
+    pub call_timeout: Duration,
+    /// Most blocks one `eth_getLogs` may span.
+    pub logs_max_range: u64,
+    /// Most logs one `eth_getLogs` may return.
+    pub logs_max_results: usize,
+    /// Most concurrent connections.
+    pub max_connections: u32,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_request_body: 10 * 1024 * 1024,
+            max_response_body: 100 * 1024 * 1024,
+            max_batch: 1_000,
+            call_gas_cap: 50_000_000,
+            call_timeout: Duration::from_secs(5),
+            logs_max_range: 10_000,
+            logs_max_results: 10_000,
+            max_connections: 1_000,
+        }
+    }
+}
+
+/// All namespaces as one module.
+pub fn module(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> RpcModule<()> {
+    let eth = EthRpc::new(chain, limits, accounts);
+    let mut module = RpcModule::new(());
+    module.merge(EthApiServer::into_rpc(eth.clone())).expect("eth methods are unique");
+    module.merge(NetApiServer::into_rpc(eth.clone())).expect("net methods are unique");
+    module.merge(Web3ApiServer::into_rpc(eth)).expect("web3 methods are unique");
+    module
+}
+
+/// Starts serving `module` on `addr`; returns the bound address and the server handle.
+pub async fn serve(
+    addr: SocketAddr,
+    limits: RpcLimits,
+    module: RpcModule<()>,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
+    let server = Server::builder()
+        .max_request_body_size(limits.max_request_body)
+        .max_response_body_size(limits.max_response_body)
+        .max_connections(limits.max_connections)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .build(addr)
+        .await?;
+    let local = server.local_addr()?;
+    Ok((local, server.start(module)))
+}

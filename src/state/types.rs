@@ -1,0 +1,99 @@
+//! Records kept by the store, in the shapes they are encoded with (alloy RLP).
+
+use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
+use alloy::rlp::{RlpDecodable, RlpEncodable};
+
+/// An account as the store keeps it.
+///
+/// `incarnation` numbers the account's storage generations: creating a contract over
+/// a destroyed one, or self-destructing, moves to a fresh incarnation, so old slots
+/// become unreachable without enumerating them (the store cannot enumerate: its keys
+/// are keyed hashes).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AccountRecord {
+    /// Transaction count.
+    pub nonce: u64,
+    /// Balance in wei.
+    pub balance: U256,
+    /// keccak256 of the code, `KECCAK256_EMPTY` for none.
+    pub code_hash: B256,
+    /// Storage generation.
+    pub incarnation: u64,
+    /// False when the account was deleted (kept so the incarnation survives).
+    pub exists: bool,
+}
+
+impl Default for AccountRecord {
+    fn default() -> Self {
+        Self {
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: KECCAK256_EMPTY,
+            incarnation: 0,
+            exists: true,
+        }
+    }
+}
+
+/// One storage slot's new value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct SlotChange {
+    /// Slot index.
+    pub key: U256,
+    /// New value (zero clears it).
+    pub value: U256,
+}
+
+/// What a block changed about one account.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AccountChange {
+    /// The account.
+    pub address: Address,
+    /// Its record after the block.
+    pub record: AccountRecord,
+    /// Slots written in `record.incarnation`.
+    pub storage: Vec<SlotChange>,
+}
+
+/// New contract code, by hash.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct CodeEntry {
+    /// keccak256 of `code`.
+    pub hash: B256,
+    /// The bytecode.
+    pub code: Bytes,
+}
+
+/// Every state change of one block, sorted by address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StateDiff {
+    /// Changed accounts.
+    pub accounts: Vec<AccountChange>,
+    /// Code first seen in this block.
+    pub code: Vec<CodeEntry>,
+}
+
+/// A block with everything needed to answer RPC reads about it.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredBlock {
+    /// The header; its RLP hash is the block hash.
+    pub header: Header,
+    /// The transactions, in order.
+    pub transactions: Vec<TxEnvelope>,
+    /// Recovered senders, one per transaction.
+    pub senders: Vec<Address>,
+    /// Receipts, one per transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+}
+
+/// One entry of the block log: a block and the state it produced.
+///
+/// Replaying entries needs no execution: the diff is applied as written.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockCommit {
+    /// The block.
+    pub block: StoredBlock,
+    /// Its state changes.
+    pub diff: StateDiff,
+}

@@ -1,0 +1,136 @@
+//! Test harness: spawn nodes, providers for them, paths to the installed tools.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+
+use alloy::network::EthereumWallet;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use coco::node::{Node, NodeConfig};
+
+/// The ten well-known dev private keys (mnemonic "test test … junk").
+pub const DEV_KEYS: [&str; 10] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// Their addresses.
+pub const DEV_ADDRESSES: [&str; 10] = [
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBbb21C8f8",
+    "0xa0Ee7A142d267C1f36714E5a8F75612F20a79720",
+];
+
+/// A node started in-process on a free loopback port.
+pub struct TestNode {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// `ws://127.0.0.1:PORT`
+    pub ws_url: String,
+    /// The node's data directory.
+    pub data_dir: PathBuf,
+    /// The running node.
+    pub node: Option<Node>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestNode {
+    /// A dev node (instant mining) with a fresh, persistent temporary data directory.
+    pub async fn spawn() -> TestNode {
+        Self::spawn_with(NodeConfig::test()).await
+    }
+
+    /// A node with `config`; a temporary data directory unless the config names one.
+    pub async fn spawn_with(mut config: NodeConfig) -> TestNode {
+        let dir = match config.data_dir {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::Builder::new().prefix("coco-it-").tempdir().expect("temp dir");
+                config.data_dir = Some(dir.path().join("data"));
+                Some(dir)
+            }
+        };
+        let node = Node::spawn(config).await.expect("node starts");
+        TestNode {
+            url: node.http_url(),
+            ws_url: node.ws_url(),
+            data_dir: node.data_dir.clone(),
+            node: Some(node),
+            dir,
+        }
+    }
+
+    /// Stops the node cleanly and starts it again on the same data directory.
+    pub async fn restart(mut self, config: NodeConfig) -> TestNode {
+        self.node.take().expect("running").stop().await;
+        let mut config = config;
+        config.data_dir = Some(self.data_dir.clone());
+        let mut next = Self::spawn_with(config).await;
+        next.dir = self.dir.take();
+        next
+    }
+
+    /// The running node.
+    pub fn node(&self) -> &Node {
+        self.node.as_ref().expect("running")
+    }
+
+    /// A provider that signs with dev account `index`.
+    pub fn provider(&self, index: usize) -> DynProvider {
+        let signer: PrivateKeySigner = DEV_KEYS[index].parse().expect("dev key");
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(self.url.parse().expect("url"))
+            .erased()
+    }
+
+    /// A provider that does not sign.
+    pub fn reader(&self) -> DynProvider {
+        ProviderBuilder::new().connect_http(self.url.parse().expect("url")).erased()
+    }
+
+    /// Stops the node.
+    pub async fn stop(mut self) {
+        if let Some(node) = self.node.take() {
+            node.stop().await;
+        }
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An installed tool: `.tools/bin/<name>`. Panics (the test fails) when missing.
+pub fn tool(name: &str) -> PathBuf {
+    let path = repo_root().join(".tools").join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-tools.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Raw JSON-RPC call over HTTP; returns the whole response object.
+pub async fn raw_rpc(url: &str, body: serde_json::Value) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    client.post(url).json(&body).send().await.expect("request").json().await.expect("json")
+}

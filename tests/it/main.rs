@@ -1,0 +1,8 @@
+//! coco's integration tests: real nodes on loopback port 0, driven over HTTP and
+//! WebSocket with alloy providers and with the real tools.
+
+mod common;
+mod durability;
+mod rpc;
+mod tools;
+mod txpool;
