@@ -51,7 +51,7 @@ fn revert_suffix(output: &Bytes) -> String {
 }
 
 /// geth's wording for a transaction revm refuses, as tools match on it.
-pub fn geth_message(err: &InvalidTransaction) -> String {
+pub(crate) fn geth_message(err: &InvalidTransaction) -> String {
     use InvalidTransaction as E;
     match err {
         E::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
@@ -179,7 +179,7 @@ pub fn estimate_gas(
     tx.gas_limit = hi;
     let first = run(reader, at, &env, tx.clone())?;
     let used = match first {
-        ExecutionResult::Success { gas, .. } => gas.tx_gas_used() + gas.refunded(),
+        ExecutionResult::Success { gas, .. } => gas.total_gas_spent().max(gas.tx_gas_used()),
         ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { output }),
         ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. } => {
             return Err(CallError::GasRequiredExceedsAllowance(hi));
@@ -198,7 +198,7 @@ pub fn estimate_gas(
         }
     }
     while lo + 1 < hi {
-        if (hi - lo) as f64 / hi as f64 < 0.015 {
+        if ((hi - lo) as f64 / hi as f64) < 0.015 {
             break;
         }
         let mut mid = lo + (hi - lo) / 2;

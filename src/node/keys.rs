@@ -90,7 +90,7 @@ impl Secrets {
 }
 
 fn rand_id() -> [u8; 16] {
-    alloy::primitives::B128::random().0
+    rand::random()
 }
 
 /// The genesis of `dir`: the sealed copy if it exists, else `make()`'s, sealed for next time.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use alloy::primitives::Address;
 use jsonrpsee::RpcModule;
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerHandle};
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::chain::Chain;
@@ -76,11 +76,14 @@ pub async fn serve(
     module: RpcModule<()>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
-    let server = Server::builder()
+    let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_body)
         .max_response_body_size(limits.max_response_body)
         .max_connections(limits.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .build();
+    let server = Server::builder()
+        .set_config(config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
         .build(addr)
         .await?;

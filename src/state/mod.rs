@@ -207,7 +207,7 @@ impl Store {
         let Some(bytes) = self.tables.get(Table::Blocks, &number.to_be_bytes())? else {
             return Err(StateError::MissingBlock(number));
         };
-        let block = Arc::new(decode(Table::Blocks, &bytes)?);
+        let block: Arc<StoredBlock> = Arc::new(decode(Table::Blocks, &bytes)?);
         self.cache_block(number, block.clone());
         Ok(Some(block))
     }
@@ -340,6 +340,7 @@ impl StateReader for Store {
     fn storage(&self, address: Address, incarnation: u64, slot: U256, at: u64) -> Result<U256> {
         let logical = storage_key(address, incarnation, slot);
         Ok(self
+            .tables
             .get_versioned(Table::Storage, &logical, at)?
             .map(|v| U256::from_be_slice(&v))
             .unwrap_or_default())

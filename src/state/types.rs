@@ -2,7 +2,7 @@
 
 use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
-use alloy::rlp::{RlpDecodable, RlpEncodable};
+use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 /// An account as the store keeps it.
 ///

@@ -3,7 +3,7 @@
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::{ReceiptEnvelope, TxEnvelope};
 use alloy::eips::BlockNumberOrTag;
-use alloy::network::{ReceiptResponse, TransactionBuilder};
+use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, U256, address};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, TransactionRequest};
