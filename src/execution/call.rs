@@ -47,7 +47,31 @@ pub enum CallError {
 }
 
 fn revert_suffix(output: &Bytes) -> String {
-    alloy::sol_types::decode_revert_reason(output).map(|r| format!(": {r}")).unwrap_or_default()
+    revert_reason(output).map(|r| format!(": {r}")).unwrap_or_default()
+}
+
+/// geth's reading of revert data: `Error(string)`'s text, or `Panic(uint256)`'s meaning.
+pub fn revert_reason(output: &[u8]) -> Option<String> {
+    use alloy::sol_types::{Panic, Revert, SolError};
+    if let Ok(revert) = Revert::abi_decode(output) {
+        return Some(revert.reason);
+    }
+    let panic = Panic::abi_decode(output).ok()?;
+    let code: u64 = panic.code.try_into().ok()?;
+    let meaning = match code {
+        0x00 => "generic panic",
+        0x01 => "assert(false)",
+        0x11 => "arithmetic underflow or overflow",
+        0x12 => "division or modulo by zero",
+        0x21 => "enum overflow",
+        0x22 => "invalid encoded storage byte array accessed",
+        0x31 => "out-of-bounds array access; popping on an empty array",
+        0x32 => "out-of-bounds access of an array or bytesN",
+        0x41 => "out of memory",
+        0x51 => "uninitialized function",
+        _ => return Some(format!("unknown panic code: {code:#x}")),
+    };
+    Some(meaning.to_string())
 }
 
 /// geth's wording for a transaction revm refuses, as tools match on it.

@@ -105,11 +105,12 @@ impl TestNode {
         ProviderBuilder::new().connect_http(self.url.parse().expect("url")).erased()
     }
 
-    /// Stops the node.
-    pub async fn stop(mut self) {
+    /// Stops the node; the returned guard keeps its temporary data directory alive.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
         if let Some(node) = self.node.take() {
             node.stop().await;
         }
+        self.dir.take()
     }
 }
 

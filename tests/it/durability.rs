@@ -145,7 +145,7 @@ async fn no_plaintext_on_disk() {
         .unwrap();
     let code = provider.get_code_at(*counter.address()).await.unwrap();
     let data_dir = node.data_dir.clone();
-    node.stop().await;
+    let _keep = node.stop().await;
 
     let probes: Vec<(&str, Vec<u8>)> = vec![
         ("storage value / event data", secret_value.to_be_bytes::<32>().to_vec()),
@@ -178,7 +178,7 @@ async fn tampered_store_record_is_never_served() {
         .await
         .unwrap();
     let data_dir = node.data_dir.clone();
-    node.stop().await;
+    let _keep = node.stop().await;
 
     // Flip one byte in every account record (table id 1), through the engine itself.
     {
@@ -218,7 +218,7 @@ async fn tampered_block_log_stops_the_node_naming_the_file() {
         .await
         .unwrap();
     let data_dir = node.data_dir.clone();
-    node.stop().await;
+    let _keep = node.stop().await;
     let log = data_dir.join("blocks.log");
     let mut bytes = std::fs::read(&log).unwrap();
     let i = bytes.len() - 30;
@@ -243,7 +243,7 @@ async fn lost_or_corrupt_store_is_rebuilt_from_the_log() {
         .await
         .unwrap();
     let data_dir = node.data_dir.clone();
-    node.stop().await;
+    let _keep = node.stop().await;
     // Corrupt the engine's files: garbage over every file of the store.
     for file in files_under(&data_dir.join("store")) {
         let len = std::fs::metadata(&file).unwrap().len() as usize;
