@@ -69,6 +69,7 @@ pub struct Chain {
     mine_lock: Mutex<()>,
     wake: (Mutex<bool>, Condvar),
     blocks: broadcast::Sender<Arc<StoredBlock>>,
+    pending: broadcast::Sender<Arc<PoolTx>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -86,6 +87,7 @@ impl Chain {
         };
         let head = store.block(head_number)?.ok_or(crate::state::StateError::MissingBlock(head_number))?;
         let (blocks, _) = broadcast::channel(1024);
+        let (pending, _) = broadcast::channel(4096);
         Ok(Self {
             store,
             spec: Arc::new(spec),
@@ -95,6 +97,7 @@ impl Chain {
             mine_lock: Mutex::new(()),
             wake: (Mutex::new(false), Condvar::new()),
             blocks,
+            pending,
         })
     }
 
@@ -121,6 +124,11 @@ impl Chain {
     /// New blocks as they become durable.
     pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<StoredBlock>> {
         self.blocks.subscribe()
+    }
+
+    /// Transactions as they enter the pool.
+    pub fn subscribe_pending(&self) -> broadcast::Receiver<Arc<PoolTx>> {
+        self.pending.subscribe()
     }
 
     /// The base fee the next block will have.
@@ -168,7 +176,8 @@ impl Chain {
     pub fn submit(&self, tx: Recovered<TxEnvelope>) -> Result<B256, TxError> {
         self.validate(&tx)?;
         let hash = *tx.tx_hash();
-        self.pool.lock().add(tx)?;
+        let entry = self.pool.lock().add(tx)?;
+        let _ = self.pending.send(entry);
         self.wake();
         Ok(hash)
     }

@@ -92,8 +92,8 @@ impl Pool {
 
     /// Adds a transaction whose nonce is at least the sender's state nonce.
     ///
-    /// Returns the hash of a transaction it replaced, if any.
-    pub fn add(&mut self, tx: Recovered<TxEnvelope>) -> Result<Option<B256>, PoolError> {
+    /// Returns the pooled entry (the hash of a replaced transaction goes away with it).
+    pub fn add(&mut self, tx: Recovered<TxEnvelope>) -> Result<Arc<PoolTx>, PoolError> {
         let hash = *tx.tx_hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
@@ -124,8 +124,8 @@ impl Pool {
         if let Some(old) = replaced {
             self.by_hash.remove(&old);
         }
-        self.by_hash.insert(hash, entry);
-        Ok(replaced)
+        self.by_hash.insert(hash, entry.clone());
+        Ok(entry)
     }
 
     /// The next nonce of `sender` counting its ready pooled transactions.
@@ -243,9 +243,9 @@ mod tests {
         pool.add(a.clone()).unwrap();
         assert_eq!(pool.add(a), Err(PoolError::AlreadyKnown));
         assert_eq!(pool.add(tx(&s, 0, 105)), Err(PoolError::ReplacementUnderpriced));
-        let replaced = pool.add(tx(&s, 0, 110)).unwrap();
-        assert!(replaced.is_some());
+        let replacement = pool.add(tx(&s, 0, 110)).unwrap();
         assert_eq!(pool.len(), 1);
+        assert_eq!(pool.get(&replacement.hash).unwrap().hash, replacement.hash);
     }
 
     #[test]
