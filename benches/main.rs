@@ -1,1 +1,189 @@
-fn main(){}
+//! coco's benchmarks, one criterion binary with groups:
+//! - `seal`: the enclave's record cipher on a typical record;
+//! - `pipeline`: the in-process limit — pre-signed ERC-20 transfers decoded, sender
+//!   recovered, validated, pooled, executed, committed (encrypted, fsynced) in blocks,
+//!   with no RPC in between.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol;
+use alloy::sol_types::{SolCall, SolConstructor};
+use coco::chain::{Chain, ChainSettings, ChainSpec, Mining, PoolLimits, genesis};
+use coco::node::{DEV_MNEMONIC, dev_signers};
+use coco::state::{Store, StoreConfig};
+use coco_enclave::{LedgerSecret, RecordCipher};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+sol!(Token, "contracts/out/Token.json");
+
+const SENDERS: usize = 64;
+const BLOCK: usize = 2_000;
+
+fn seal(c: &mut Criterion) {
+    let secret = LedgerSecret::generate(1);
+    let cipher = RecordCipher::new(&secret, b"bench-node", "accounts");
+    let value = [7u8; 80];
+    let sealed = cipher.seal(b"logical-key", &value);
+    let mut group = c.benchmark_group("seal");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("seal_80B", |b| {
+        b.iter(|| cipher.seal(b"logical-key", &value))
+    });
+    group.bench_function("open_80B", |b| {
+        b.iter(|| cipher.open(b"logical-key", &sealed).unwrap())
+    });
+    group.bench_function("hide_key", |b| b.iter(|| cipher.hide_key(b"logical-key")));
+    group.finish();
+}
+
+/// A chain with a deployed token held by 64 funded senders.
+struct Setup {
+    chain: Arc<Chain>,
+    token: Address,
+    signers: Vec<PrivateKeySigner>,
+    nonces: Vec<u64>,
+    _dir: tempfile::TempDir,
+}
+
+fn sign(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, gas: u64) -> Bytes {
+    let mut tx = TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        input,
+        ..Default::default()
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).expect("sign");
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let signers = dev_signers(DEV_MNEMONIC, SENDERS as u32).expect("signers");
+    let mut g = genesis::parse_genesis(genesis::DEV_GENESIS).expect("dev genesis");
+    g.timestamp = coco::chain::now();
+    genesis::fund(
+        &mut g,
+        signers.iter().map(|s| s.address()),
+        U256::from(10u64).pow(U256::from(24)),
+    );
+    let store = Store::open(
+        &StoreConfig {
+            dir: dir.path().to_path_buf(),
+            cache_bytes: 64 << 20,
+            fsync: true,
+            block_cache: 64,
+        },
+        &LedgerSecret::generate(1),
+        b"bench-node",
+    )
+    .expect("store");
+    let settings = ChainSettings {
+        beneficiary: Address::ZERO,
+        mining: Mining::Manual,
+        pool: PoolLimits::default(),
+    };
+    let chain = Arc::new(Chain::open(Arc::new(store), ChainSpec::new(g), settings).expect("chain"));
+
+    let owner = &signers[0];
+    let mut deploy = Token::BYTECODE.to_vec();
+    deploy.extend(
+        Token::constructorCall::new((
+            "Bench".into(),
+            "B".into(),
+            U256::from(10u64).pow(U256::from(30)),
+        ))
+        .abi_encode(),
+    );
+    chain
+        .submit_raw(&sign(owner, 0, TxKind::Create, deploy.into(), 3_000_000))
+        .expect("deploy");
+    chain.mine(usize::MAX, false).expect("mine deploy");
+    let token = owner.address().create(0);
+    let mut nonces = vec![0u64; SENDERS];
+    nonces[0] = 1;
+    for s in &signers[1..] {
+        let call = Token::transferCall {
+            to: s.address(),
+            value: U256::from(10u64).pow(U256::from(27)),
+        };
+        chain
+            .submit_raw(&sign(
+                owner,
+                nonces[0],
+                TxKind::Call(token),
+                call.abi_encode().into(),
+                100_000,
+            ))
+            .expect("fund");
+        nonces[0] += 1;
+    }
+    chain.mine(usize::MAX, false).expect("mine funding");
+    Setup {
+        chain,
+        token,
+        signers,
+        nonces,
+        _dir: dir,
+    }
+}
+
+fn pipeline(c: &mut Criterion) {
+    let mut setup = setup();
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(BLOCK as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function(format!("erc20_transfer_block_of_{BLOCK}"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                // Pre-sign outside the clock.
+                let txs: Vec<Bytes> = (0..BLOCK)
+                    .map(|i| {
+                        let s = i % SENDERS;
+                        let to = Address::with_last_byte((i % 251) as u8);
+                        let call = Token::transferCall {
+                            to,
+                            value: U256::from(1),
+                        };
+                        let raw = sign(
+                            &setup.signers[s],
+                            setup.nonces[s],
+                            TxKind::Call(setup.token),
+                            call.abi_encode().into(),
+                            60_000,
+                        );
+                        setup.nonces[s] += 1;
+                        raw
+                    })
+                    .collect();
+                let start = Instant::now();
+                for raw in &txs {
+                    setup.chain.submit_raw(raw).expect("valid transfer");
+                }
+                let block = setup
+                    .chain
+                    .mine(usize::MAX, false)
+                    .expect("mine")
+                    .expect("a block");
+                total += start.elapsed();
+                assert_eq!(block.transactions.len(), BLOCK);
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, seal, pipeline);
+criterion_main!(benches);

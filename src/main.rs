@@ -14,12 +14,16 @@ fn main() -> eyre::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Dev(args) => {
                 let config = args.node_config().wrap_err("reading --genesis")?;
-                let node = Node::spawn(config).await.wrap_err("starting the dev node")?;
+                let node = Node::spawn(config)
+                    .await
+                    .wrap_err("starting the dev node")?;
                 println!("{}", banner(&node, args.ephemeral));
                 tokio::select! {
                     result = node.stopped() => result.wrap_err("the node stopped")?,

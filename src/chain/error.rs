@@ -13,7 +13,9 @@ pub enum TxError {
     #[error("rlp: {0}")]
     Decode(String),
     /// Blob (EIP-4844) transactions are not accepted.
-    #[error("transaction type not supported: blob transactions (EIP-4844) are not accepted by this chain")]
+    #[error(
+        "transaction type not supported: blob transactions (EIP-4844) are not accepted by this chain"
+    )]
     BlobNotSupported,
     /// The transaction type is not active at this fork.
     #[error("transaction type not supported")]
@@ -63,7 +65,9 @@ pub enum TxError {
         cap: u64,
     },
     /// Fee cap below the current base fee.
-    #[error("max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}")]
+    #[error(
+        "max fee per gas less than block base fee: maxFeePerGas: {max_fee}, baseFee: {base_fee}"
+    )]
     FeeCapTooLow {
         /// The transaction's fee cap.
         max_fee: u128,

@@ -8,7 +8,9 @@ use alloy_hardforks::EthereumHardforks;
 
 use super::ChainSpec;
 use crate::execution::state_commitment;
-use crate::state::{AccountChange, AccountRecord, BlockCommit, CodeEntry, SlotChange, StateDiff, StoredBlock};
+use crate::state::{
+    AccountChange, AccountRecord, BlockCommit, CodeEntry, SlotChange, StateDiff, StoredBlock,
+};
 
 /// The dev genesis shipped with coco (chain 31337, every fork active, predeploys).
 pub const DEV_GENESIS: &str = include_str!("../../genesis/dev.json");
@@ -36,7 +38,10 @@ pub fn genesis_commit(spec: &ChainSpec) -> BlockCommit {
             let code_hash = match account.code.as_ref().filter(|c| !c.is_empty()) {
                 Some(bytes) => {
                     let hash = keccak256(bytes);
-                    code.push(CodeEntry { hash, code: bytes.clone() });
+                    code.push(CodeEntry {
+                        hash,
+                        code: bytes.clone(),
+                    });
                     hash
                 }
                 None => KECCAK256_EMPTY,
@@ -45,7 +50,10 @@ pub fn genesis_commit(spec: &ChainSpec) -> BlockCommit {
                 .storage
                 .iter()
                 .flatten()
-                .map(|(k, v)| SlotChange { key: U256::from_be_bytes(k.0), value: U256::from_be_bytes(v.0) })
+                .map(|(k, v)| SlotChange {
+                    key: U256::from_be_bytes(k.0),
+                    value: U256::from_be_bytes(v.0),
+                })
                 .filter(|s| !s.value.is_zero())
                 .collect();
             storage.sort_unstable_by_key(|s| s.key);
@@ -102,7 +110,12 @@ pub fn genesis_commit(spec: &ChainSpec) -> BlockCommit {
         ..Default::default()
     };
     BlockCommit {
-        block: StoredBlock { header, transactions: vec![], senders: vec![], receipts: vec![] },
+        block: StoredBlock {
+            header,
+            transactions: vec![],
+            senders: vec![],
+            receipts: vec![],
+        },
         diff,
     }
 }

@@ -74,18 +74,31 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain").field("head", &self.head.read().header.number).finish_non_exhaustive()
+        f.debug_struct("Chain")
+            .field("head", &self.head.read().header.number)
+            .finish_non_exhaustive()
     }
 }
 
 impl Chain {
     /// Opens the chain, committing the genesis block if the store is empty.
-    pub fn open(store: Arc<Store>, spec: ChainSpec, settings: ChainSettings) -> Result<Self, ChainError> {
+    pub fn open(
+        store: Arc<Store>,
+        spec: ChainSpec,
+        settings: ChainSettings,
+    ) -> Result<Self, ChainError> {
         let head_number = match store.head() {
             Some(n) => n,
-            None => store.commit_block(genesis::genesis_commit(&spec))?.header.number,
+            None => {
+                store
+                    .commit_block(genesis::genesis_commit(&spec))?
+                    .header
+                    .number
+            }
         };
-        let head = store.block(head_number)?.ok_or(crate::state::StateError::MissingBlock(head_number))?;
+        let head = store
+            .block(head_number)?
+            .ok_or(crate::state::StateError::MissingBlock(head_number))?;
         let (blocks, _) = broadcast::channel(1024);
         let (pending, _) = broadcast::channel(4096);
         Ok(Self {
@@ -137,13 +150,20 @@ impl Chain {
         if !self.spec.is_london_active_at_block(head.header.number + 1) {
             return 0;
         }
-        head.header.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default()
+        head.header
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or_default()
     }
 
     /// Nonce of `address` after the latest block.
     pub fn state_nonce(&self, address: Address) -> Result<u64, ChainError> {
         let head = self.head().header.number;
-        Ok(self.store.account(address, head)?.filter(|a| a.exists).map(|a| a.nonce).unwrap_or_default())
+        Ok(self
+            .store
+            .account(address, head)?
+            .filter(|a| a.exists)
+            .map(|a| a.nonce)
+            .unwrap_or_default())
     }
 
     /// Nonce of `address` counting its ready pooled transactions.
@@ -210,10 +230,16 @@ impl Chain {
             return Err(TxError::GasLimitExceeded);
         }
         if self.spec.is_osaka_active_at_timestamp(timestamp) && gas > TX_GAS_LIMIT_CAP {
-            return Err(TxError::GasLimitTooHigh { gas, cap: TX_GAS_LIMIT_CAP });
+            return Err(TxError::GasLimitTooHigh {
+                gas,
+                cap: TX_GAS_LIMIT_CAP,
+            });
         }
         if tx.is_create() && tx.input().len() > MAX_INITCODE_SIZE {
-            return Err(TxError::InitcodeTooLarge { size: tx.input().len(), limit: MAX_INITCODE_SIZE });
+            return Err(TxError::InitcodeTooLarge {
+                size: tx.input().len(),
+                limit: MAX_INITCODE_SIZE,
+            });
         }
         let spec_id = self.spec.spec_id(number, timestamp);
         let env = TxEnv::from_recovered_tx(tx.inner(), tx.signer());
@@ -222,12 +248,18 @@ impl Chain {
         if gas < needed {
             return Err(TxError::IntrinsicGasTooLow { gas, needed });
         }
-        if tx.max_priority_fee_per_gas().is_some_and(|tip| tip > tx.max_fee_per_gas()) {
+        if tx
+            .max_priority_fee_per_gas()
+            .is_some_and(|tip| tip > tx.max_fee_per_gas())
+        {
             return Err(TxError::TipAboveFeeCap);
         }
         let base_fee = self.next_base_fee();
         if tx.max_fee_per_gas() < base_fee as u128 {
-            return Err(TxError::FeeCapTooLow { max_fee: tx.max_fee_per_gas(), base_fee });
+            return Err(TxError::FeeCapTooLow {
+                max_fee: tx.max_fee_per_gas(),
+                base_fee,
+            });
         }
         let account = self
             .store
@@ -236,11 +268,16 @@ impl Chain {
             .filter(|a| a.exists)
             .unwrap_or_default();
         if tx.nonce() < account.nonce {
-            return Err(TxError::NonceTooLow { tx: tx.nonce(), state: account.nonce });
+            return Err(TxError::NonceTooLow {
+                tx: tx.nonce(),
+                state: account.nonce,
+            });
         }
         let cost = U256::from(gas) * U256::from(tx.max_fee_per_gas()) + tx.value();
         if account.balance < cost {
-            return Err(TxError::InsufficientFunds { detail: Some((tx.signer(), account.balance, cost)) });
+            return Err(TxError::InsufficientFunds {
+                detail: Some((tx.signer(), account.balance, cost)),
+            });
         }
         Ok(())
     }
@@ -269,7 +306,11 @@ impl Chain {
 
     /// Builds, persists and publishes the next block with up to `max_txs` ready
     /// transactions. With `allow_empty` false, returns `None` when nothing is ready.
-    pub fn mine(&self, max_txs: usize, allow_empty: bool) -> Result<Option<Arc<StoredBlock>>, ChainError> {
+    pub fn mine(
+        &self,
+        max_txs: usize,
+        allow_empty: bool,
+    ) -> Result<Option<Arc<StoredBlock>>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
         let head = self.head();
         let parent = &head.header;
@@ -277,7 +318,12 @@ impl Chain {
             let pool = self.pool.lock();
             let store = &self.store;
             pool.ready(max_txs, |a| {
-                store.account(a, parent.number).ok().flatten().filter(|r| r.exists).map_or(0, |r| r.nonce)
+                store
+                    .account(a, parent.number)
+                    .ok()
+                    .flatten()
+                    .filter(|r| r.exists)
+                    .map_or(0, |r| r.nonce)
             })
             .into_iter()
             .map(|p| p.tx.clone())
@@ -320,5 +366,8 @@ impl Chain {
 
 /// Unix time in seconds.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }

@@ -6,8 +6,8 @@
 //! same sender and nonce, and which transactions are ready (their nonce is the sender's
 //! next, or follows a ready one). Transactions behind a nonce gap wait until it fills.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use alloy::consensus::transaction::Recovered;
@@ -53,7 +53,10 @@ pub struct PoolLimits {
 
 impl Default for PoolLimits {
     fn default() -> Self {
-        Self { max_txs: 100_000, max_per_sender: 10_000 }
+        Self {
+            max_txs: 100_000,
+            max_per_sender: 10_000,
+        }
     }
 }
 
@@ -72,7 +75,10 @@ const PRICE_BUMP: u128 = 10;
 impl Pool {
     /// An empty pool with these limits.
     pub fn new(limits: PoolLimits) -> Self {
-        Self { limits, ..Default::default() }
+        Self {
+            limits,
+            ..Default::default()
+        }
     }
 
     /// Number of transactions held.
@@ -119,7 +125,11 @@ impl Pool {
             }
         };
         self.seq += 1;
-        let entry = Arc::new(PoolTx { tx, hash, seq: self.seq });
+        let entry = Arc::new(PoolTx {
+            tx,
+            hash,
+            seq: self.seq,
+        });
         queue.insert(nonce, entry.clone());
         if let Some(old) = replaced {
             self.by_hash.remove(&old);
@@ -145,7 +155,11 @@ impl Pool {
     /// Ready transactions in arrival order, per sender in nonce order, at most `max`.
     ///
     /// `state_nonce` gives each sender's nonce after the latest block.
-    pub fn ready(&self, max: usize, mut state_nonce: impl FnMut(Address) -> u64) -> Vec<Arc<PoolTx>> {
+    pub fn ready(
+        &self,
+        max: usize,
+        mut state_nonce: impl FnMut(Address) -> u64,
+    ) -> Vec<Arc<PoolTx>> {
         // Heads of each sender's ready run, ordered by arrival.
         let mut heads = BinaryHeap::new();
         let mut cursors: HashMap<Address, u64> = HashMap::new();
@@ -158,7 +172,9 @@ impl Pool {
         }
         let mut out = Vec::new();
         while out.len() < max {
-            let Some(Reverse((_, sender))) = heads.pop() else { break };
+            let Some(Reverse((_, sender))) = heads.pop() else {
+                break;
+            };
             let nonce = cursors[&sender];
             let queue = &self.senders[&sender];
             out.push(queue[&nonce].clone());
@@ -185,7 +201,9 @@ impl Pool {
 
     /// Drops every transaction of `sender` with a nonce below `state_nonce`.
     pub fn prune_sender(&mut self, sender: Address, state_nonce: u64) {
-        let Some(queue) = self.senders.get_mut(&sender) else { return };
+        let Some(queue) = self.senders.get_mut(&sender) else {
+            return;
+        };
         let stale: Vec<u64> = queue.range(..state_nonce).map(|(n, _)| *n).collect();
         for nonce in stale {
             if let Some(tx) = queue.remove(&nonce) {
@@ -206,8 +224,12 @@ impl Pool {
 /// geth's rule: both the fee cap and the tip must rise by at least 10 %.
 fn is_replacement(old: &TxEnvelope, new: &TxEnvelope) -> bool {
     let bumped = |old: u128, new: u128| new * 100 >= old * (100 + PRICE_BUMP) && new > old;
-    let old_tip = old.max_priority_fee_per_gas().unwrap_or(old.max_fee_per_gas());
-    let new_tip = new.max_priority_fee_per_gas().unwrap_or(new.max_fee_per_gas());
+    let old_tip = old
+        .max_priority_fee_per_gas()
+        .unwrap_or(old.max_fee_per_gas());
+    let new_tip = new
+        .max_priority_fee_per_gas()
+        .unwrap_or(new.max_fee_per_gas());
     bumped(old.max_fee_per_gas(), new.max_fee_per_gas()) && bumped(old_tip, new_tip)
 }
 
@@ -241,8 +263,11 @@ mod tests {
         let mut pool = Pool::default();
         let a = tx(&s, 0, 100);
         pool.add(a.clone()).unwrap();
-        assert_eq!(pool.add(a), Err(PoolError::AlreadyKnown));
-        assert_eq!(pool.add(tx(&s, 0, 105)), Err(PoolError::ReplacementUnderpriced));
+        assert_eq!(pool.add(a).unwrap_err(), PoolError::AlreadyKnown);
+        assert_eq!(
+            pool.add(tx(&s, 0, 105)).unwrap_err(),
+            PoolError::ReplacementUnderpriced
+        );
         let replacement = pool.add(tx(&s, 0, 110)).unwrap();
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.get(&replacement.hash).unwrap().hash, replacement.hash);
@@ -257,7 +282,10 @@ mod tests {
         assert_eq!(pool.pending_nonce(s.address(), 0), 0);
         pool.add(tx(&s, 0, 100)).unwrap();
         let ready = pool.ready(10, |_| 0);
-        assert_eq!(ready.iter().map(|t| t.tx.nonce()).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            ready.iter().map(|t| t.tx.nonce()).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         assert_eq!(pool.pending_nonce(s.address(), 0), 2);
     }
 
@@ -268,8 +296,15 @@ mod tests {
         pool.add(tx(&a, 0, 1)).unwrap();
         pool.add(tx(&b, 0, 1)).unwrap();
         pool.add(tx(&a, 1, 1)).unwrap();
-        let order: Vec<_> = pool.ready(10, |_| 0).iter().map(|t| (t.tx.signer(), t.tx.nonce())).collect();
-        assert_eq!(order, vec![(a.address(), 0), (b.address(), 0), (a.address(), 1)]);
+        let order: Vec<_> = pool
+            .ready(10, |_| 0)
+            .iter()
+            .map(|t| (t.tx.signer(), t.tx.nonce()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![(a.address(), 0), (b.address(), 0), (a.address(), 1)]
+        );
         pool.prune_sender(a.address(), 1);
         assert_eq!(pool.len(), 2);
     }

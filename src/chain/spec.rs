@@ -18,7 +18,10 @@ pub struct ChainSpec {
 impl ChainSpec {
     /// Builds the spec from a parsed genesis file.
     pub fn new(genesis: Genesis) -> Self {
-        Self { config: genesis.config.clone(), genesis }
+        Self {
+            config: genesis.config.clone(),
+            genesis,
+        }
     }
 
     /// EIP-155 chain id.
@@ -59,16 +62,18 @@ impl EthereumHardforks for ChainSpec {
             EthereumHardfork::London => block(c.london_block),
             EthereumHardfork::ArrowGlacier => block(c.arrow_glacier_block),
             EthereumHardfork::GrayGlacier => block(c.gray_glacier_block),
-            EthereumHardfork::Paris => match (c.merge_netsplit_block, c.terminal_total_difficulty) {
-                (Some(b), _) => ForkCondition::Block(b),
-                (None, Some(ttd)) if ttd.is_zero() => ForkCondition::Block(0),
-                (None, Some(ttd)) => ForkCondition::TTD {
-                    activation_block_number: u64::MAX,
-                    fork_block: None,
-                    total_difficulty: ttd,
-                },
-                (None, None) => ForkCondition::Never,
-            },
+            EthereumHardfork::Paris => {
+                match (c.merge_netsplit_block, c.terminal_total_difficulty) {
+                    (Some(b), _) => ForkCondition::Block(b),
+                    (None, Some(ttd)) if ttd.is_zero() => ForkCondition::Block(0),
+                    (None, Some(ttd)) => ForkCondition::TTD {
+                        activation_block_number: u64::MAX,
+                        fork_block: None,
+                        total_difficulty: ttd,
+                    },
+                    (None, None) => ForkCondition::Never,
+                }
+            }
             EthereumHardfork::Shanghai => time(c.shanghai_time),
             EthereumHardfork::Cancun => time(c.cancun_time),
             EthereumHardfork::Prague => time(c.prague_time),

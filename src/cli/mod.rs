@@ -65,7 +65,11 @@ pub struct DevArgs {
 impl DevArgs {
     /// The node configuration these flags describe.
     pub fn node_config(&self) -> std::io::Result<NodeConfig> {
-        let genesis = self.genesis.as_ref().map(std::fs::read_to_string).transpose()?;
+        let genesis = self
+            .genesis
+            .as_ref()
+            .map(std::fs::read_to_string)
+            .transpose()?;
         Ok(NodeConfig {
             data_dir: (!self.ephemeral).then(|| self.data_dir.clone()),
             host: self.host,
@@ -106,10 +110,20 @@ pub fn banner(node: &Node, ephemeral: bool) -> String {
         Mining::Manual => "manual".to_string(),
     };
     let _ = writeln!(out, "Mining:          {mining}");
-    let dir = if ephemeral { "(ephemeral: nothing is kept)".to_string() } else { node.data_dir.display().to_string() };
+    let dir = if ephemeral {
+        "(ephemeral: nothing is kept)".to_string()
+    } else {
+        node.data_dir.display().to_string()
+    };
     let _ = writeln!(out, "Data directory:  {dir}");
-    let _ = writeln!(out, "Read policy:     open (every caller reads everything, as on any dev node)");
-    let _ = writeln!(out, "TEE platform:    virtual — NO PROTECTION: attestation proves nothing");
+    let _ = writeln!(
+        out,
+        "Read policy:     open (every caller reads everything, as on any dev node)"
+    );
+    let _ = writeln!(
+        out,
+        "TEE platform:    virtual — NO PROTECTION: attestation proves nothing"
+    );
     let _ = writeln!(out, "\nListening on {}", node.http_url());
     out
 }

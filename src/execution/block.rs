@@ -3,14 +3,14 @@
 use std::borrow::Cow;
 
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope, TxReceipt};
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use alloy::rlp::Encodable;
-use alloy::consensus::transaction::Recovered;
 use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
-use alloy_evm::{Evm, EvmEnv, EvmFactory, EthEvmFactory};
+use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
 use revm::context::{BlockEnv, CfgEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
@@ -66,7 +66,10 @@ pub fn evm_env(spec: &ChainSpec, attrs: &BlockAttributes) -> EvmEnv {
         blob_excess_gas_and_price: cancun.then(|| BlobExcessGasAndPrice::new_with_spec(0, spec_id)),
         ..Default::default()
     };
-    EvmEnv { cfg_env: cfg, block_env: block }
+    EvmEnv {
+        cfg_env: cfg,
+        block_env: block,
+    }
 }
 
 /// The incremental state commitment: `keccak(parent ‖ keccak(rlp(diff)))`.
@@ -125,7 +128,10 @@ pub fn build_block(
                 deferred.push(tx);
                 break;
             }
-            Err(BlockExecutionError::Validation(BlockValidationError::InvalidTx { hash, error })) => {
+            Err(BlockExecutionError::Validation(BlockValidationError::InvalidTx {
+                hash,
+                error,
+            })) => {
                 invalid.push((hash, error.to_string()));
             }
             Err(other) => return Err(other),
@@ -143,11 +149,13 @@ pub fn build_block(
     });
     let prague = spec.is_prague_active_at_timestamp(attrs.timestamp);
     let london = spec.is_london_active_at_block(attrs.number);
-    let (transactions, senders): (Vec<TxEnvelope>, Vec<Address>) =
-        included.into_iter().map(|tx| {
+    let (transactions, senders): (Vec<TxEnvelope>, Vec<Address>) = included
+        .into_iter()
+        .map(|tx| {
             let (tx, sender) = tx.into_parts();
             (tx, sender)
-        }).unzip();
+        })
+        .unzip();
     let header = Header {
         parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -174,7 +182,12 @@ pub fn build_block(
     };
     Ok(BuiltBlock {
         commit: BlockCommit {
-            block: StoredBlock { header, transactions, senders, receipts },
+            block: StoredBlock {
+                header,
+                transactions,
+                senders,
+                receipts,
+            },
             diff,
         },
         invalid,

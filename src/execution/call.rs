@@ -3,7 +3,7 @@
 use alloy::primitives::{Bytes, U256};
 use alloy::rpc::types::TransactionRequest;
 use alloy_evm::rpc::TryIntoTxEnv;
-use alloy_evm::{Evm, EvmEnv, EvmFactory, EthEvmFactory};
+use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
 use revm::context::TxEnv;
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
 use revm::database_interface::Database;
@@ -47,11 +47,13 @@ pub enum CallError {
 }
 
 fn revert_suffix(output: &Bytes) -> String {
-    revert_reason(output).map(|r| format!(": {r}")).unwrap_or_default()
+    revert_reason(output)
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default()
 }
 
 /// geth's reading of revert data: `Error(string)`'s text, or `Panic(uint256)`'s meaning.
-pub fn revert_reason(output: &[u8]) -> Option<String> {
+pub(crate) fn revert_reason(output: &[u8]) -> Option<String> {
     use alloy::sol_types::{Panic, Revert, SolError};
     if let Ok(revert) = Revert::abi_decode(output) {
         return Some(revert.reason);
@@ -79,7 +81,9 @@ pub(crate) fn geth_message(err: &InvalidTransaction) -> String {
     use InvalidTransaction as E;
     match err {
         E::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
-        E::NonceTooHigh { tx, state } => format!("nonce too high: next nonce {state}, tx nonce {tx}"),
+        E::NonceTooHigh { tx, state } => {
+            format!("nonce too high: next nonce {state}, tx nonce {tx}")
+        }
         E::LackOfFundForMaxFee { .. } => "insufficient funds for gas * price + value".to_string(),
         E::GasPriceLessThanBasefee => "max fee per gas less than block base fee".to_string(),
         E::PriorityFeeGreaterThanMaxFee => {
@@ -114,7 +118,11 @@ fn halt_message(reason: &HaltReason) -> String {
 }
 
 /// Prepares the environment and transaction for a call request.
-fn prepare(mut env: EvmEnv, request: TransactionRequest, gas_cap: u64) -> Result<(EvmEnv, TxEnv), CallError> {
+fn prepare(
+    mut env: EvmEnv,
+    request: TransactionRequest,
+    gas_cap: u64,
+) -> Result<(EvmEnv, TxEnv), CallError> {
     let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
     env.cfg_env.disable_nonce_check = true;
     env.cfg_env.disable_block_gas_limit = true;
@@ -157,9 +165,10 @@ pub fn call(
 ) -> Result<CallOutcome, CallError> {
     let (env, tx) = prepare(env, request, gas_cap)?;
     match run(reader, at, &env, tx)? {
-        ExecutionResult::Success { output, gas, .. } => {
-            Ok(CallOutcome { output: output.into_data(), gas_used: gas.tx_gas_used() })
-        }
+        ExecutionResult::Success { output, gas, .. } => Ok(CallOutcome {
+            output: output.into_data(),
+            gas_used: gas.tx_gas_used(),
+        }),
         ExecutionResult::Revert { output, .. } => Err(CallError::Revert { output }),
         ExecutionResult::Halt { reason, .. } => Err(CallError::Halt(halt_message(&reason))),
     }
@@ -179,9 +188,9 @@ pub fn estimate_gas(
     if tx.gas_price > 0 {
         let mut db = BlockState::new(reader, at, env.cfg_env.spec);
         let balance = db.basic(tx.caller)?.map(|a| a.balance).unwrap_or_default();
-        let available = balance.checked_sub(tx.value).ok_or_else(|| {
-            CallError::Invalid("insufficient funds for transfer".to_string())
-        })?;
+        let available = balance
+            .checked_sub(tx.value)
+            .ok_or_else(|| CallError::Invalid("insufficient funds for transfer".to_string()))?;
         let allowance: u64 = (available / U256::from(tx.gas_price)).saturating_to();
         hi = hi.min(allowance);
     }
@@ -205,7 +214,10 @@ pub fn estimate_gas(
     let used = match first {
         ExecutionResult::Success { gas, .. } => gas.total_gas_spent().max(gas.tx_gas_used()),
         ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { output }),
-        ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. } => {
+        ExecutionResult::Halt {
+            reason: HaltReason::OutOfGas(_),
+            ..
+        } => {
             return Err(CallError::GasRequiredExceedsAllowance(hi));
         }
         ExecutionResult::Halt { reason, .. } => return Err(CallError::Halt(halt_message(&reason))),

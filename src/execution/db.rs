@@ -8,7 +8,9 @@ use revm::primitives::AddressMap;
 use revm::primitives::hardfork::SpecId;
 use revm::state::{Account, AccountInfo, Bytecode};
 
-use crate::state::{AccountChange, AccountRecord, CodeEntry, SlotChange, StateDiff, StateError, StateReader};
+use crate::state::{
+    AccountChange, AccountRecord, CodeEntry, SlotChange, StateDiff, StateError, StateReader,
+};
 
 /// A store failure seen by revm. Always fatal for the block or call that hit it.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +46,9 @@ pub struct BlockState<'a> {
 
 impl std::fmt::Debug for BlockState<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockState").field("at", &self.at).finish_non_exhaustive()
+        f.debug_struct("BlockState")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,8 +86,14 @@ impl<'a> BlockState<'a> {
     fn changed_entry(&mut self, address: Address) -> Result<&mut Changed, DbError> {
         if !self.changed.contains_key(&address) {
             let record = self.base_record(address)?.unwrap_or_default();
-            self.changed
-                .insert(address, Changed { record, storage: HashMap::new(), fresh_storage: false });
+            self.changed.insert(
+                address,
+                Changed {
+                    record,
+                    storage: HashMap::new(),
+                    fresh_storage: false,
+                },
+            );
         }
         Ok(self.changed.get_mut(&address).expect("inserted above"))
     }
@@ -105,8 +115,16 @@ impl<'a> BlockState<'a> {
     }
 
     /// Sets an account's code directly.
-    pub fn set_code(&mut self, address: Address, code: alloy::primitives::Bytes) -> Result<(), DbError> {
-        let hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(&code) };
+    pub fn set_code(
+        &mut self,
+        address: Address,
+        code: alloy::primitives::Bytes,
+    ) -> Result<(), DbError> {
+        let hash = if code.is_empty() {
+            KECCAK256_EMPTY
+        } else {
+            keccak256(&code)
+        };
         if !code.is_empty() {
             self.code.insert(hash, Bytecode::new_raw(code));
         }
@@ -117,7 +135,12 @@ impl<'a> BlockState<'a> {
     }
 
     /// Sets a storage slot directly.
-    pub fn set_storage(&mut self, address: Address, slot: U256, value: U256) -> Result<(), DbError> {
+    pub fn set_storage(
+        &mut self,
+        address: Address,
+        slot: U256,
+        value: U256,
+    ) -> Result<(), DbError> {
         let entry = self.changed_entry(address)?;
         entry.record.exists = true;
         entry.storage.insert(slot, value);
@@ -130,17 +153,27 @@ impl<'a> BlockState<'a> {
             .changed
             .into_iter()
             .map(|(address, changed)| {
-                let mut storage: Vec<SlotChange> =
-                    changed.storage.into_iter().map(|(key, value)| SlotChange { key, value }).collect();
+                let mut storage: Vec<SlotChange> = changed
+                    .storage
+                    .into_iter()
+                    .map(|(key, value)| SlotChange { key, value })
+                    .collect();
                 storage.sort_unstable_by_key(|s| s.key);
-                AccountChange { address, record: changed.record, storage }
+                AccountChange {
+                    address,
+                    record: changed.record,
+                    storage,
+                }
             })
             .collect();
         accounts.sort_unstable_by_key(|a| a.address);
         let mut code: Vec<CodeEntry> = self
             .code
             .into_iter()
-            .map(|(hash, code)| CodeEntry { hash, code: code.original_bytes() })
+            .map(|(hash, code)| CodeEntry {
+                hash,
+                code: code.original_bytes(),
+            })
             .collect();
         code.sort_unstable_by_key(|c| c.hash);
         StateDiff { accounts, code }
@@ -176,10 +209,9 @@ impl<'a> BlockState<'a> {
         }
         if let Some(code) = account.info.code
             && account.info.code_hash != KECCAK256_EMPTY
+            && !self.code_cache.contains_key(&account.info.code_hash)
         {
-            if !self.code_cache.contains_key(&account.info.code_hash) {
-                self.code.entry(account.info.code_hash).or_insert(code);
-            }
+            self.code.entry(account.info.code_hash).or_insert(code);
         }
         Ok(())
     }
@@ -189,23 +221,34 @@ impl Database for BlockState<'_> {
     type Error = DbError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.record(address)?.filter(|r| r.exists).map(|r| AccountInfo {
-            balance: r.balance,
-            nonce: r.nonce,
-            code_hash: r.code_hash,
-            code: None,
-            ..Default::default()
-        }))
+        Ok(self
+            .record(address)?
+            .filter(|r| r.exists)
+            .map(|r| AccountInfo {
+                balance: r.balance,
+                nonce: r.nonce,
+                code_hash: r.code_hash,
+                code: None,
+                ..Default::default()
+            }))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
         if code_hash == KECCAK256_EMPTY {
             return Ok(Bytecode::default());
         }
-        if let Some(code) = self.code.get(&code_hash).or_else(|| self.code_cache.get(&code_hash)) {
+        if let Some(code) = self
+            .code
+            .get(&code_hash)
+            .or_else(|| self.code_cache.get(&code_hash))
+        {
             return Ok(code.clone());
         }
-        let code = self.reader.code(code_hash)?.map(Bytecode::new_raw).unwrap_or_default();
+        let code = self
+            .reader
+            .code(code_hash)?
+            .map(Bytecode::new_raw)
+            .unwrap_or_default();
         self.code_cache.insert(code_hash, code.clone());
         Ok(code)
     }
@@ -219,8 +262,12 @@ impl Database for BlockState<'_> {
                 return Ok(U256::ZERO);
             }
         }
-        let Some(record) = self.base_record(address)? else { return Ok(U256::ZERO) };
-        Ok(self.reader.storage(address, record.incarnation, index, self.at)?)
+        let Some(record) = self.base_record(address)? else {
+            return Ok(U256::ZERO);
+        };
+        Ok(self
+            .reader
+            .storage(address, record.incarnation, index, self.at)?)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {

@@ -24,7 +24,10 @@ pub(super) struct Secrets {
 }
 
 fn setup_err(path: &Path, reason: impl std::fmt::Display) -> NodeError {
-    NodeError::Setup { path: path.to_path_buf(), reason: reason.to_string() }
+    NodeError::Setup {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 fn read(path: &Path) -> Result<Option<Vec<u8>>, NodeError> {
@@ -67,7 +70,9 @@ impl Secrets {
 
         let secret_path = dir.join("enclave").join("ledger-secret.sealed");
         let ledger_secret = match read(&secret_path)? {
-            Some(sealed) => platform.unseal_ledger_secret(&sealed).map_err(|e| setup_err(&secret_path, e))?,
+            Some(sealed) => platform
+                .unseal_ledger_secret(&sealed)
+                .map_err(|e| setup_err(&secret_path, e))?,
             None => {
                 let secret = LedgerSecret::generate(1);
                 write_private(&secret_path, &platform.seal_ledger_secret(&secret))?;
@@ -85,7 +90,11 @@ impl Secrets {
                 id.to_vec()
             }
         };
-        Ok(Self { platform, ledger_secret, node_id })
+        Ok(Self {
+            platform,
+            ledger_secret,
+            node_id,
+        })
     }
 }
 
@@ -102,7 +111,10 @@ pub(super) fn load_or_create_genesis(
     const LABEL: &str = "coco/genesis";
     let path = dir.join("genesis.sealed");
     if let Some(sealed) = read(&path)? {
-        let text = secrets.platform.unseal(LABEL, &sealed).map_err(|e| setup_err(&path, e))?;
+        let text = secrets
+            .platform
+            .unseal(LABEL, &sealed)
+            .map_err(|e| setup_err(&path, e))?;
         return serde_json::from_slice(&text).map_err(|e| setup_err(&path, e));
     }
     let genesis = make()?;

@@ -70,7 +70,11 @@ impl NodeConfig {
 
     /// Test defaults: like [`NodeConfig::dev`] on a free loopback port, keeping nothing.
     pub fn test() -> Self {
-        Self { data_dir: None, port: 0, ..Self::dev() }
+        Self {
+            data_dir: None,
+            port: 0,
+            ..Self::dev()
+        }
     }
 }
 
@@ -124,7 +128,10 @@ pub struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("addr", &self.addr).field("data_dir", &self.data_dir).finish_non_exhaustive()
+        f.debug_struct("Node")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,10 +142,13 @@ impl Node {
         let (data_dir, temp) = match &config.data_dir {
             Some(dir) => (dir.clone(), None),
             None => {
-                let temp = tempfile::Builder::new().prefix("coco-").tempdir().map_err(|e| NodeError::Setup {
-                    path: std::env::temp_dir(),
-                    reason: e.to_string(),
-                })?;
+                let temp = tempfile::Builder::new()
+                    .prefix("coco-")
+                    .tempdir()
+                    .map_err(|e| NodeError::Setup {
+                        path: std::env::temp_dir(),
+                        reason: e.to_string(),
+                    })?;
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
@@ -174,7 +184,11 @@ impl Node {
             mining: config.mining,
             pool: PoolLimits::default(),
         };
-        let chain = Arc::new(Chain::open(Arc::new(store), ChainSpec::new(spec), settings)?);
+        let chain = Arc::new(Chain::open(
+            Arc::new(store),
+            ChainSpec::new(spec),
+            settings,
+        )?);
 
         let stop = Arc::new(AtomicBool::new(false));
         let failure = Arc::new(parking_lot::Mutex::new(None));
@@ -183,9 +197,20 @@ impl Node {
         let accounts = signers.iter().map(|s| s.address()).collect();
         let module = rpc::module(chain.clone(), config.rpc, accounts);
         let addr = SocketAddr::new(config.host, config.port);
-        let (addr, rpc) =
-            rpc::serve(addr, config.rpc, module).await.map_err(|source| NodeError::Listen { addr, source })?;
-        Ok(Self { addr, chain, signers, data_dir, rpc, stop, failure, producer: Some(producer), _temp: temp })
+        let (addr, rpc) = rpc::serve(addr, config.rpc, module)
+            .await
+            .map_err(|source| NodeError::Listen { addr, source })?;
+        Ok(Self {
+            addr,
+            chain,
+            signers,
+            data_dir,
+            rpc,
+            stop,
+            failure,
+            producer: Some(producer),
+            _temp: temp,
+        })
     }
 
     /// `http://addr`.

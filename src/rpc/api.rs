@@ -79,7 +79,11 @@ pub trait EthApi {
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// Gas a transaction needs.
     #[method(name = "estimateGas")]
-    async fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64>;
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<U64>;
     /// Submits a signed transaction.
     #[method(name = "sendRawTransaction")]
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
@@ -106,7 +110,11 @@ pub trait EthApi {
     fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
     /// A transaction by block number and index.
     #[method(name = "getTransactionByBlockNumberAndIndex")]
-    fn tx_by_number_and_index(&self, number: BlockNumberOrTag, index: U64) -> RpcResult<Option<Transaction>>;
+    fn tx_by_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
     /// A transaction by block hash and index.
     #[method(name = "getTransactionByBlockHashAndIndex")]
     fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>>;

@@ -1,11 +1,11 @@
 //! Stored blocks to the RPC objects tools expect (alloy's types, geth's shapes).
 
 use alloy::consensus::transaction::Recovered;
-use alloy::consensus::{BlockBody, Transaction as _, TxReceipt, TxEnvelope};
+use alloy::consensus::{BlockBody, Transaction as _, TxEnvelope, TxReceipt};
+use alloy::consensus::{ReceiptEnvelope, ReceiptWithBloom};
 use alloy::primitives::{Address, B256, U256};
 use alloy::rlp::Encodable;
 use alloy::rpc::types::{Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt};
-use alloy::consensus::{ReceiptEnvelope, ReceiptWithBloom};
 
 use crate::state::StoredBlock;
 
@@ -17,8 +17,17 @@ pub fn header(block: &StoredBlock) -> Header {
         ommers: vec![],
         withdrawals: block.header.withdrawals_root.map(|_| Default::default()),
     };
-    let size = alloy::consensus::Block { header: block.header.clone(), body }.length();
-    Header { hash, inner: block.header.clone(), total_difficulty: None, size: Some(U256::from(size)) }
+    let size = alloy::consensus::Block {
+        header: block.header.clone(),
+        body,
+    }
+    .length();
+    Header {
+        hash,
+        inner: block.header.clone(),
+        total_difficulty: None,
+        size: Some(U256::from(size)),
+    }
 }
 
 /// The RPC block; `full` selects transaction objects over hashes. `visible` filters
@@ -81,7 +90,10 @@ pub fn pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
 
 /// The logs of transaction `index`, with their block-wide indexes.
 pub fn logs_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Vec<Log> {
-    let first: usize = stored.receipts[..index].iter().map(|r| r.logs().len()).sum();
+    let first: usize = stored.receipts[..index]
+        .iter()
+        .map(|r| r.logs().len())
+        .sum();
     let tx_hash = *stored.transactions[index].tx_hash();
     stored.receipts[index]
         .logs()
@@ -106,14 +118,20 @@ pub fn receipt_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Trans
     let sender = stored.senders[index];
     let receipt = &stored.receipts[index];
     let cumulative = receipt.cumulative_gas_used();
-    let previous = index.checked_sub(1).map(|i| stored.receipts[i].cumulative_gas_used()).unwrap_or(0);
+    let previous = index
+        .checked_sub(1)
+        .map(|i| stored.receipts[i].cumulative_gas_used())
+        .unwrap_or(0);
     let logs = logs_at(stored, block_hash, index);
     let with_logs = alloy::consensus::Receipt {
         status: receipt.status_or_post_state(),
         cumulative_gas_used: cumulative,
         logs,
     };
-    let with_bloom = ReceiptWithBloom { receipt: with_logs, logs_bloom: receipt.bloom() };
+    let with_bloom = ReceiptWithBloom {
+        receipt: with_logs,
+        logs_bloom: receipt.bloom(),
+    };
     let inner = match receipt {
         ReceiptEnvelope::Legacy(_) => ReceiptEnvelope::Legacy(with_bloom),
         ReceiptEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(with_bloom),

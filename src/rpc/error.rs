@@ -4,7 +4,6 @@
 //! message), `3` with the revert data for reverts, `-32602` for bad parameters,
 //! `-32603` for internal failures (whose details go to the log, not the caller).
 
-use alloy::primitives::Bytes;
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::chain::{ChainError, TxError};
@@ -58,8 +57,11 @@ impl From<RpcError> for ErrorObjectOwned {
     fn from(err: RpcError) -> Self {
         match err {
             RpcError::Call(CallError::Revert { output }) => {
-                let message = CallError::Revert { output: output.clone() }.to_string();
-                ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(Bytes::from(output)))
+                let message = CallError::Revert {
+                    output: output.clone(),
+                }
+                .to_string();
+                ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(output))
             }
             RpcError::Call(CallError::Request(msg)) | RpcError::InvalidParams(msg) => {
                 ErrorObjectOwned::owned(INVALID_PARAMS, msg, None::<()>)
@@ -94,7 +96,7 @@ fn internal(err: &dyn std::fmt::Display) -> ErrorObjectOwned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::{Address, U256};
+    use alloy::primitives::{Address, Bytes, U256};
 
     fn object(err: RpcError) -> ErrorObjectOwned {
         err.into()
@@ -105,7 +107,9 @@ mod tests {
         // Error(string) with "nope".
         let data = alloy::sol_types::Revert::from("nope");
         let output = Bytes::from(alloy::sol_types::SolError::abi_encode(&data));
-        let obj = object(RpcError::Call(CallError::Revert { output: output.clone() }));
+        let obj = object(RpcError::Call(CallError::Revert {
+            output: output.clone(),
+        }));
         assert_eq!(obj.code(), 3);
         assert_eq!(obj.message(), "execution reverted: nope");
         let got: Bytes = serde_json::from_str(obj.data().unwrap().get()).unwrap();
@@ -115,15 +119,26 @@ mod tests {
     #[test]
     fn tx_errors_use_geth_texts() {
         let cases = [
-            (TxError::NonceTooLow { tx: 1, state: 2 }, "nonce too low: next nonce 2, tx nonce 1"),
-            (TxError::Pool(crate::chain::pool::PoolError::AlreadyKnown), "already known"),
+            (
+                TxError::NonceTooLow { tx: 1, state: 2 },
+                "nonce too low: next nonce 2, tx nonce 1",
+            ),
+            (
+                TxError::Pool(crate::chain::pool::PoolError::AlreadyKnown),
+                "already known",
+            ),
             (
                 TxError::Pool(crate::chain::pool::PoolError::ReplacementUnderpriced),
                 "replacement transaction underpriced",
             ),
-            (TxError::InsufficientFunds { detail: None }, "insufficient funds for gas * price + value"),
             (
-                TxError::InsufficientFunds { detail: Some((Address::ZERO, U256::from(1), U256::from(2))) },
+                TxError::InsufficientFunds { detail: None },
+                "insufficient funds for gas * price + value",
+            ),
+            (
+                TxError::InsufficientFunds {
+                    detail: Some((Address::ZERO, U256::from(1), U256::from(2))),
+                },
                 "insufficient funds for gas * price + value: address 0x0000000000000000000000000000000000000000 have 1 want 2",
             ),
             (TxError::GasLimitExceeded, "exceeds block gas limit"),

@@ -11,10 +11,10 @@ use alloy::rpc::types::{
 };
 use jsonrpsee::core::{RpcResult, async_trait};
 
+use super::RpcLimits;
 use super::api::{EthApiServer, NetApiServer, Web3ApiServer};
 use super::convert;
 use super::error::RpcError;
-use super::RpcLimits;
 use crate::chain::Chain;
 use crate::execution::{self, BlockAttributes};
 use crate::state::{StateReader, StoredBlock};
@@ -37,7 +37,11 @@ pub struct EthRpc {
 impl EthRpc {
     /// An API over `chain`; `accounts` are listed by `eth_accounts`.
     pub fn new(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> Self {
-        Self { chain, limits, accounts }
+        Self {
+            chain,
+            limits,
+            accounts,
+        }
     }
 
     fn block_number_of(&self, tag: BlockNumberOrTag) -> Option<u64> {
@@ -76,9 +80,17 @@ impl EthRpc {
         block.ok_or(RpcError::HeaderNotFound)
     }
 
-    fn account(&self, address: Address, id: Option<BlockId>) -> Res<Option<crate::state::AccountRecord>> {
+    fn account(
+        &self,
+        address: Address,
+        id: Option<BlockId>,
+    ) -> Res<Option<crate::state::AccountRecord>> {
         let block = self.state_block(id)?;
-        Ok(self.chain.store().account(address, block.header.number)?.filter(|a| a.exists))
+        Ok(self
+            .chain
+            .store()
+            .account(address, block.header.number)?
+            .filter(|a| a.exists))
     }
 
     fn env_at(&self, block: &StoredBlock) -> alloy_evm::EvmEnv {
@@ -104,12 +116,18 @@ impl EthRpc {
         let task = tokio::task::spawn_blocking(move || f(&chain));
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(RpcError::Chain(crate::chain::ChainError::Execution(join.to_string()))),
+            Ok(Err(join)) => Err(RpcError::Chain(crate::chain::ChainError::Execution(
+                join.to_string(),
+            ))),
             Err(_) => Err(RpcError::Timeout(timeout)),
         }
     }
 
-    fn prepare_call(&self, request: &mut TransactionRequest, block: Option<BlockId>) -> Res<(u64, alloy_evm::EvmEnv)> {
+    fn prepare_call(
+        &self,
+        request: &mut TransactionRequest,
+        block: Option<BlockId>,
+    ) -> Res<(u64, alloy_evm::EvmEnv)> {
         let block = self.state_block(block)?;
         if request.from.is_none() {
             request.from = self.accounts.first().copied();
@@ -117,25 +135,45 @@ impl EthRpc {
         Ok((block.header.number, self.env_at(&block)))
     }
 
-    fn fee_history_inner(&self, count: u64, newest: BlockNumberOrTag, percentiles: Option<Vec<f64>>) -> Res<FeeHistory> {
+    fn fee_history_inner(
+        &self,
+        count: u64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> Res<FeeHistory> {
         let count = count.min(1024);
-        let newest = self.block_number_of(newest).ok_or(RpcError::HeaderNotFound)?;
+        let newest = self
+            .block_number_of(newest)
+            .ok_or(RpcError::HeaderNotFound)?;
         if let Some(p) = &percentiles
             && (p.iter().any(|v| !(0.0..=100.0).contains(v)) || p.windows(2).any(|w| w[0] > w[1]))
         {
             return Err(RpcError::InvalidParams("invalid reward percentiles".into()));
         }
         let oldest = (newest + 1).saturating_sub(count);
-        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut history = FeeHistory {
+            oldest_block: oldest,
+            ..Default::default()
+        };
         if count == 0 {
             return Ok(history);
         }
         let mut rewards = Vec::new();
         for n in oldest..=newest {
-            let block = self.chain.store().block(n)?.ok_or(RpcError::HeaderNotFound)?;
+            let block = self
+                .chain
+                .store()
+                .block(n)?
+                .ok_or(RpcError::HeaderNotFound)?;
             let h = &block.header;
-            history.base_fee_per_gas.push(h.base_fee_per_gas.unwrap_or_default() as u128);
-            history.gas_used_ratio.push(if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 });
+            history
+                .base_fee_per_gas
+                .push(h.base_fee_per_gas.unwrap_or_default() as u128);
+            history.gas_used_ratio.push(if h.gas_limit == 0 {
+                0.0
+            } else {
+                h.gas_used as f64 / h.gas_limit as f64
+            });
             history.base_fee_per_blob_gas.push(1);
             history.blob_gas_used_ratio.push(0.0);
             if let Some(p) = &percentiles {
@@ -157,10 +195,17 @@ impl EthRpc {
         let head = self.chain.head().header.number;
         let (from, to) = match &filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
-                let n = self.chain.store().block_number(*hash)?.ok_or(RpcError::HeaderNotFound)?;
+                let n = self
+                    .chain
+                    .store()
+                    .block_number(*hash)?
+                    .ok_or(RpcError::HeaderNotFound)?;
                 (n, n)
             }
-            FilterBlockOption::Range { from_block, to_block } => {
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
                 let resolve = |tag: Option<BlockNumberOrTag>| match tag.unwrap_or_default() {
                     BlockNumberOrTag::Number(n) => n,
                     other => self.block_number_of(other).unwrap_or(head),
@@ -182,7 +227,11 @@ impl EthRpc {
         }
         let mut out = Vec::new();
         for n in from..=to {
-            let block = self.chain.store().block(n)?.ok_or(RpcError::HeaderNotFound)?;
+            let block = self
+                .chain
+                .store()
+                .block(n)?
+                .ok_or(RpcError::HeaderNotFound)?;
             if !filter.matches_bloom(block.header.logs_bloom) {
                 continue;
             }
@@ -216,7 +265,10 @@ fn block_rewards(block: &StoredBlock, percentiles: &[f64]) -> Vec<u128> {
         .iter()
         .enumerate()
         .map(|(i, tx)| {
-            let previous = i.checked_sub(1).map(|p| block.receipts[p].cumulative_gas_used()).unwrap_or(0);
+            let previous = i
+                .checked_sub(1)
+                .map(|p| block.receipts[p].cumulative_gas_used())
+                .unwrap_or(0);
             let gas = block.receipts[i].cumulative_gas_used() - previous;
             (tx.effective_tip_per_gas(base_fee).unwrap_or_default(), gas)
         })
@@ -302,51 +354,93 @@ impl EthApiServer for EthRpc {
     }
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        Ok(self.account(address, block)?.map(|a| a.balance).unwrap_or_default())
+        Ok(self
+            .account(address, block)?
+            .map(|a| a.balance)
+            .unwrap_or_default())
     }
 
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
         if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
-            return Ok(U64::from(self.chain.pending_nonce(address).map_err(RpcError::from)?));
+            return Ok(U64::from(
+                self.chain.pending_nonce(address).map_err(RpcError::from)?,
+            ));
         }
-        Ok(U64::from(self.account(address, block)?.map(|a| a.nonce).unwrap_or_default()))
+        Ok(U64::from(
+            self.account(address, block)?
+                .map(|a| a.nonce)
+                .unwrap_or_default(),
+        ))
     }
 
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
-        let Some(account) = self.account(address, block)? else { return Ok(Bytes::new()) };
+        let Some(account) = self.account(address, block)? else {
+            return Ok(Bytes::new());
+        };
         if account.code_hash == KECCAK256_EMPTY {
             return Ok(Bytes::new());
         }
-        Ok(self.chain.store().code(account.code_hash).map_err(RpcError::from)?.unwrap_or_default())
+        Ok(self
+            .chain
+            .store()
+            .code(account.code_hash)
+            .map_err(RpcError::from)?
+            .unwrap_or_default())
     }
 
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
         let at = self.state_block(block)?.header.number;
         let store = self.chain.store();
-        let Some(account) = store.account(address, at).map_err(RpcError::from)?.filter(|a| a.exists) else {
+        let Some(account) = store
+            .account(address, at)
+            .map_err(RpcError::from)?
+            .filter(|a| a.exists)
+        else {
             return Ok(B256::ZERO);
         };
-        let value = store.storage(address, account.incarnation, slot, at).map_err(RpcError::from)?;
+        let value = store
+            .storage(address, account.incarnation, slot, at)
+            .map_err(RpcError::from)?;
         Ok(B256::from(value))
     }
 
-    async fn call(&self, mut request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+    async fn call(
+        &self,
+        mut request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<Bytes> {
         let (at, env) = self.prepare_call(&mut request, block)?;
         let cap = self.limits.call_gas_cap;
         let outcome = self
             .run_blocking(move |chain| {
-                Ok(execution::call(chain.store().as_ref(), at, env, request, cap)?)
+                Ok(execution::call(
+                    chain.store().as_ref(),
+                    at,
+                    env,
+                    request,
+                    cap,
+                )?)
             })
             .await?;
         Ok(outcome.output)
     }
 
-    async fn estimate_gas(&self, mut request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
+    async fn estimate_gas(
+        &self,
+        mut request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<U64> {
         let (at, env) = self.prepare_call(&mut request, block)?;
         let cap = self.limits.call_gas_cap;
         let gas = self
             .run_blocking(move |chain| {
-                Ok(execution::estimate_gas(chain.store().as_ref(), at, env, request, cap)?)
+                Ok(execution::estimate_gas(
+                    chain.store().as_ref(),
+                    at,
+                    env,
+                    request,
+                    cap,
+                )?)
             })
             .await?;
         Ok(U64::from(gas))
@@ -361,28 +455,48 @@ impl EthApiServer for EthRpc {
             return Ok(Some(convert::pending_transaction(&pooled.tx)));
         }
         let store = self.chain.store();
-        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)? else {
+        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)?
+        else {
             return Ok(None);
         };
-        let block = store.block(number).map_err(RpcError::from)?.ok_or(RpcError::HeaderNotFound)?;
-        Ok(Some(convert::transaction_at(&block, block.header.hash_slow(), index)))
+        let block = store
+            .block(number)
+            .map_err(RpcError::from)?
+            .ok_or(RpcError::HeaderNotFound)?;
+        Ok(Some(convert::transaction_at(
+            &block,
+            block.header.hash_slow(),
+            index,
+        )))
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
         let store = self.chain.store();
-        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)? else {
+        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)?
+        else {
             return Ok(None);
         };
-        let block = store.block(number).map_err(RpcError::from)?.ok_or(RpcError::HeaderNotFound)?;
-        Ok(Some(convert::receipt_at(&block, block.header.hash_slow(), index)))
+        let block = store
+            .block(number)
+            .map_err(RpcError::from)?
+            .ok_or(RpcError::HeaderNotFound)?;
+        Ok(Some(convert::receipt_at(
+            &block,
+            block.header.hash_slow(),
+            index,
+        )))
     }
 
     fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
-        Ok(self.block_by_tag(number)?.map(|b| convert::block(&b, full, |_| true)))
+        Ok(self
+            .block_by_tag(number)?
+            .map(|b| convert::block(&b, full, |_| true)))
     }
 
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
-        Ok(self.block_by_hash_inner(hash)?.map(|b| convert::block(&b, full, |_| true)))
+        Ok(self
+            .block_by_hash_inner(hash)?
+            .map(|b| convert::block(&b, full, |_| true)))
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
@@ -392,23 +506,34 @@ impl EthApiServer for EthRpc {
         };
         Ok(block.map(|b| {
             let hash = b.header.hash_slow();
-            (0..b.transactions.len()).map(|i| convert::receipt_at(&b, hash, i)).collect()
+            (0..b.transactions.len())
+                .map(|i| convert::receipt_at(&b, hash, i))
+                .collect()
         }))
     }
 
     fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
-        Ok(self.block_by_tag(number)?.map(|b| U64::from(b.transactions.len())))
+        Ok(self
+            .block_by_tag(number)?
+            .map(|b| U64::from(b.transactions.len())))
     }
 
     fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        Ok(self.block_by_hash_inner(hash)?.map(|b| U64::from(b.transactions.len())))
+        Ok(self
+            .block_by_hash_inner(hash)?
+            .map(|b| U64::from(b.transactions.len())))
     }
 
-    fn tx_by_number_and_index(&self, number: BlockNumberOrTag, index: U64) -> RpcResult<Option<Transaction>> {
+    fn tx_by_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
         let index: usize = index.to();
-        Ok(self.block_by_tag(number)?.filter(|b| index < b.transactions.len()).map(|b| {
-            convert::transaction_at(&b, b.header.hash_slow(), index)
-        }))
+        Ok(self
+            .block_by_tag(number)?
+            .filter(|b| index < b.transactions.len())
+            .map(|b| convert::transaction_at(&b, b.header.hash_slow(), index)))
     }
 
     fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>> {

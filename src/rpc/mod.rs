@@ -63,9 +63,15 @@ impl Default for RpcLimits {
 pub fn module(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> RpcModule<()> {
     let eth = EthRpc::new(chain, limits, accounts);
     let mut module = RpcModule::new(());
-    module.merge(EthApiServer::into_rpc(eth.clone())).expect("eth methods are unique");
-    module.merge(NetApiServer::into_rpc(eth.clone())).expect("net methods are unique");
-    module.merge(Web3ApiServer::into_rpc(eth)).expect("web3 methods are unique");
+    module
+        .merge(EthApiServer::into_rpc(eth.clone()))
+        .expect("eth methods are unique");
+    module
+        .merge(NetApiServer::into_rpc(eth.clone()))
+        .expect("net methods are unique");
+    module
+        .merge(Web3ApiServer::into_rpc(eth))
+        .expect("web3 methods are unique");
     module
 }
 
@@ -75,7 +81,10 @@ pub async fn serve(
     limits: RpcLimits,
     module: RpcModule<()>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any);
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers(Any);
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_body)
         .max_response_body_size(limits.max_response_body)

@@ -46,17 +46,27 @@ impl BlockLog {
             .open(path)
             .map_err(|e| StateError::io(path, e))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| StateError::io(path, e))?;
-        let log_err = |reason: String| StateError::BlockLog { path: path.to_path_buf(), reason };
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StateError::io(path, e))?;
+        let log_err = |reason: String| StateError::BlockLog {
+            path: path.to_path_buf(),
+            reason,
+        };
 
         let mut offset = 0usize;
         let mut next = 0u64;
         while offset < bytes.len() {
-            let Some(len_bytes) = bytes.get(offset..offset + 4) else { break };
+            let Some(len_bytes) = bytes.get(offset..offset + 4) else {
+                break;
+            };
             let len = u32::from_le_bytes(len_bytes.try_into().expect("slice of 4")) as usize;
-            let Some(sealed) = bytes.get(offset + 4..offset + 4 + len) else { break };
+            let Some(sealed) = bytes.get(offset + 4..offset + 4 + len) else {
+                break;
+            };
             let plain = cipher.open(&next.to_be_bytes(), sealed).map_err(|_| {
-                log_err(format!("entry for block {next} at byte {offset} failed authentication (tampered)"))
+                log_err(format!(
+                    "entry for block {next} at byte {offset} failed authentication (tampered)"
+                ))
             })?;
             let commit = BlockCommit::decode(&mut plain.as_slice())
                 .map_err(|e| log_err(format!("entry for block {next} does not decode: {e}")))?;
@@ -76,11 +86,19 @@ impl BlockLog {
                 bytes = bytes.len() - offset,
                 "block log ends in a partial entry (crash during append); truncating it"
             );
-            file.set_len(offset as u64).map_err(|e| StateError::io(path, e))?;
+            file.set_len(offset as u64)
+                .map_err(|e| StateError::io(path, e))?;
             file.sync_all().map_err(|e| StateError::io(path, e))?;
         }
-        file.seek(SeekFrom::End(0)).map_err(|e| StateError::io(path, e))?;
-        Ok(Self { path: path.to_path_buf(), file, cipher, next, fsync })
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| StateError::io(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            cipher,
+            next,
+            fsync,
+        })
     }
 
     /// Number of entries in the log (= number of the next block).
@@ -103,9 +121,13 @@ impl BlockLog {
         let mut frame = Vec::with_capacity(sealed.len() + 4);
         frame.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
         frame.extend_from_slice(&sealed);
-        self.file.write_all(&frame).map_err(|e| StateError::io(&self.path, e))?;
+        self.file
+            .write_all(&frame)
+            .map_err(|e| StateError::io(&self.path, e))?;
         if self.fsync {
-            self.file.sync_data().map_err(|e| StateError::io(&self.path, e))?;
+            self.file
+                .sync_data()
+                .map_err(|e| StateError::io(&self.path, e))?;
         }
         self.next += 1;
         Ok(())

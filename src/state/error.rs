@@ -60,11 +60,17 @@ pub enum StateError {
 
 impl StateError {
     pub(crate) fn engine(path: &std::path::Path, source: sled::Error) -> Self {
-        Self::Engine { path: path.to_path_buf(), source }
+        Self::Engine {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.to_path_buf(), source }
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

@@ -29,7 +29,9 @@ use coco_enclave::{LedgerSecret, RecordCipher};
 use parking_lot::{Mutex, RwLock};
 
 pub use error::{Result, StateError};
-pub use types::{AccountChange, AccountRecord, BlockCommit, CodeEntry, SlotChange, StateDiff, StoredBlock};
+pub use types::{
+    AccountChange, AccountRecord, BlockCommit, CodeEntry, SlotChange, StateDiff, StoredBlock,
+};
 
 use blocklog::BlockLog;
 
@@ -105,7 +107,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.tables.path).field("head", &*self.head.read()).finish()
+        f.debug_struct("Store")
+            .field("path", &self.tables.path)
+            .field("head", &*self.head.read())
+            .finish()
     }
 }
 
@@ -120,12 +125,19 @@ impl Store {
         std::fs::create_dir_all(&config.dir).map_err(|e| StateError::io(&config.dir, e))?;
         let path = config.dir.join("store");
         let ciphers = || -> Vec<RecordCipher> {
-            Table::ALL.iter().map(|t| RecordCipher::new(secret, node_id, t.name())).collect()
+            Table::ALL
+                .iter()
+                .map(|t| RecordCipher::new(secret, node_id, t.name()))
+                .collect()
         };
         let log_cipher = RecordCipher::new(secret, node_id, "blocklog");
         let (tables, stored_head) = match Tables::open(&path, config.cache_bytes, ciphers()) {
             Ok(opened) => opened,
-            Err(e @ (StateError::Engine { .. } | StateError::Tampered { .. } | StateError::Decode { .. })) => {
+            Err(
+                e @ (StateError::Engine { .. }
+                | StateError::Tampered { .. }
+                | StateError::Decode { .. }),
+            ) => {
                 let aside = config.dir.join(format!("store.corrupt-{}", unix_now()));
                 tracing::error!(
                     store = %path.display(),
@@ -139,14 +151,19 @@ impl Store {
             Err(e) => return Err(e),
         };
         let mut replayed = 0u64;
-        let log = BlockLog::open(&config.dir.join("blocks.log"), log_cipher, config.fsync, |commit| {
-            let number = commit.block.header.number;
-            if stored_head.is_none_or(|h| number > h) {
-                tables.apply(&commit)?;
-                replayed += 1;
-            }
-            Ok(())
-        })?;
+        let log = BlockLog::open(
+            &config.dir.join("blocks.log"),
+            log_cipher,
+            config.fsync,
+            |commit| {
+                let number = commit.block.header.number;
+                if stored_head.is_none_or(|h| number > h) {
+                    tables.apply(&commit)?;
+                    replayed += 1;
+                }
+                Ok(())
+            },
+        )?;
         let log_head = log.len().checked_sub(1);
         if let (Some(s), l) = (stored_head, log_head)
             && l.is_none_or(|l| l < s)
@@ -159,7 +176,10 @@ impl Store {
             });
         }
         if replayed > 0 {
-            tables.db.flush().map_err(|e| StateError::engine(&path, e))?;
+            tables
+                .db
+                .flush()
+                .map_err(|e| StateError::engine(&path, e))?;
             tracing::info!(blocks = replayed, "replayed block log into the store");
         }
         Ok(Self {
@@ -214,7 +234,10 @@ impl Store {
 
     /// Number of the block with this hash.
     pub fn block_number(&self, hash: B256) -> Result<Option<u64>> {
-        Ok(self.tables.get(Table::BlockHashes, hash.as_slice())?.map(|v| be_u64(&v)))
+        Ok(self
+            .tables
+            .get(Table::BlockHashes, hash.as_slice())?
+            .map(|v| be_u64(&v)))
     }
 
     /// Block number and index of a mined transaction.
@@ -235,9 +258,17 @@ struct Tables {
 
 impl Tables {
     /// Opens the engine and reads the newest block it holds.
-    fn open(path: &Path, cache_bytes: u64, ciphers: Vec<RecordCipher>) -> Result<(Self, Option<u64>)> {
+    fn open(
+        path: &Path,
+        cache_bytes: u64,
+        ciphers: Vec<RecordCipher>,
+    ) -> Result<(Self, Option<u64>)> {
         let db = open_sled(path, cache_bytes)?;
-        let tables = Tables { db, path: path.to_path_buf(), ciphers };
+        let tables = Tables {
+            db,
+            path: path.to_path_buf(),
+            ciphers,
+        };
         let head = tables.read_head()?;
         Ok((tables, head))
     }
@@ -250,7 +281,13 @@ impl Tables {
         for change in &commit.diff.accounts {
             let mut value = Vec::new();
             change.record.encode(&mut value);
-            self.put_versioned(&mut batch, Table::Accounts, change.address.as_slice(), number, &value);
+            self.put_versioned(
+                &mut batch,
+                Table::Accounts,
+                change.address.as_slice(),
+                number,
+                &value,
+            );
             for slot in &change.storage {
                 let logical = storage_key(change.address, change.record.incarnation, slot.key);
                 let value = slot.value.to_be_bytes::<32>();
@@ -264,14 +301,26 @@ impl Tables {
         block.encode(&mut encoded);
         self.put(&mut batch, Table::Blocks, &number.to_be_bytes(), &encoded);
         let hash = block.header.hash_slow();
-        self.put(&mut batch, Table::BlockHashes, hash.as_slice(), &number.to_be_bytes());
+        self.put(
+            &mut batch,
+            Table::BlockHashes,
+            hash.as_slice(),
+            &number.to_be_bytes(),
+        );
         for (index, tx) in block.transactions.iter().enumerate() {
             let mut location = number.to_be_bytes().to_vec();
             location.extend_from_slice(&(index as u32).to_be_bytes());
-            self.put(&mut batch, Table::TxIndex, tx.tx_hash().as_slice(), &location);
+            self.put(
+                &mut batch,
+                Table::TxIndex,
+                tx.tx_hash().as_slice(),
+                &location,
+            );
         }
         self.put(&mut batch, Table::Meta, HEAD_KEY, &number.to_be_bytes());
-        self.db.apply_batch(batch).map_err(|e| StateError::engine(&self.path, e))
+        self.db
+            .apply_batch(batch)
+            .map_err(|e| StateError::engine(&self.path, e))
     }
 
     fn cipher(&self, table: Table) -> &RecordCipher {
@@ -290,7 +339,14 @@ impl Tables {
         batch.insert(self.disk_key(table, logical), sealed);
     }
 
-    fn put_versioned(&self, batch: &mut sled::Batch, table: Table, logical: &[u8], at: u64, value: &[u8]) {
+    fn put_versioned(
+        &self,
+        batch: &mut sled::Batch,
+        table: Table,
+        logical: &[u8],
+        at: u64,
+        value: &[u8],
+    ) {
         let mut key = self.disk_key(table, logical);
         key.extend_from_slice(&at.to_be_bytes());
         let sealed = self.cipher(table).seal(&versioned(logical, at), value);
@@ -298,8 +354,10 @@ impl Tables {
     }
 
     fn get(&self, table: Table, logical: &[u8]) -> Result<Option<Vec<u8>>> {
-        let Some(sealed) =
-            self.db.get(self.disk_key(table, logical)).map_err(|e| StateError::engine(&self.path, e))?
+        let Some(sealed) = self
+            .db
+            .get(self.disk_key(table, logical))
+            .map_err(|e| StateError::engine(&self.path, e))?
         else {
             return Ok(None);
         };
@@ -310,29 +368,36 @@ impl Tables {
         let prefix = self.disk_key(table, logical);
         let mut end = prefix.clone();
         end.extend_from_slice(&at.to_be_bytes());
-        let Some(entry) = self.db.range(prefix.as_slice()..=end.as_slice()).next_back() else {
+        let Some(entry) = self
+            .db
+            .range(prefix.as_slice()..=end.as_slice())
+            .next_back()
+        else {
             return Ok(None);
         };
         let (key, sealed) = entry.map_err(|e| StateError::engine(&self.path, e))?;
         let version = u64::from_be_bytes(key[key.len() - 8..].try_into().expect("8-byte suffix"));
-        self.open_record(table, &versioned(logical, version), &sealed).map(Some)
+        self.open_record(table, &versioned(logical, version), &sealed)
+            .map(Some)
     }
 
     fn open_record(&self, table: Table, logical: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         self.cipher(table)
             .open(logical, sealed)
-            .map_err(|_| StateError::Tampered { table: table.name().to_string() })
+            .map_err(|_| StateError::Tampered {
+                table: table.name().to_string(),
+            })
     }
 
     fn read_head(&self) -> Result<Option<u64>> {
         Ok(self.get(Table::Meta, HEAD_KEY)?.map(|v| be_u64(&v)))
     }
-
 }
 
 impl StateReader for Store {
     fn account(&self, address: Address, at: u64) -> Result<Option<AccountRecord>> {
-        self.tables.get_versioned(Table::Accounts, address.as_slice(), at)?
+        self.tables
+            .get_versioned(Table::Accounts, address.as_slice(), at)?
             .map(|bytes| decode(Table::Accounts, &bytes))
             .transpose()
     }
@@ -347,7 +412,10 @@ impl StateReader for Store {
     }
 
     fn code(&self, hash: B256) -> Result<Option<Bytes>> {
-        Ok(self.tables.get(Table::Code, hash.as_slice())?.map(Bytes::from))
+        Ok(self
+            .tables
+            .get(Table::Code, hash.as_slice())?
+            .map(Bytes::from))
     }
 
     fn block_hash(&self, number: u64) -> Result<Option<B256>> {
@@ -387,7 +455,10 @@ fn be_u64(bytes: &[u8]) -> u64 {
 }
 
 fn decode<T: Decodable>(table: Table, bytes: &[u8]) -> Result<T> {
-    T::decode(&mut &bytes[..]).map_err(|e| StateError::Decode { table: table.name(), reason: e.to_string() })
+    T::decode(&mut &bytes[..]).map_err(|e| StateError::Decode {
+        table: table.name(),
+        reason: e.to_string(),
+    })
 }
 
 fn unix_now() -> u64 {

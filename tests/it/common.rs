@@ -61,7 +61,10 @@ impl TestNode {
         let dir = match config.data_dir {
             Some(_) => None,
             None => {
-                let dir = tempfile::Builder::new().prefix("coco-it-").tempdir().expect("temp dir");
+                let dir = tempfile::Builder::new()
+                    .prefix("coco-it-")
+                    .tempdir()
+                    .expect("temp dir");
                 config.data_dir = Some(dir.path().join("data"));
                 Some(dir)
             }
@@ -102,7 +105,9 @@ impl TestNode {
 
     /// A provider that does not sign.
     pub fn reader(&self) -> DynProvider {
-        ProviderBuilder::new().connect_http(self.url.parse().expect("url")).erased()
+        ProviderBuilder::new()
+            .connect_http(self.url.parse().expect("url"))
+            .erased()
     }
 
     /// Stops the node; the returned guard keeps its temporary data directory alive.
@@ -133,5 +138,13 @@ pub fn tool(name: &str) -> PathBuf {
 /// Raw JSON-RPC call over HTTP; returns the whole response object.
 pub async fn raw_rpc(url: &str, body: serde_json::Value) -> serde_json::Value {
     let client = reqwest::Client::new();
-    client.post(url).json(&body).send().await.expect("request").json().await.expect("json")
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
 }

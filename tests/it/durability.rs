@@ -53,24 +53,59 @@ async fn restart_keeps_blocks_receipts_logs_and_state() {
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.unwrap();
     let address = *counter.address();
-    let receipt = counter.setNumber(U256::from(77)).send().await.unwrap().get_receipt().await.unwrap();
+    let receipt = counter
+        .setNumber(U256::from(77))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let head = provider.get_block_number().await.unwrap();
-    let block = provider.get_block_by_number(head.into()).await.unwrap().unwrap();
-    let balance = provider.get_balance(node.node().signers[0].address()).await.unwrap();
+    let block = provider
+        .get_block_by_number(head.into())
+        .await
+        .unwrap()
+        .unwrap();
+    let balance = provider
+        .get_balance(node.node().signers[0].address())
+        .await
+        .unwrap();
 
     let node = node.restart(NodeConfig::test()).await;
     let provider = node.provider(0);
     assert_eq!(provider.get_block_number().await.unwrap(), head);
-    let again = provider.get_block_by_number(head.into()).await.unwrap().unwrap();
+    let again = provider
+        .get_block_by_number(head.into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.header.hash, block.header.hash);
-    let r = provider.get_transaction_receipt(receipt.transaction_hash).await.unwrap().unwrap();
+    let r = provider
+        .get_transaction_receipt(receipt.transaction_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.block_hash, receipt.block_hash);
     assert_eq!(r.inner.logs().len(), 1);
-    assert_eq!(provider.get_balance(node.node().signers[0].address()).await.unwrap(), balance);
+    assert_eq!(
+        provider
+            .get_balance(node.node().signers[0].address())
+            .await
+            .unwrap(),
+        balance
+    );
     let counter = Counter::new(address, &provider);
     assert_eq!(counter.number().call().await.unwrap(), U256::from(77));
     // The chain goes on from where it was.
-    let r = counter.increment().send().await.unwrap().get_receipt().await.unwrap();
+    let r = counter
+        .increment()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     assert_eq!(r.block_number, Some(head + 1));
     assert_eq!(counter.number().call().await.unwrap(), U256::from(78));
 }
@@ -82,14 +117,18 @@ async fn receipts_survive_kill_dash_nine() {
     let mut process = start_binary(&data);
     let provider = alloy::providers::ProviderBuilder::new()
         .wallet(alloy::network::EthereumWallet::from(
-            DEV_KEYS[3].parse::<alloy::signers::local::PrivateKeySigner>().unwrap(),
+            DEV_KEYS[3]
+                .parse::<alloy::signers::local::PrivateKeySigner>()
+                .unwrap(),
         ))
         .connect_http(process.url.parse().unwrap());
     let mut hashes = Vec::new();
     for i in 0..20u64 {
         let pending = provider
             .send_transaction(
-                TransactionRequest::default().with_to(Address::with_last_byte(0x70)).with_value(U256::from(i + 1)),
+                TransactionRequest::default()
+                    .with_to(Address::with_last_byte(0x70))
+                    .with_value(U256::from(i + 1)),
             )
             .await
             .unwrap();
@@ -99,14 +138,24 @@ async fn receipts_survive_kill_dash_nine() {
     process.child.wait().unwrap();
 
     let mut process = start_binary(&data);
-    let reader = alloy::providers::ProviderBuilder::new().connect_http(process.url.parse().unwrap());
+    let reader =
+        alloy::providers::ProviderBuilder::new().connect_http(process.url.parse().unwrap());
     for receipt in &hashes {
-        let again = reader.get_transaction_receipt(receipt.transaction_hash).await.unwrap();
+        let again = reader
+            .get_transaction_receipt(receipt.transaction_hash)
+            .await
+            .unwrap();
         let again = again.expect("a returned receipt is never lost");
         assert_eq!(again.block_hash, receipt.block_hash);
         assert!(again.status());
     }
-    assert_eq!(reader.get_balance(Address::with_last_byte(0x70)).await.unwrap(), U256::from(210));
+    assert_eq!(
+        reader
+            .get_balance(Address::with_last_byte(0x70))
+            .await
+            .unwrap(),
+        U256::from(210)
+    );
     process.child.kill().unwrap();
     process.child.wait().unwrap();
 }
@@ -117,7 +166,11 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() { stack.push(path) } else { out.push(path) }
+            if path.is_dir() {
+                stack.push(path)
+            } else {
+                out.push(path)
+            }
         }
     }
     out
@@ -134,10 +187,21 @@ async fn no_plaintext_on_disk() {
     let counter = Counter::deploy(&provider).await.unwrap();
     // Distinctive values: a storage value that is also event data, a fresh address.
     let secret_value = U256::from_be_bytes(alloy::primitives::keccak256("coco plaintext probe").0);
-    counter.setNumber(secret_value).send().await.unwrap().get_receipt().await.unwrap();
+    counter
+        .setNumber(secret_value)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let stranger = Address::from_word(alloy::primitives::keccak256("coco stranger"));
     provider
-        .send_transaction(TransactionRequest::default().with_to(stranger).with_value(U256::from(0xC0C0u64)))
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(stranger)
+                .with_value(U256::from(0xC0C0u64)),
+        )
         .await
         .unwrap()
         .get_receipt()
@@ -148,20 +212,46 @@ async fn no_plaintext_on_disk() {
     let _keep = node.stop().await;
 
     let probes: Vec<(&str, Vec<u8>)> = vec![
-        ("storage value / event data", secret_value.to_be_bytes::<32>().to_vec()),
-        ("storage value as hex text", alloy::hex::encode(secret_value.to_be_bytes::<32>()).into_bytes()),
+        (
+            "storage value / event data",
+            secret_value.to_be_bytes::<32>().to_vec(),
+        ),
+        (
+            "storage value as hex text",
+            alloy::hex::encode(secret_value.to_be_bytes::<32>()).into_bytes(),
+        ),
         ("recipient address", stranger.as_slice().to_vec()),
-        ("recipient address as hex text", alloy::hex::encode(stranger.as_slice()).into_bytes()),
+        (
+            "recipient address as hex text",
+            alloy::hex::encode(stranger.as_slice()).into_bytes(),
+        ),
         ("contract address", counter.address().as_slice().to_vec()),
-        ("dev account address", DEV_ADDRESSES[0].parse::<Address>().unwrap().as_slice().to_vec()),
-        ("bytecode", code[code.len() / 2..code.len() / 2 + 32].to_vec()),
+        (
+            "dev account address",
+            DEV_ADDRESSES[0]
+                .parse::<Address>()
+                .unwrap()
+                .as_slice()
+                .to_vec(),
+        ),
+        (
+            "bytecode",
+            code[code.len() / 2..code.len() / 2 + 32].to_vec(),
+        ),
     ];
     let files = files_under(&data_dir);
-    assert!(files.len() > 3, "the data directory holds the store and the log");
+    assert!(
+        files.len() > 3,
+        "the data directory holds the store and the log"
+    );
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         for (what, probe) in &probes {
-            assert!(!contains(&bytes, probe), "{what} found in plaintext in {}", file.display());
+            assert!(
+                !contains(&bytes, probe),
+                "{what} found in plaintext in {}",
+                file.display()
+            );
         }
     }
 }
@@ -171,7 +261,11 @@ async fn tampered_store_record_is_never_served() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     provider
-        .send_transaction(TransactionRequest::default().with_to(Address::repeat_byte(3)).with_value(U256::from(9)))
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(Address::repeat_byte(3))
+                .with_value(U256::from(9)),
+        )
         .await
         .unwrap()
         .get_receipt()
@@ -203,7 +297,10 @@ async fn tampered_store_record_is_never_served() {
     .await;
     assert!(res["result"].is_null(), "no value is served: {res}");
     let message = res["error"]["message"].as_str().unwrap();
-    assert!(message.contains("accounts"), "the error names the table: {message}");
+    assert!(
+        message.contains("accounts"),
+        "the error names the table: {message}"
+    );
 }
 
 #[tokio::test]
@@ -211,7 +308,11 @@ async fn tampered_block_log_stops_the_node_naming_the_file() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     provider
-        .send_transaction(TransactionRequest::default().with_to(Address::repeat_byte(3)).with_value(U256::from(9)))
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(Address::repeat_byte(3))
+                .with_value(U256::from(9)),
+        )
         .await
         .unwrap()
         .get_receipt()
@@ -226,9 +327,14 @@ async fn tampered_block_log_stops_the_node_naming_the_file() {
     std::fs::write(&log, bytes).unwrap();
     let mut config = NodeConfig::test();
     config.data_dir = Some(data_dir);
-    let err = coco::node::Node::spawn(config).await.expect_err("a tampered log stops the node");
+    let err = coco::node::Node::spawn(config)
+        .await
+        .expect_err("a tampered log stops the node");
     let text = err.to_string();
-    assert!(text.contains("blocks.log"), "the error names the file: {text}");
+    assert!(
+        text.contains("blocks.log"),
+        "the error names the file: {text}"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +342,11 @@ async fn lost_or_corrupt_store_is_rebuilt_from_the_log() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let receipt = provider
-        .send_transaction(TransactionRequest::default().with_to(Address::repeat_byte(4)).with_value(U256::from(11)))
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(Address::repeat_byte(4))
+                .with_value(U256::from(11)),
+        )
         .await
         .unwrap()
         .get_receipt()
@@ -253,7 +363,14 @@ async fn lost_or_corrupt_store_is_rebuilt_from_the_log() {
     config.data_dir = Some(data_dir.clone());
     let node = TestNode::spawn_with(config).await;
     let reader = node.reader();
-    let again = reader.get_transaction_receipt(receipt.transaction_hash).await.unwrap().expect("rebuilt");
+    let again = reader
+        .get_transaction_receipt(receipt.transaction_hash)
+        .await
+        .unwrap()
+        .expect("rebuilt");
     assert_eq!(again.block_hash, receipt.block_hash);
-    assert_eq!(reader.get_balance(Address::repeat_byte(4)).await.unwrap(), U256::from(11));
+    assert_eq!(
+        reader.get_balance(Address::repeat_byte(4)).await.unwrap(),
+        U256::from(11)
+    );
 }

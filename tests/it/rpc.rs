@@ -23,14 +23,23 @@ async fn deploy_call_events_and_receipts() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.expect("deploy");
-    let receipt = counter.setNumber(U256::from(42)).send().await.unwrap().get_receipt().await.unwrap();
+    let receipt = counter
+        .setNumber(U256::from(42))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     assert!(receipt.status());
     assert_eq!(counter.number().call().await.unwrap(), U256::from(42));
 
     // The event, in the receipt and through eth_getLogs.
     let logs = receipt.inner.logs();
     assert_eq!(logs.len(), 1);
-    let event = logs[0].log_decode::<Counter::NumberSet>().expect("NumberSet");
+    let event = logs[0]
+        .log_decode::<Counter::NumberSet>()
+        .expect("NumberSet");
     assert_eq!(event.inner.value, U256::from(42));
     assert_eq!(event.inner.by, node.node().signers[0].address());
     let filter = Filter::new().address(*counter.address()).from_block(0u64);
@@ -39,34 +48,72 @@ async fn deploy_call_events_and_receipts() {
     assert_eq!(found[0].transaction_hash, Some(receipt.transaction_hash));
     assert_eq!(found[0].block_hash, receipt.block_hash);
     let none = provider
-        .get_logs(&Filter::new().address(Address::repeat_byte(7)).from_block(0u64))
+        .get_logs(
+            &Filter::new()
+                .address(Address::repeat_byte(7))
+                .from_block(0u64),
+        )
         .await
         .unwrap();
     assert!(none.is_empty());
 
     // The block is a real Ethereum block: its hash, roots and bloom recompute.
     let number = receipt.block_number.unwrap();
-    let block = provider.get_block_by_number(number.into()).full().await.unwrap().unwrap();
+    let block = provider
+        .get_block_by_number(number.into())
+        .full()
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(block.header.hash, block.header.inner.hash_slow());
-    let txs: Vec<TxEnvelope> =
-        block.transactions.txns().map(|t| t.inner.inner().clone()).collect();
-    assert_eq!(calculate_transaction_root(&txs), block.header.transactions_root);
-    let receipts = provider.get_block_receipts(number.into()).await.unwrap().unwrap();
+    let txs: Vec<TxEnvelope> = block
+        .transactions
+        .txns()
+        .map(|t| t.inner.inner().clone())
+        .collect();
+    assert_eq!(
+        calculate_transaction_root(&txs),
+        block.header.transactions_root
+    );
+    let receipts = provider
+        .get_block_receipts(number.into())
+        .await
+        .unwrap()
+        .unwrap();
     let consensus: Vec<ReceiptEnvelope> = receipts
         .iter()
         .map(|r| r.inner.clone().map_logs(|l| l.inner))
         .collect();
-    assert_eq!(calculate_receipt_root(&consensus), block.header.receipts_root);
-    assert!(block.header.logs_bloom.contains_input(alloy::primitives::BloomInput::Raw(
-        counter.address().as_slice()
-    )));
-    let parent = provider.get_block_by_number((number - 1).into()).await.unwrap().unwrap();
+    assert_eq!(
+        calculate_receipt_root(&consensus),
+        block.header.receipts_root
+    );
+    assert!(
+        block
+            .header
+            .logs_bloom
+            .contains_input(alloy::primitives::BloomInput::Raw(
+                counter.address().as_slice()
+            ))
+    );
+    let parent = provider
+        .get_block_by_number((number - 1).into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(block.header.parent_hash, parent.header.hash);
 
     // Lookups by hash and index agree.
-    let by_hash = provider.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    let by_hash = provider
+        .get_transaction_by_hash(receipt.transaction_hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_hash.block_number, Some(number));
-    let count = provider.get_block_transaction_count_by_number(number.into()).await.unwrap();
+    let count = provider
+        .get_block_transaction_count_by_number(number.into())
+        .await
+        .unwrap();
     assert_eq!(count, Some(1));
     let raw = raw_rpc(
         &node.url,
@@ -86,19 +133,36 @@ async fn reverts_carry_reason_and_data() {
         json!({"jsonrpc":"2.0","id":1,"method":"eth_call",
                "params":[{"to": counter.address(), "data": data}, "latest"]})
     };
-    let fail = format!("0x{}", alloy::hex::encode(Counter::failCall {}.abi_encode()));
+    let fail = format!(
+        "0x{}",
+        alloy::hex::encode(Counter::failCall {}.abi_encode())
+    );
     let res = raw_rpc(&node.url, call(fail)).await;
     assert_eq!(res["error"]["code"], 3, "{res}");
-    assert_eq!(res["error"]["message"], "execution reverted: Counter: failed");
+    assert_eq!(
+        res["error"]["message"],
+        "execution reverted: Counter: failed"
+    );
     let data = res["error"]["data"].as_str().unwrap();
-    assert!(data.starts_with("0x08c379a0"), "Error(string) selector: {data}");
+    assert!(
+        data.starts_with("0x08c379a0"),
+        "Error(string) selector: {data}"
+    );
 
     // A custom error: code 3, bare message, the error's bytes as data.
-    let small = Counter::setSmallCall { value: U256::from(1000) }.abi_encode();
+    let small = Counter::setSmallCall {
+        value: U256::from(1000),
+    }
+    .abi_encode();
     let res = raw_rpc(&node.url, call(format!("0x{}", alloy::hex::encode(small)))).await;
     assert_eq!(res["error"]["code"], 3);
     assert_eq!(res["error"]["message"], "execution reverted");
-    assert!(res["error"]["data"].as_str().unwrap().starts_with("0x677fd0e3"));
+    assert!(
+        res["error"]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x677fd0e3")
+    );
 
     // eth_estimateGas reports the same revert.
     let res = raw_rpc(
@@ -108,7 +172,10 @@ async fn reverts_carry_reason_and_data() {
     )
     .await;
     assert_eq!(res["error"]["code"], 3);
-    assert_eq!(res["error"]["message"], "execution reverted: Counter: failed");
+    assert_eq!(
+        res["error"]["message"],
+        "execution reverted: Counter: failed"
+    );
 }
 
 use alloy::sol_types::SolCall;
@@ -118,15 +185,29 @@ async fn call_objects_take_input_data_or_both() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.unwrap();
-    counter.setNumber(U256::from(7)).send().await.unwrap().get_receipt().await.unwrap();
-    let number = format!("0x{}", alloy::hex::encode(Counter::numberCall {}.abi_encode()));
+    counter
+        .setNumber(U256::from(7))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let number = format!(
+        "0x{}",
+        alloy::hex::encode(Counter::numberCall {}.abi_encode())
+    );
     let expect = format!("0x{:064x}", 7);
     for params in [
         json!({"to": counter.address(), "data": number}),
         json!({"to": counter.address(), "input": number}),
         json!({"to": counter.address(), "input": number, "data": number}),
     ] {
-        let res = raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_call","params":[params]})).await;
+        let res = raw_rpc(
+            &node.url,
+            json!({"jsonrpc":"2.0","id":1,"method":"eth_call","params":[params]}),
+        )
+        .await;
         assert_eq!(res["result"], json!(expect), "{res}");
     }
     let res = raw_rpc(
@@ -141,13 +222,29 @@ async fn call_objects_take_input_data_or_both() {
 #[tokio::test]
 async fn unknown_methods_and_malformed_requests() {
     let node = TestNode::spawn().await;
-    let res = raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]})).await;
+    let res = raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}),
+    )
+    .await;
     assert_eq!(res["error"]["code"], -32601);
-    let res = raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x12"]})).await;
+    let res = raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x12"]}),
+    )
+    .await;
     assert_eq!(res["error"]["code"], -32602, "{res}");
     let client = reqwest::Client::new();
-    let res: serde_json::Value =
-        client.post(&node.url).header("content-type", "application/json").body("{not json").send().await.unwrap().json().await.unwrap();
+    let res: serde_json::Value = client
+        .post(&node.url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(res["error"]["code"], -32700);
 }
 
@@ -162,7 +259,10 @@ async fn limits_are_enforced_with_clear_errors() {
     let ok = raw_rpc(&node.url, json!([one, one, one])).await;
     assert_eq!(ok.as_array().unwrap().len(), 3);
     let too_many = raw_rpc(&node.url, json!([one, one, one, one])).await;
-    assert!(too_many.to_string().contains("atch"), "batch limit: {too_many}");
+    assert!(
+        too_many.to_string().contains("atch"),
+        "batch limit: {too_many}"
+    );
     let big = "0x".to_string() + &"00".repeat(5000);
     let client = reqwest::Client::new();
     let res = client
@@ -183,7 +283,11 @@ async fn limits_are_enforced_with_clear_errors() {
     let provider = node.provider(0);
     for _ in 0..6 {
         provider
-            .send_transaction(TransactionRequest::default().with_to(Address::repeat_byte(1)).with_value(U256::from(1)))
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(Address::repeat_byte(1))
+                    .with_value(U256::from(1)),
+            )
             .await
             .unwrap()
             .get_receipt()
@@ -196,7 +300,12 @@ async fn limits_are_enforced_with_clear_errors() {
     )
     .await;
     assert_eq!(res["error"]["code"], -32005, "{res}");
-    assert!(res["error"]["message"].as_str().unwrap().contains("max block range 5"));
+    assert!(
+        res["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max block range 5")
+    );
 }
 
 #[tokio::test]
@@ -206,10 +315,17 @@ async fn balances_nonces_and_history() {
     let from = node.node().signers[0].address();
     let to = Address::repeat_byte(0x42);
     let before = provider.get_balance(from).await.unwrap();
-    assert_eq!(before, U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)));
+    assert_eq!(
+        before,
+        U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18))
+    );
     let start = provider.get_block_number().await.unwrap();
     let receipt = provider
-        .send_transaction(TransactionRequest::default().with_to(to).with_value(U256::from(12345)))
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(to)
+                .with_value(U256::from(12345)),
+        )
         .await
         .unwrap()
         .get_receipt()
@@ -220,10 +336,19 @@ async fn balances_nonces_and_history() {
     assert_eq!(provider.get_balance(to).await.unwrap(), U256::from(12345));
     assert_eq!(provider.get_transaction_count(from).await.unwrap(), 1);
     // History: the state before the transaction is still readable.
-    assert_eq!(provider.get_balance(to).number(start).await.unwrap(), U256::ZERO);
-    assert_eq!(provider.get_balance(from).number(start).await.unwrap(), before);
+    assert_eq!(
+        provider.get_balance(to).number(start).await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(
+        provider.get_balance(from).number(start).await.unwrap(),
+        before
+    );
     let fee = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
-    assert_eq!(provider.get_balance(from).await.unwrap(), before - U256::from(12345) - fee);
+    assert_eq!(
+        provider.get_balance(from).await.unwrap(),
+        before - U256::from(12345) - fee
+    );
     // A block that does not exist yet: geth's error.
     let res = raw_rpc(
         &node.url,
@@ -233,10 +358,20 @@ async fn balances_nonces_and_history() {
     assert_eq!(res["error"]["message"], "header not found");
     // Tags.
     for tag in ["earliest", "latest", "pending", "safe", "finalized"] {
-        let res = raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":[tag, false]})).await;
+        let res = raw_rpc(
+            &node.url,
+            json!({"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":[tag, false]}),
+        )
+        .await;
         assert!(res["result"]["hash"].is_string(), "{tag}: {res}");
     }
-    assert!(provider.get_block_by_number(BlockNumberOrTag::Number(999)).await.unwrap().is_none());
+    assert!(
+        provider
+            .get_block_by_number(BlockNumberOrTag::Number(999))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -251,13 +386,29 @@ async fn predeploys_and_chain_info() {
     let accounts = provider.get_accounts().await.unwrap();
     assert_eq!(accounts.len(), 10);
     assert_eq!(accounts[0], DEV_ADDRESSES[0].parse::<Address>().unwrap());
-    let fees = provider.get_fee_history(4, BlockNumberOrTag::Latest, &[25.0, 75.0]).await.unwrap();
-    assert_eq!(fees.base_fee_per_gas.len(), 2, "one block so far plus the next");
-    let version: String = provider.raw_request("web3_clientVersion".into(), ()).await.unwrap();
+    let fees = provider
+        .get_fee_history(4, BlockNumberOrTag::Latest, &[25.0, 75.0])
+        .await
+        .unwrap();
+    assert_eq!(
+        fees.base_fee_per_gas.len(),
+        2,
+        "one block so far plus the next"
+    );
+    let version: String = provider
+        .raw_request("web3_clientVersion".into(), ())
+        .await
+        .unwrap();
     assert!(version.starts_with("coco/"));
-    let net: String = provider.raw_request("net_version".into(), ()).await.unwrap();
+    let net: String = provider
+        .raw_request("net_version".into(), ())
+        .await
+        .unwrap();
     assert_eq!(net, "31337");
-    let sha: B256 = provider.raw_request("web3_sha3".into(), ("0x68656c6c6f20776f726c64",)).await.unwrap();
+    let sha: B256 = provider
+        .raw_request("web3_sha3".into(), ("0x68656c6c6f20776f726c64",))
+        .await
+        .unwrap();
     assert_eq!(sha, alloy::primitives::keccak256("hello world"));
 }
 
@@ -271,7 +422,11 @@ async fn interval_mining_batches_transactions() {
         let provider = node.provider(i);
         pending.push(
             provider
-                .send_transaction(TransactionRequest::default().with_to(Address::repeat_byte(9)).with_value(U256::from(1)))
+                .send_transaction(
+                    TransactionRequest::default()
+                        .with_to(Address::repeat_byte(9))
+                        .with_value(U256::from(1)),
+                )
                 .await
                 .unwrap(),
         );
@@ -281,5 +436,8 @@ async fn interval_mining_batches_transactions() {
         blocks.push(p.get_receipt().await.unwrap().block_number.unwrap());
     }
     blocks.dedup();
-    assert!(blocks.len() < 3, "several transactions share a block: {blocks:?}");
+    assert!(
+        blocks.len() < 3,
+        "several transactions share a block: {blocks:?}"
+    );
 }

@@ -37,7 +37,11 @@ fn sign(signer: &PrivateKeySigner, mut tx: TxEip1559) -> String {
 }
 
 async fn send(node: &TestNode, raw: &str) -> Value {
-    raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[raw]})).await
+    raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[raw]}),
+    )
+    .await
 }
 
 async fn rejected(node: &TestNode, raw: &str) -> String {
@@ -69,29 +73,49 @@ async fn rejections_use_geth_messages_and_change_nothing() {
 
     let mut tx = eip1559(0);
     tx.chain_id = 1;
-    assert_eq!(rejected(&node, &sign(&s, tx)).await, "invalid chain id for signer: have 1 want 31337");
+    assert_eq!(
+        rejected(&node, &sign(&s, tx)).await,
+        "invalid chain id for signer: have 1 want 31337"
+    );
 
     let mut tx = eip1559(0);
     tx.gas_limit = 20_000;
-    assert!(rejected(&node, &sign(&s, tx)).await.starts_with("intrinsic gas too low"));
+    assert!(
+        rejected(&node, &sign(&s, tx))
+            .await
+            .starts_with("intrinsic gas too low")
+    );
 
     let mut tx = eip1559(0);
     tx.gas_limit = 40_000_000;
-    assert_eq!(rejected(&node, &sign(&s, tx)).await, "exceeds block gas limit");
+    assert_eq!(
+        rejected(&node, &sign(&s, tx)).await,
+        "exceeds block gas limit"
+    );
 
     let mut tx = eip1559(0);
     tx.max_fee_per_gas = 1;
     tx.max_priority_fee_per_gas = 1;
-    assert!(rejected(&node, &sign(&s, tx)).await.starts_with("max fee per gas less than block base fee"));
+    assert!(
+        rejected(&node, &sign(&s, tx))
+            .await
+            .starts_with("max fee per gas less than block base fee")
+    );
 
     let mut tx = eip1559(0);
     tx.max_priority_fee_per_gas = 20 * GWEI;
-    assert_eq!(rejected(&node, &sign(&s, tx)).await, "max priority fee per gas higher than max fee per gas");
+    assert_eq!(
+        rejected(&node, &sign(&s, tx)).await,
+        "max priority fee per gas higher than max fee per gas"
+    );
 
     let mut tx = eip1559(0);
     tx.value = U256::from(10u64).pow(U256::from(30));
     let msg = rejected(&node, &sign(&s, tx)).await;
-    assert!(msg.starts_with("insufficient funds for gas * price + value"), "{msg}");
+    assert!(
+        msg.starts_with("insufficient funds for gas * price + value"),
+        "{msg}"
+    );
 
     // Bad bytes and a bad signature.
     let msg = rejected(&node, "0x02deadbeef").await;
@@ -101,11 +125,20 @@ async fn rejections_use_geth_messages_and_change_nothing() {
     bytes[n - 2] ^= 0xff; // inside s
     bytes[n - 40] ^= 0xff; // inside r
     let res = send(&node, &format!("0x{}", alloy::hex::encode(&bytes))).await;
-    assert!(res["error"].is_object(), "a corrupted signature is refused: {res}");
+    assert!(
+        res["error"].is_object(),
+        "a corrupted signature is refused: {res}"
+    );
 
     // Nothing was mined by any of the above.
     assert_eq!(node.reader().get_block_number().await.unwrap(), head_before);
-    assert_eq!(node.reader().get_transaction_count(s.address()).await.unwrap(), 0);
+    assert_eq!(
+        node.reader()
+            .get_transaction_count(s.address())
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -137,33 +170,68 @@ async fn nonce_gaps_wait_and_replacement_rules() {
     let s = signer(1);
     // Nonce 1 first: held, not mined.
     let gap = sign(&s, eip1559(1));
-    let gap_hash = send(&node, &gap).await["result"].as_str().unwrap().to_string();
+    let gap_hash = send(&node, &gap).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(rejected(&node, &gap).await, "already known");
     let mut same_price = eip1559(1);
     same_price.value = U256::from(2);
-    assert_eq!(rejected(&node, &sign(&s, same_price)).await, "replacement transaction underpriced");
-    let pending = raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_getTransactionByHash","params":[gap_hash]})).await;
-    assert!(pending["result"]["blockNumber"].is_null(), "held transaction is pending: {pending}");
+    assert_eq!(
+        rejected(&node, &sign(&s, same_price)).await,
+        "replacement transaction underpriced"
+    );
+    let pending = raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_getTransactionByHash","params":[gap_hash]}),
+    )
+    .await;
+    assert!(
+        pending["result"]["blockNumber"].is_null(),
+        "held transaction is pending: {pending}"
+    );
 
     // A 10 % bump replaces it.
     let mut bumped = eip1559(1);
     bumped.max_fee_per_gas = 11 * GWEI;
     bumped.max_priority_fee_per_gas = 11 * GWEI / 10;
     bumped.value = U256::from(3);
-    let bumped_hash = send(&node, &sign(&s, bumped)).await["result"].as_str().unwrap().to_string();
+    let bumped_hash = send(&node, &sign(&s, bumped)).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Filling the gap mines both, in nonce order.
-    let first = send(&node, &sign(&s, eip1559(0))).await["result"].as_str().unwrap().to_string();
+    let first = send(&node, &sign(&s, eip1559(0))).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r0 = wait_receipt(&node, &first).await;
     let r1 = wait_receipt(&node, &bumped_hash).await;
     assert_eq!(r0["status"], "0x1");
     assert_eq!(r1["status"], "0x1");
-    let replaced = raw_rpc(&node.url, json!({"jsonrpc":"2.0","id":1,"method":"eth_getTransactionReceipt","params":[gap_hash]})).await;
-    assert!(replaced["result"].is_null(), "the replaced transaction is gone");
+    let replaced = raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_getTransactionReceipt","params":[gap_hash]}),
+    )
+    .await;
+    assert!(
+        replaced["result"].is_null(),
+        "the replaced transaction is gone"
+    );
 
     // Now nonce 0 is too low.
-    assert_eq!(rejected(&node, &sign(&s, eip1559(0))).await, "nonce too low: next nonce 2, tx nonce 0");
-    assert_eq!(node.reader().get_balance(Address::repeat_byte(0x55)).await.unwrap(), U256::from(4));
+    assert_eq!(
+        rejected(&node, &sign(&s, eip1559(0))).await,
+        "nonce too low: next nonce 2, tx nonce 0"
+    );
+    assert_eq!(
+        node.reader()
+            .get_balance(Address::repeat_byte(0x55))
+            .await
+            .unwrap(),
+        U256::from(4)
+    );
 }
 
 #[tokio::test]
@@ -180,8 +248,14 @@ async fn legacy_and_access_list_transactions_execute() {
         input: Bytes::new(),
     };
     let sig = s.sign_transaction_sync(&mut legacy).unwrap();
-    let raw = format!("0x{}", alloy::hex::encode(TxEnvelope::from(legacy.into_signed(sig)).encoded_2718()));
-    let hash = send(&node, &raw).await["result"].as_str().unwrap().to_string();
+    let raw = format!(
+        "0x{}",
+        alloy::hex::encode(TxEnvelope::from(legacy.into_signed(sig)).encoded_2718())
+    );
+    let hash = send(&node, &raw).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let receipt = wait_receipt(&node, &hash).await;
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(receipt["type"], "0x0");
@@ -196,9 +270,21 @@ async fn legacy_and_access_list_transactions_execute() {
         ..Default::default()
     };
     let sig = s.sign_transaction_sync(&mut al).unwrap();
-    let raw = format!("0x{}", alloy::hex::encode(TxEnvelope::from(al.into_signed(sig)).encoded_2718()));
-    let hash = send(&node, &raw).await["result"].as_str().unwrap().to_string();
+    let raw = format!(
+        "0x{}",
+        alloy::hex::encode(TxEnvelope::from(al.into_signed(sig)).encoded_2718())
+    );
+    let hash = send(&node, &raw).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let receipt = wait_receipt(&node, &hash).await;
     assert_eq!(receipt["type"], "0x1");
-    assert_eq!(node.reader().get_balance(Address::repeat_byte(0x66)).await.unwrap(), U256::from(10));
+    assert_eq!(
+        node.reader()
+            .get_balance(Address::repeat_byte(0x66))
+            .await
+            .unwrap(),
+        U256::from(10)
+    );
 }
