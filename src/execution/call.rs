@@ -7,6 +7,9 @@ use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
 use revm::context::TxEnv;
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
 use revm::database_interface::Database;
+use revm::inspector::Inspector;
+use revm::interpreter::{InstructionResult, Interpreter, InterpreterTypes};
+use std::time::{Duration, Instant};
 
 use super::db::{BlockState, DbError};
 use crate::state::StateReader;
@@ -41,6 +44,9 @@ pub enum CallError {
     /// Gas estimation found no gas limit under the cap that succeeds.
     #[error("gas required exceeds allowance ({0})")]
     GasRequiredExceedsAllowance(u64),
+    /// The execution ran past its time limit.
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(Duration),
     /// The store failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -139,15 +145,54 @@ fn prepare(
     Ok((env, tx))
 }
 
+/// Stops an execution that runs past its deadline (checked every few thousand steps).
+#[derive(Debug)]
+struct Deadline {
+    at: Instant,
+    steps: u32,
+    hit: bool,
+}
+
+impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Deadline {
+    fn step(&mut self, interp: &mut Interpreter<INTR>, _context: &mut CTX) {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps % 4096 == 0 && Instant::now() >= self.at {
+            self.hit = true;
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+}
+
+/// Budget of one call or estimate.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Gas cap.
+    pub gas_cap: u64,
+    /// Wall-clock limit.
+    pub timeout: Duration,
+}
+
 fn run(
     reader: &dyn StateReader,
     at: u64,
     env: &EvmEnv,
     tx: TxEnv,
+    deadline: Instant,
 ) -> Result<ExecutionResult, CallError> {
     let db = BlockState::new(reader, at, env.cfg_env.spec);
-    let mut evm = EthEvmFactory::default().create_evm(db, env.clone());
-    match evm.transact(tx) {
+    let inspector = Deadline {
+        at: deadline,
+        steps: 0,
+        hit: false,
+    };
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env.clone(), inspector);
+    let result = evm.transact(tx);
+    if evm.inspector().hit {
+        return Err(CallError::Timeout(
+            deadline.saturating_duration_since(deadline),
+        ));
+    }
+    match result {
         Ok(result) => Ok(result.result),
         Err(EVMError::Transaction(invalid)) => Err(CallError::Invalid(geth_message(&invalid))),
         Err(EVMError::Database(db)) => Err(CallError::Db(db)),
@@ -161,10 +206,11 @@ pub fn call(
     at: u64,
     env: EvmEnv,
     request: TransactionRequest,
-    gas_cap: u64,
+    limits: CallLimits,
 ) -> Result<CallOutcome, CallError> {
-    let (env, tx) = prepare(env, request, gas_cap)?;
-    match run(reader, at, &env, tx)? {
+    let deadline = Instant::now() + limits.timeout;
+    let (env, tx) = prepare(env, request, limits.gas_cap)?;
+    match run(reader, at, &env, tx, deadline).map_err(|e| with_timeout(e, limits))? {
         ExecutionResult::Success { output, gas, .. } => Ok(CallOutcome {
             output: output.into_data(),
             gas_used: gas.tx_gas_used(),
@@ -180,7 +226,27 @@ pub fn estimate_gas(
     at: u64,
     env: EvmEnv,
     request: TransactionRequest,
+    limits: CallLimits,
+) -> Result<u64, CallError> {
+    let deadline = Instant::now() + limits.timeout;
+    estimate_inner(reader, at, env, request, limits.gas_cap, deadline)
+        .map_err(|e| with_timeout(e, limits))
+}
+
+fn with_timeout(err: CallError, limits: CallLimits) -> CallError {
+    match err {
+        CallError::Timeout(_) => CallError::Timeout(limits.timeout),
+        other => other,
+    }
+}
+
+fn estimate_inner(
+    reader: &dyn StateReader,
+    at: u64,
+    env: EvmEnv,
+    request: TransactionRequest,
     gas_cap: u64,
+    deadline: Instant,
 ) -> Result<u64, CallError> {
     let (env, mut tx) = prepare(env, request, gas_cap)?;
     let mut hi = tx.gas_limit;
@@ -204,13 +270,13 @@ pub fn estimate_gas(
             .is_some_and(|a| a.code_hash != alloy::primitives::KECCAK256_EMPTY);
         if !has_code && tx.authorization_list.is_empty() && hi >= 21_000 {
             tx.gas_limit = 21_000;
-            if let ExecutionResult::Success { .. } = run(reader, at, &env, tx.clone())? {
+            if let ExecutionResult::Success { .. } = run(reader, at, &env, tx.clone(), deadline)? {
                 return Ok(21_000);
             }
         }
     }
     tx.gas_limit = hi;
-    let first = run(reader, at, &env, tx.clone())?;
+    let first = run(reader, at, &env, tx.clone(), deadline)?;
     let used = match first {
         ExecutionResult::Success { gas, .. } => gas.total_gas_spent().max(gas.tx_gas_used()),
         ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { output }),
@@ -227,7 +293,7 @@ pub fn estimate_gas(
     let optimistic = (used + 2_300) * 64 / 63;
     if optimistic < hi {
         tx.gas_limit = optimistic;
-        if run(reader, at, &env, tx.clone())?.is_success() {
+        if run(reader, at, &env, tx.clone(), deadline)?.is_success() {
             hi = optimistic;
         } else {
             lo = optimistic;
@@ -242,7 +308,7 @@ pub fn estimate_gas(
             mid = lo * 2;
         }
         tx.gas_limit = mid;
-        if run(reader, at, &env, tx.clone())?.is_success() {
+        if run(reader, at, &env, tx.clone(), deadline)?.is_success() {
             hi = mid;
         } else {
             lo = mid;

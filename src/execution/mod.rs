@@ -11,5 +11,5 @@ mod call;
 mod db;
 
 pub use block::{BlockAttributes, BuiltBlock, build_block, evm_env, state_commitment};
-pub use call::{CallError, CallOutcome, call, estimate_gas};
+pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};

@@ -1,11 +1,13 @@
 //! The JSON-RPC namespaces coco serves, one trait each.
 
 use alloy::eips::{BlockId, BlockNumberOrTag};
-use alloy::primitives::{Address, B256, Bytes, U64, U256};
+use alloy::primitives::{Address, B256, Bytes, U64, U128, U256};
+use alloy::rpc::types::pubsub::{Params, SubscriptionKind, SubscriptionResult};
 use alloy::rpc::types::{
-    Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt, TransactionRequest,
+    Block, FeeHistory, Filter, FilterChanges, Log, Transaction, TransactionReceipt,
+    TransactionRequest,
 };
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult as SubscribeResult};
 use jsonrpsee::proc_macros::rpc;
 
 /// `web3_*`.
@@ -121,4 +123,40 @@ pub trait EthApi {
     /// Logs matching a filter.
     #[method(name = "getLogs")]
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+}
+
+/// `eth_subscribe` / `eth_unsubscribe` (WebSocket only).
+#[rpc(server, namespace = "eth")]
+pub trait EthPubSubApi {
+    /// Starts a subscription: `newHeads`, `logs` (with an optional filter object),
+    /// `newPendingTransactions` (hashes, or full transactions with `true`), or `syncing`.
+    #[subscription(
+        name = "subscribe" => "subscription",
+        unsubscribe = "unsubscribe",
+        item = SubscriptionResult
+    )]
+    async fn subscribe(&self, kind: SubscriptionKind, params: Option<Params>) -> SubscribeResult;
+}
+
+/// `eth_*` filters: installed queries polled for what changed since the last poll.
+#[rpc(server, namespace = "eth")]
+pub trait EthFilterApi {
+    /// Installs a log filter; returns its id.
+    #[method(name = "newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
+    /// Installs a filter for new block hashes; returns its id.
+    #[method(name = "newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U128>;
+    /// Installs a filter for new pool transactions (hashes, or full objects with `true`).
+    #[method(name = "newPendingTransactionFilter")]
+    fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128>;
+    /// What a filter collected since its last poll.
+    #[method(name = "getFilterChanges")]
+    async fn filter_changes(&self, id: String) -> RpcResult<FilterChanges>;
+    /// Every log matching a log filter's criteria (as `eth_getLogs`).
+    #[method(name = "getFilterLogs")]
+    async fn filter_logs(&self, id: String) -> RpcResult<Vec<Log>>;
+    /// Removes a filter; false if there was none with this id.
+    #[method(name = "uninstallFilter")]
+    fn uninstall_filter(&self, id: String) -> RpcResult<bool>;
 }

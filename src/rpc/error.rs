@@ -39,6 +39,9 @@ pub enum RpcError {
     /// A configured limit was exceeded.
     #[error("{0}")]
     Limit(String),
+    /// No installed filter has this id (never installed, uninstalled, or expired).
+    #[error("filter not found")]
+    FilterNotFound,
     /// The call ran past its time limit.
     #[error("execution aborted (timeout = {0:?})")]
     Timeout(std::time::Duration),
@@ -148,6 +151,13 @@ mod tests {
             assert_eq!(obj.code(), SERVER_ERROR);
             assert_eq!(obj.message(), text);
         }
+    }
+
+    #[test]
+    fn filter_not_found_is_geths_server_error() {
+        let obj = object(RpcError::FilterNotFound);
+        assert_eq!(obj.code(), SERVER_ERROR);
+        assert_eq!(obj.message(), "filter not found");
     }
 
     #[test]

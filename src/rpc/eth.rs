@@ -114,12 +114,20 @@ impl EthRpc {
         let chain = self.chain.clone();
         let timeout = self.limits.call_timeout;
         let task = tokio::task::spawn_blocking(move || f(&chain));
-        match tokio::time::timeout(timeout, task).await {
+        // The EVM stops itself at the deadline; this is the backstop for the rest.
+        match tokio::time::timeout(timeout * 2, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(RpcError::Chain(crate::chain::ChainError::Execution(
                 join.to_string(),
             ))),
             Err(_) => Err(RpcError::Timeout(timeout)),
+        }
+    }
+
+    fn call_limits(&self) -> execution::CallLimits {
+        execution::CallLimits {
+            gas_cap: self.limits.call_gas_cap,
+            timeout: self.limits.call_timeout,
         }
     }
 
@@ -191,7 +199,16 @@ impl EthRpc {
         Ok(history)
     }
 
-    fn logs_inner(&self, filter: &Filter) -> Res<Vec<Log>> {
+    /// `eth_getLogs` off the async runtime, under the call time limit. Also serves
+    /// `eth_getFilterLogs`, so both obey the same range and result limits.
+    pub(crate) async fn logs_blocking(&self, filter: Filter) -> Res<Vec<Log>> {
+        let this = self.clone();
+        self.run_blocking(move |_| this.logs_inner(&filter)).await
+    }
+
+    /// The logs matching `filter`, within [`RpcLimits::logs_max_range`] and
+    /// [`RpcLimits::logs_max_results`].
+    pub(crate) fn logs_inner(&self, filter: &Filter) -> Res<Vec<Log>> {
         let head = self.chain.head().header.number;
         let (from, to) = match &filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
@@ -410,7 +427,7 @@ impl EthApiServer for EthRpc {
         block: Option<BlockId>,
     ) -> RpcResult<Bytes> {
         let (at, env) = self.prepare_call(&mut request, block)?;
-        let cap = self.limits.call_gas_cap;
+        let cap = self.call_limits();
         let outcome = self
             .run_blocking(move |chain| {
                 Ok(execution::call(
@@ -431,7 +448,7 @@ impl EthApiServer for EthRpc {
         block: Option<BlockId>,
     ) -> RpcResult<U64> {
         let (at, env) = self.prepare_call(&mut request, block)?;
-        let cap = self.limits.call_gas_cap;
+        let cap = self.call_limits();
         let gas = self
             .run_blocking(move |chain| {
                 Ok(execution::estimate_gas(
@@ -545,7 +562,6 @@ impl EthApiServer for EthRpc {
     }
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        let this = self.clone();
-        Ok(self.run_blocking(move |_| this.logs_inner(&filter)).await?)
+        Ok(self.logs_blocking(filter).await?)
     }
 }

@@ -441,3 +441,120 @@ async fn interval_mining_batches_transactions() {
         "several transactions share a block: {blocks:?}"
     );
 }
+
+#[tokio::test]
+async fn eip7702_delegation_executes() {
+    use alloy::consensus::{SignableTransaction, TxEip7702};
+    use alloy::eips::Encodable2718;
+    use alloy::eips::eip7702::Authorization;
+    use alloy::network::TxSignerSync;
+    use alloy::signers::SignerSync;
+    use alloy::signers::local::PrivateKeySigner;
+
+    let node = TestNode::spawn().await;
+    let counter = Counter::deploy(node.provider(0)).await.unwrap();
+    let authority: PrivateKeySigner = DEV_KEYS[5].parse().unwrap();
+    let sender: PrivateKeySigner = DEV_KEYS[4].parse().unwrap();
+    let auth = Authorization {
+        chain_id: U256::from(31337),
+        address: *counter.address(),
+        nonce: 0,
+    };
+    let sig = authority.sign_hash_sync(&auth.signature_hash()).unwrap();
+    let signed_auth = auth.into_signed(sig);
+    let mut tx = TxEip7702 {
+        chain_id: 31337,
+        nonce: 0,
+        gas_limit: 200_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: authority.address(),
+        authorization_list: vec![signed_auth],
+        input: Counter::incrementCall {}.abi_encode().into(),
+        ..Default::default()
+    };
+    let sig = sender.sign_transaction_sync(&mut tx).unwrap();
+    let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+    let pending = node.reader().send_raw_transaction(&raw).await.unwrap();
+    let receipt = pending.get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let code = node
+        .reader()
+        .get_code_at(authority.address())
+        .await
+        .unwrap();
+    let mut expected = vec![0xef, 0x01, 0x00];
+    expected.extend_from_slice(counter.address().as_slice());
+    assert_eq!(
+        code.to_vec(),
+        expected,
+        "the authority delegates to Counter"
+    );
+    // The increment ran in the authority's storage, not the contract's.
+    let delegated = Counter::new(authority.address(), node.reader());
+    assert_eq!(delegated.number().call().await.unwrap(), U256::from(1));
+    assert_eq!(counter.number().call().await.unwrap(), U256::ZERO);
+}
+
+#[tokio::test]
+async fn call_gas_cap_and_timeout() {
+    // Runtime code `JUMPDEST PUSH1 0 JUMP`: loops until gas runs out.
+    let init = alloy::hex::decode("6004600c60003960046000f35b600056").unwrap();
+    let mut config = coco::node::NodeConfig::test();
+    config.rpc.call_gas_cap = 1_000_000;
+    let node = TestNode::spawn_with(config).await;
+    let provider = node.provider(0);
+    let receipt = provider
+        .send_transaction(TransactionRequest::default().with_deploy_code(init.clone()))
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let looper = receipt.contract_address.unwrap();
+    let res = raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to": looper, "gas": "0xffffffffff"}]}),
+    )
+    .await;
+    assert_eq!(
+        res["error"]["message"], "out of gas",
+        "the gas cap bounds the call: {res}"
+    );
+    let _keep = node.stop().await;
+
+    let mut config = coco::node::NodeConfig::test();
+    config.rpc.call_gas_cap = u64::MAX / 2;
+    config.rpc.call_timeout = std::time::Duration::from_millis(200);
+    let node = TestNode::spawn_with(config).await;
+    let provider = node.provider(0);
+    let receipt = provider
+        .send_transaction(TransactionRequest::default().with_deploy_code(init))
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let looper = receipt.contract_address.unwrap();
+    let res = raw_rpc(
+        &node.url,
+        json!({"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to": looper, "gas": "0xffffffffffff"}]}),
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32000, "{res}");
+    assert_eq!(
+        res["error"]["message"],
+        "execution aborted (timeout = 200ms)"
+    );
+}
+
+#[tokio::test]
+async fn ephemeral_keeps_nothing() {
+    let mut config = coco::node::NodeConfig::test();
+    config.data_dir = None;
+    let node = coco::node::Node::spawn(config).await.unwrap();
+    let dir = node.data_dir.clone();
+    assert!(dir.exists());
+    node.stop().await;
+    assert!(!dir.exists(), "an ephemeral node removes its state on stop");
+}

@@ -1,0 +1,231 @@
+// viem 2 against a node, unmodified: public and wallet clients over the http
+// and webSocket transports.
+//   COCO_URL=http://127.0.0.1:8545 COCO_WS_URL=ws://127.0.0.1:8545 node tests/js/viem.mjs
+// Prints one line per check; exits 1 if any failed (see harness.mjs).
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  parseAbiItem,
+  parseEther,
+  webSocket,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { artifact, assert, assertEq, check, finish, withTimeout, CHAIN_ID, PRIVATE_KEY, URL_HTTP, URL_WS } from "./harness.mjs";
+
+const { abi, bytecode } = artifact("Counter");
+
+const coco = defineChain({
+  id: CHAIN_ID,
+  name: "coco dev",
+  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [URL_HTTP], webSocket: [URL_WS] } },
+});
+const account = privateKeyToAccount(PRIVATE_KEY);
+
+// Fast polling: the http watchers poll (filters, or eth_getLogs without them).
+const publicClient = createPublicClient({ chain: coco, transport: http(URL_HTTP), pollingInterval: 200 });
+const walletClient = createWalletClient({ account, chain: coco, transport: http(URL_HTTP) });
+
+/** Waits for `hash` and checks it succeeded; returns the receipt. */
+async function mined(hash) {
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
+  assertEq(receipt.status, "success", `status of ${hash}`);
+  return receipt;
+}
+
+/** Collects what a watcher emits; `next(pred)` resolves with the first item matching `pred`. */
+function collector() {
+  const items = [];
+  const waiters = [];
+  return {
+    push(item) {
+      items.push(item);
+      for (const w of waiters.splice(0)) if (!w.pred(item)) waiters.push(w); else w.resolve(item);
+    },
+    next(pred, what) {
+      const seen = items.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return withTimeout(new Promise((resolve) => waiters.push({ pred, resolve })), 15_000, what);
+    },
+  };
+}
+
+await check("http: chain id, block number, balance", async () => {
+  assertEq(await publicClient.getChainId(), CHAIN_ID, "getChainId");
+  assert((await publicClient.getBlockNumber()) >= 0n, "getBlockNumber");
+  assert((await publicClient.getBalance({ address: account.address })) > 0n, "balance");
+});
+
+const address = await check(
+  "deployContract + waitForTransactionReceipt",
+  async () => {
+    const hash = await walletClient.deployContract({ abi, bytecode });
+    const receipt = await mined(hash);
+    assert(receipt.contractAddress, "no contractAddress in the receipt");
+    const code = await publicClient.getCode({ address: receipt.contractAddress });
+    assert(code && code.length > 2, "no code at the contract address");
+    return receipt.contractAddress;
+  },
+  { fatal: true },
+);
+const counter = { address, abi };
+
+let incrementHash;
+await check("writeContract increment() + readContract number()", async () => {
+  assertEq(await publicClient.readContract({ ...counter, functionName: "number" }), 0n, "number() before");
+  incrementHash = await walletClient.writeContract({ ...counter, functionName: "increment" });
+  const receipt = await mined(incrementHash);
+  assertEq(receipt.logs.length, 1, "log count");
+  assertEq(await publicClient.readContract({ ...counter, functionName: "number" }), 1n, "number() after");
+});
+
+await check("getLogs (event) and getContractEvents", async () => {
+  const logs = await publicClient.getLogs({
+    address,
+    event: parseAbiItem("event Incremented(address indexed by, uint256 value)"),
+    args: { by: account.address },
+    fromBlock: 0n,
+  });
+  assertEq(logs.length, 1, "Incremented logs");
+  assertEq(logs[0].transactionHash, incrementHash, "transactionHash");
+  assertEq(logs[0].args.value, 1n, "args.value");
+  const events = await publicClient.getContractEvents({ ...counter, eventName: "Incremented", fromBlock: 0n });
+  assertEq(events.length, 1, "getContractEvents");
+});
+
+await check('simulateContract: fail() reverts with "Counter: failed"', async () => {
+  try {
+    await publicClient.simulateContract({ ...counter, account, functionName: "fail" });
+  } catch (e) {
+    assert(e instanceof BaseError, `not a viem error: ${e}`);
+    const revert = e.walk((err) => err instanceof ContractFunctionRevertedError);
+    assert(revert, `no ContractFunctionRevertedError in: ${e.shortMessage}`);
+    assertEq(revert.reason, "Counter: failed", "reason");
+    return;
+  }
+  throw new Error("simulateContract did not throw");
+});
+
+await check("simulateContract: setSmall(101) reverts with TooLarge(101, 100)", async () => {
+  try {
+    await publicClient.simulateContract({ ...counter, account, functionName: "setSmall", args: [101n] });
+  } catch (e) {
+    const revert = e.walk?.((err) => err instanceof ContractFunctionRevertedError);
+    assert(revert, `no ContractFunctionRevertedError in: ${e.shortMessage ?? e}`);
+    assertEq(revert.data?.errorName, "TooLarge", "errorName");
+    assertEq(revert.data?.args?.join(","), "101,100", "args");
+    return;
+  }
+  throw new Error("simulateContract did not throw");
+});
+
+await check("simulateContract then writeContract(request): setNumber(7)", async () => {
+  const { request, result } = await publicClient.simulateContract({
+    ...counter,
+    account,
+    functionName: "setNumber",
+    args: [7n],
+  });
+  assertEq(result, undefined, "result of a function returning nothing");
+  await mined(await walletClient.writeContract(request));
+  assertEq(await publicClient.readContract({ ...counter, functionName: "number" }), 7n, "number()");
+});
+
+await check("estimateContractGas, estimateFeesPerGas, sendTransaction (value)", async () => {
+  const gas = await publicClient.estimateContractGas({ ...counter, account, functionName: "increment" });
+  assert(gas > 21000n && gas < 100000n, `gas ${gas}`);
+  const fees = await publicClient.estimateFeesPerGas();
+  assert(fees.maxFeePerGas > 0n, `maxFeePerGas ${fees.maxFeePerGas}`);
+  const hash = await walletClient.sendTransaction({ to: address, value: parseEther("0.001") });
+  await mined(hash);
+  assertEq(await publicClient.getBalance({ address }), parseEther("0.001"), "contract balance");
+});
+
+await check("http filters: createContractEventFilter, getFilterChanges, getFilterLogs, uninstallFilter", async () => {
+  const filter = await publicClient.createContractEventFilter({ ...counter, eventName: "Incremented" });
+  const blockFilter = await publicClient.createBlockFilter();
+  const before = await publicClient.readContract({ ...counter, functionName: "number" });
+  const receipt = await mined(await walletClient.writeContract({ ...counter, functionName: "increment" }));
+  const changes = await publicClient.getFilterChanges({ filter });
+  assertEq(changes.length, 1, "getFilterChanges: logs");
+  assertEq(changes[0].transactionHash, receipt.transactionHash, "getFilterChanges: transactionHash");
+  assertEq(changes[0].args.value, before + 1n, "getFilterChanges: args.value");
+  assertEq((await publicClient.getFilterChanges({ filter })).length, 0, "getFilterChanges again");
+  assertEq((await publicClient.getFilterLogs({ filter })).length, 1, "getFilterLogs");
+  const blocks = await publicClient.getFilterChanges({ filter: blockFilter });
+  assert(blocks.includes(receipt.blockHash), `block filter: ${receipt.blockHash} not in ${blocks}`);
+  assert(await publicClient.uninstallFilter({ filter }), "uninstallFilter");
+  assert(await publicClient.uninstallFilter({ filter: blockFilter }), "uninstallFilter (blocks)");
+});
+
+await check("http: watchContractEvent and watchBlocks (polling)", async () => {
+  const logs = collector();
+  const blocks = collector();
+  const unwatchLogs = publicClient.watchContractEvent({
+    ...counter,
+    eventName: "Incremented",
+    onLogs: (ls) => ls.forEach((l) => logs.push(l)),
+    onError: () => {},
+  });
+  const unwatchBlocks = publicClient.watchBlocks({ onBlock: (b) => blocks.push(b), onError: () => {} });
+  // Let the first poll set up (filter or starting block) before sending.
+  await new Promise((r) => setTimeout(r, 600));
+  try {
+    const receipt = await mined(await walletClient.writeContract({ ...counter, functionName: "increment" }));
+    const log = await logs.next((l) => l.transactionHash === receipt.transactionHash, "Incremented (http)");
+    assertEq(log.args.by, account.address, "args.by");
+    await blocks.next((b) => b.number >= receipt.blockNumber, "block (http)");
+  } finally {
+    unwatchLogs();
+    unwatchBlocks();
+  }
+});
+
+// The webSocket transport: subscriptions (eth_subscribe "logs" / "newHeads").
+const wsPublic = createPublicClient({ chain: coco, transport: webSocket(URL_WS) });
+const wsWallet = createWalletClient({ account, chain: coco, transport: webSocket(URL_WS) });
+
+await check("webSocket: getChainId, readContract", async () => {
+  assertEq(await wsPublic.getChainId(), CHAIN_ID, "getChainId");
+  const n = await wsPublic.readContract({ ...counter, functionName: "number" });
+  assertEq(n, await publicClient.readContract({ ...counter, functionName: "number" }), "number() over ws and http");
+});
+
+await check("webSocket: watchContractEvent and watchBlocks receive a writeContract sent over ws", async () => {
+  const logs = collector();
+  const blocks = collector();
+  const errors = [];
+  const unwatchLogs = wsPublic.watchContractEvent({
+    ...counter,
+    eventName: "Incremented",
+    onLogs: (ls) => ls.forEach((l) => logs.push(l)),
+    onError: (e) => errors.push(e),
+  });
+  const unwatchBlocks = wsPublic.watchBlocks({ onBlock: (b) => blocks.push(b), onError: (e) => errors.push(e) });
+  // viem subscribes in the background.
+  await new Promise((r) => setTimeout(r, 1000));
+  try {
+    const before = await wsPublic.readContract({ ...counter, functionName: "number" });
+    const hash = await wsWallet.writeContract({ ...counter, functionName: "increment" });
+    const receipt = await wsPublic.waitForTransactionReceipt({ hash });
+    assertEq(receipt.status, "success", "status");
+    const log = await logs
+      .next((l) => l.transactionHash === hash, "Incremented (ws)")
+      .catch((e) => Promise.reject(errors.length ? errors[0] : e));
+    assertEq(log.args.value, before + 1n, "args.value");
+    await blocks
+      .next((b) => b.number >= receipt.blockNumber, "block (ws)")
+      .catch((e) => Promise.reject(errors.length ? errors[0] : e));
+  } finally {
+    unwatchLogs();
+    unwatchBlocks();
+  }
+});
+
+await (await wsPublic.transport.getRpcClient()).close();
+await (await wsWallet.transport.getRpcClient()).close();
+finish();
