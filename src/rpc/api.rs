@@ -2,7 +2,7 @@
 
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, U64, U128, U256};
-use alloy::rpc::types::pubsub::{Params, SubscriptionKind, SubscriptionResult};
+use alloy::rpc::types::pubsub::{Params, SubscriptionKind};
 use alloy::rpc::types::{
     Block, FeeHistory, Filter, FilterChanges, Log, Transaction, TransactionReceipt,
     TransactionRequest,
@@ -133,7 +133,7 @@ pub trait EthPubSubApi {
     #[subscription(
         name = "subscribe" => "subscription",
         unsubscribe = "unsubscribe",
-        item = SubscriptionResult
+        item = alloy::rpc::types::pubsub::SubscriptionResult
     )]
     async fn subscribe(&self, kind: SubscriptionKind, params: Option<Params>) -> SubscribeResult;
 }

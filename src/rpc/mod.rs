@@ -1,7 +1,9 @@
 //! JSON-RPC over HTTP and WebSocket on one port (jsonrpsee).
 //!
-//! One trait per namespace in [`api`]; their implementation over the chain in [`eth`];
-//! the single mapping from errors to JSON-RPC codes in [`error`]. Unknown methods answer
+//! One trait per namespace in [`api`] (the `eth` namespace has three: methods,
+//! [`filters`] polled over HTTP, and [`pubsub`] subscriptions over WebSocket); their
+//! implementation over the chain in [`eth`], [`filters`] and [`pubsub`]; the single
+//! mapping from errors to JSON-RPC codes in [`error`]. Unknown methods answer
 //! `-32601`; request bodies and batches are limited ([`RpcLimits`]). Request paths are
 //! never logged (they may carry API keys).
 
@@ -9,6 +11,8 @@ pub mod api;
 pub mod convert;
 pub mod error;
 pub mod eth;
+pub mod filters;
+pub mod pubsub;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,8 +24,10 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::chain::Chain;
-use api::{EthApiServer, NetApiServer, Web3ApiServer};
+use api::{EthApiServer, EthFilterApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer};
 use eth::EthRpc;
+use filters::{FilterLimits, FilterRpc};
+use pubsub::{EthPubSub, EthSubscriptionIdProvider};
 
 /// Limits on what one request may ask of the node.
 #[derive(Debug, Clone, Copy)]
@@ -59,13 +65,21 @@ impl Default for RpcLimits {
     }
 }
 
-/// All namespaces as one module.
+/// All namespaces as one module. Must be called within a Tokio runtime: the filters'
+/// feeding task starts here.
 pub fn module(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> RpcModule<()> {
-    let eth = EthRpc::new(chain, limits, accounts);
+    let eth = EthRpc::new(chain.clone(), limits, accounts);
+    let filters = FilterRpc::new(chain.clone(), eth.clone(), FilterLimits::default());
     let mut module = RpcModule::new(());
     module
         .merge(EthApiServer::into_rpc(eth.clone()))
         .expect("eth methods are unique");
+    module
+        .merge(EthFilterApiServer::into_rpc(filters))
+        .expect("eth filter methods are unique");
+    module
+        .merge(EthPubSubApiServer::into_rpc(EthPubSub::new(chain)))
+        .expect("eth subscription methods are unique");
     module
         .merge(NetApiServer::into_rpc(eth.clone()))
         .expect("net methods are unique");
@@ -90,6 +104,7 @@ pub async fn serve(
         .max_response_body_size(limits.max_response_body)
         .max_connections(limits.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .set_id_provider(EthSubscriptionIdProvider)
         .build();
     let server = Server::builder()
         .set_config(config)

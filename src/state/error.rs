@@ -73,9 +73,3 @@ impl StateError {
         }
     }
 }
-
-impl From<coco_enclave::Error> for Box<StateError> {
-    fn from(e: coco_enclave::Error) -> Self {
-        Box::new(StateError::Enclave(e))
-    }
-}

@@ -4,5 +4,6 @@
 mod common;
 mod durability;
 mod rpc;
+mod subscriptions;
 mod tools;
 mod txpool;

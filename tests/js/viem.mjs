@@ -148,6 +148,10 @@ await check("estimateContractGas, estimateFeesPerGas, sendTransaction (value)", 
 await check("http filters: createContractEventFilter, getFilterChanges, getFilterLogs, uninstallFilter", async () => {
   const filter = await publicClient.createContractEventFilter({ ...counter, eventName: "Incremented" });
   const blockFilter = await publicClient.createBlockFilter();
+  // Nodes differ on whether the first poll repeats the logs of the block the
+  // filter started at: start from a clean slate.
+  await publicClient.getFilterChanges({ filter });
+  await publicClient.getFilterChanges({ filter: blockFilter });
   const before = await publicClient.readContract({ ...counter, functionName: "number" });
   const receipt = await mined(await walletClient.writeContract({ ...counter, functionName: "increment" }));
   const changes = await publicClient.getFilterChanges({ filter });
@@ -155,7 +159,8 @@ await check("http filters: createContractEventFilter, getFilterChanges, getFilte
   assertEq(changes[0].transactionHash, receipt.transactionHash, "getFilterChanges: transactionHash");
   assertEq(changes[0].args.value, before + 1n, "getFilterChanges: args.value");
   assertEq((await publicClient.getFilterChanges({ filter })).length, 0, "getFilterChanges again");
-  assertEq((await publicClient.getFilterLogs({ filter })).length, 1, "getFilterLogs");
+  const all = await publicClient.getFilterLogs({ filter });
+  assert(all.some((l) => l.transactionHash === receipt.transactionHash), "getFilterLogs: the new log is missing");
   const blocks = await publicClient.getFilterChanges({ filter: blockFilter });
   assert(blocks.includes(receipt.blockHash), `block filter: ${receipt.blockHash} not in ${blocks}`);
   assert(await publicClient.uninstallFilter({ filter }), "uninstallFilter");
