@@ -5,6 +5,7 @@
 //! block log's fsync, then visibility) and tells subscribers. Reads go straight to the
 //! store through [`Chain::store`]; "latest" is [`Chain::head`], "pending" adds the pool.
 
+pub mod dev;
 mod error;
 pub mod genesis;
 pub mod pool;
@@ -70,6 +71,7 @@ pub struct Chain {
     wake: (Mutex<bool>, Condvar),
     blocks: broadcast::Sender<Arc<StoredBlock>>,
     pending: broadcast::Sender<Arc<PoolTx>>,
+    dev: dev::DevState,
 }
 
 impl std::fmt::Debug for Chain {
@@ -101,6 +103,7 @@ impl Chain {
             .ok_or(crate::state::StateError::MissingBlock(head_number))?;
         let (blocks, _) = broadcast::channel(1024);
         let (pending, _) = broadcast::channel(4096);
+        let settings_mining = settings.mining;
         Ok(Self {
             store,
             spec: Arc::new(spec),
@@ -111,6 +114,7 @@ impl Chain {
             wake: (Mutex::new(false), Condvar::new()),
             blocks,
             pending,
+            dev: dev::DevState::new(settings_mining),
         })
     }
 
@@ -153,6 +157,12 @@ impl Chain {
         head.header
             .next_block_base_fee(BaseFeeParams::ethereum())
             .unwrap_or_default()
+    }
+
+    /// Makes `block` the head and tells subscribers.
+    fn publish(&self, block: Arc<StoredBlock>) {
+        *self.head.write() = block.clone();
+        let _ = self.blocks.send(block);
     }
 
     /// Nonce of `address` after the latest block.
@@ -205,7 +215,7 @@ impl Chain {
     fn validate(&self, tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
         let head = self.head();
         let number = head.header.number + 1;
-        let timestamp = now().max(head.header.timestamp);
+        let timestamp = self.next_timestamp(&head.header);
         let want = self.spec.chain_id();
         if let Some(have) = tx.chain_id()
             && have != want
@@ -334,7 +344,7 @@ impl Chain {
         }
         let attrs = BlockAttributes {
             number: parent.number + 1,
-            timestamp: now().max(parent.timestamp),
+            timestamp: self.take_next_timestamp(parent),
             beneficiary: self.settings.beneficiary,
             gas_limit: parent.gas_limit,
             base_fee: self.next_base_fee(),
@@ -344,6 +354,7 @@ impl Chain {
         let built = build_block(self.store.as_ref(), &self.spec, parent, &attrs, ready)
             .map_err(|e| ChainError::Execution(e.to_string()))?;
         let block = self.store.commit_block(built.commit)?;
+        *self.head.write() = block.clone();
         {
             let mut pool = self.pool.lock();
             for (hash, reason) in &built.invalid {
@@ -355,8 +366,7 @@ impl Chain {
                 pool.prune_sender(*sender, tx.nonce() + 1);
             }
         }
-        *self.head.write() = block.clone();
-        let _ = self.blocks.send(block.clone());
+        self.publish(block.clone());
         if !built.deferred.is_empty() {
             self.wake();
         }

@@ -60,6 +60,16 @@ pub struct DevArgs {
     /// Genesis file (geth format); default: the built-in dev genesis.
     #[arg(long)]
     pub genesis: Option<PathBuf>,
+    /// Block gas limit of a new chain (default: the genesis file's, 30,000,000).
+    #[arg(long)]
+    pub gas_limit: Option<u64>,
+    /// Base fee of a new chain's genesis block, wei (default: 1 gwei).
+    #[arg(long)]
+    pub base_fee: Option<u64>,
+    /// Answer web3_clientVersion as "anvil/…" so Hardhat's network helpers
+    /// (loadFixture, time, mine) accept the node.
+    #[arg(long)]
+    pub anvil_compat: bool,
 }
 
 impl DevArgs {
@@ -76,6 +86,9 @@ impl DevArgs {
             port: self.port,
             genesis,
             chain_id: self.chain_id,
+            gas_limit: self.gas_limit,
+            base_fee: self.base_fee,
+            anvil_compat: self.anvil_compat,
             mnemonic: self.mnemonic.clone(),
             accounts: self.accounts,
             balance: U256::from(self.balance) * U256::from(10u64).pow(U256::from(18u64)),
@@ -104,7 +117,7 @@ pub fn banner(node: &Node, ephemeral: bool) -> String {
     let head = node.chain.head();
     let _ = writeln!(out, "\nChain ID:        {}", node.chain.spec().chain_id());
     let _ = writeln!(out, "Block:           {}", head.header.number);
-    let mining = match node.chain.settings().mining {
+    let mining = match node.chain.mining() {
         Mining::Instant => "instant (one block per transaction)".to_string(),
         Mining::Interval(d) => format!("every {} ms", d.as_millis()),
         Mining::Manual => "manual".to_string(),

@@ -156,7 +156,7 @@ struct Deadline {
 impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Deadline {
     fn step(&mut self, interp: &mut Interpreter<INTR>, _context: &mut CTX) {
         self.steps = self.steps.wrapping_add(1);
-        if self.steps % 4096 == 0 && Instant::now() >= self.at {
+        if self.steps.is_multiple_of(4096) && Instant::now() >= self.at {
             self.hit = true;
             interp.halt(InstructionResult::OutOfGas);
         }

@@ -36,6 +36,10 @@ pub struct NodeConfig {
     pub genesis: Option<String>,
     /// Chain id override for the dev genesis.
     pub chain_id: Option<u64>,
+    /// Block gas limit override for the dev genesis.
+    pub gas_limit: Option<u64>,
+    /// Genesis base fee override.
+    pub base_fee: Option<u64>,
     /// Mnemonic of the prefunded accounts.
     pub mnemonic: String,
     /// Number of prefunded accounts.
@@ -48,6 +52,10 @@ pub struct NodeConfig {
     pub rpc: RpcLimits,
     /// sled page cache, bytes.
     pub cache_bytes: u64,
+    /// Serve the development methods (signing with the prefunded keys, evm_*, anvil_*).
+    pub dev: bool,
+    /// Answer `web3_clientVersion` as anvil, for Hardhat's network helpers.
+    pub anvil_compat: bool,
 }
 
 impl NodeConfig {
@@ -59,12 +67,16 @@ impl NodeConfig {
             port: 8545,
             genesis: None,
             chain_id: None,
+            gas_limit: None,
+            base_fee: None,
             mnemonic: DEV_MNEMONIC.to_string(),
             accounts: 10,
             balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18u64)),
             mining: Mining::Instant,
             rpc: RpcLimits::default(),
             cache_bytes: 64 * 1024 * 1024,
+            dev: true,
+            anvil_compat: false,
         }
     }
 
@@ -163,6 +175,12 @@ impl Node {
             if let Some(id) = config.chain_id {
                 g.config.chain_id = id;
             }
+            if let Some(limit) = config.gas_limit {
+                g.gas_limit = limit;
+            }
+            if let Some(fee) = config.base_fee {
+                g.base_fee_per_gas = Some(fee.into());
+            }
             if g.timestamp == 0 {
                 g.timestamp = crate::chain::now();
             }
@@ -194,8 +212,13 @@ impl Node {
         let failure = Arc::new(parking_lot::Mutex::new(None));
         let producer = spawn_producer(chain.clone(), stop.clone(), failure.clone());
 
-        let accounts = signers.iter().map(|s| s.address()).collect();
-        let module = rpc::module(chain.clone(), config.rpc, accounts);
+        let module = rpc::module(
+            chain.clone(),
+            config.rpc,
+            signers.clone(),
+            config.dev,
+            config.anvil_compat,
+        );
         let addr = SocketAddr::new(config.host, config.port);
         let (addr, rpc) = rpc::serve(addr, config.rpc, module)
             .await
@@ -259,7 +282,7 @@ fn spawn_producer(
             let poll = Duration::from_millis(250);
             let mut next_tick = std::time::Instant::now();
             while !stop.load(Ordering::SeqCst) {
-                let result = match chain.settings().mining {
+                let result = match chain.mining() {
                     Mining::Instant => {
                         chain.wait_for_work(Some(poll));
                         let mut result = Ok(());

@@ -86,9 +86,10 @@ pub trait EthApi {
         request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<U64>;
-    /// Submits a signed transaction.
+    /// Submits a signed transaction. With instant mining, answers once its block is
+    /// durable (as Hardhat Network does), so a receipt lookup right after succeeds.
     #[method(name = "sendRawTransaction")]
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
     /// A transaction by hash (pooled or mined).
     #[method(name = "getTransactionByHash")]
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;

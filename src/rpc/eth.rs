@@ -15,7 +15,7 @@ use super::RpcLimits;
 use super::api::{EthApiServer, NetApiServer, Web3ApiServer};
 use super::convert;
 use super::error::RpcError;
-use crate::chain::Chain;
+use crate::chain::{Chain, Mining};
 use crate::execution::{self, BlockAttributes};
 use crate::state::{StateReader, StoredBlock};
 
@@ -23,8 +23,16 @@ use crate::state::{StateReader, StoredBlock};
 const SUGGESTED_TIP: u64 = 1_000_000_000;
 /// Client name reported by `web3_clientVersion`.
 pub const CLIENT_VERSION: &str = concat!("coco/v", env!("CARGO_PKG_VERSION"));
+/// The client name with `--anvil-compat`: Hardhat's network helpers (`loadFixture`,
+/// `time`, `mine`) accept only nodes whose name starts with `anvil`, `hardhatnetwork`
+/// or `zksync`; coco serves the anvil methods they call.
+pub const ANVIL_COMPAT_CLIENT_VERSION: &str =
+    concat!("anvil/v1.7.1 (coco/v", env!("CARGO_PKG_VERSION"), ")");
 
 type Res<T> = Result<T, RpcError>;
+
+/// Longest a send waits for its block under instant mining.
+const INCLUSION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The Ethereum API over a chain.
 #[derive(Debug, Clone)]
@@ -32,6 +40,7 @@ pub struct EthRpc {
     chain: Arc<Chain>,
     limits: RpcLimits,
     accounts: Vec<Address>,
+    client_version: &'static str,
 }
 
 impl EthRpc {
@@ -40,6 +49,7 @@ impl EthRpc {
         Self {
             chain,
             limits,
+            client_version: CLIENT_VERSION,
             accounts,
         }
     }
@@ -122,6 +132,66 @@ impl EthRpc {
             ))),
             Err(_) => Err(RpcError::Timeout(timeout)),
         }
+    }
+
+    /// Answers `web3_clientVersion` as anvil (see [`ANVIL_COMPAT_CLIENT_VERSION`]).
+    pub fn anvil_compat(mut self) -> Self {
+        self.client_version = ANVIL_COMPAT_CLIENT_VERSION;
+        self
+    }
+
+    /// With instant mining, waits (a bounded time) until the block holding `hash` is
+    /// durable. Returns at once for transactions that wait behind a nonce gap.
+    pub(crate) async fn await_inclusion(
+        &self,
+        hash: B256,
+        mut blocks: tokio::sync::broadcast::Receiver<Arc<StoredBlock>>,
+    ) {
+        if self.chain.mining() != Mining::Instant {
+            return;
+        }
+        let Some(pooled) = self.chain.pool_tx(&hash) else {
+            return;
+        };
+        let ready = self
+            .chain
+            .pending_nonce(pooled.tx.signer())
+            .is_ok_and(|next| next > pooled.tx.nonce());
+        if !ready {
+            return;
+        }
+        let wait = async {
+            loop {
+                if self.chain.pool_tx(&hash).is_none() {
+                    return;
+                }
+                match blocks.recv().await {
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(INCLUSION_WAIT, wait).await;
+    }
+
+    /// `eth_estimateGas`, for other namespaces too.
+    pub(crate) async fn estimate_gas_inner(
+        &self,
+        mut request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> Res<u64> {
+        let (at, env) = self.prepare_call(&mut request, block)?;
+        let limits = self.call_limits();
+        self.run_blocking(move |chain| {
+            Ok(execution::estimate_gas(
+                chain.store().as_ref(),
+                at,
+                env,
+                request,
+                limits,
+            )?)
+        })
+        .await
     }
 
     fn call_limits(&self) -> execution::CallLimits {
@@ -313,7 +383,7 @@ fn block_rewards(block: &StoredBlock, percentiles: &[f64]) -> Vec<u128> {
 
 impl Web3ApiServer for EthRpc {
     fn client_version(&self) -> RpcResult<String> {
-        Ok(CLIENT_VERSION.to_string())
+        Ok(self.client_version.to_string())
     }
 
     fn sha3(&self, input: Bytes) -> RpcResult<B256> {
@@ -444,27 +514,17 @@ impl EthApiServer for EthRpc {
 
     async fn estimate_gas(
         &self,
-        mut request: TransactionRequest,
+        request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<U64> {
-        let (at, env) = self.prepare_call(&mut request, block)?;
-        let cap = self.call_limits();
-        let gas = self
-            .run_blocking(move |chain| {
-                Ok(execution::estimate_gas(
-                    chain.store().as_ref(),
-                    at,
-                    env,
-                    request,
-                    cap,
-                )?)
-            })
-            .await?;
-        Ok(U64::from(gas))
+        Ok(U64::from(self.estimate_gas_inner(request, block).await?))
     }
 
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        Ok(self.chain.submit_raw(&raw).map_err(RpcError::from)?)
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        let blocks = self.chain.subscribe_blocks();
+        let hash = self.chain.submit_raw(&raw).map_err(RpcError::from)?;
+        self.await_inclusion(hash, blocks).await;
+        Ok(hash)
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {

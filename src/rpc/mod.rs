@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod convert;
+pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
@@ -18,13 +19,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
 use jsonrpsee::RpcModule;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::chain::Chain;
 use api::{EthApiServer, EthFilterApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer};
+use dev::{DevApiServer, DevRpc};
 use eth::EthRpc;
 use filters::{FilterLimits, FilterRpc};
 use pubsub::{EthPubSub, EthSubscriptionIdProvider};
@@ -67,8 +69,20 @@ impl Default for RpcLimits {
 
 /// All namespaces as one module. Must be called within a Tokio runtime: the filters'
 /// feeding task starts here.
-pub fn module(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> RpcModule<()> {
-    let eth = EthRpc::new(chain.clone(), limits, accounts);
+///
+/// With `dev`, the development namespace ([`dev`]) is served too, signing with `signers`.
+pub fn module(
+    chain: Arc<Chain>,
+    limits: RpcLimits,
+    signers: Vec<PrivateKeySigner>,
+    dev: bool,
+    anvil_compat: bool,
+) -> RpcModule<()> {
+    let accounts = signers.iter().map(|s| s.address()).collect();
+    let mut eth = EthRpc::new(chain.clone(), limits, accounts);
+    if anvil_compat {
+        eth = eth.anvil_compat();
+    }
     let filters = FilterRpc::new(chain.clone(), eth.clone(), FilterLimits::default());
     let mut module = RpcModule::new(());
     module
@@ -78,8 +92,14 @@ pub fn module(chain: Arc<Chain>, limits: RpcLimits, accounts: Vec<Address>) -> R
         .merge(EthFilterApiServer::into_rpc(filters))
         .expect("eth filter methods are unique");
     module
-        .merge(EthPubSubApiServer::into_rpc(EthPubSub::new(chain)))
+        .merge(EthPubSubApiServer::into_rpc(EthPubSub::new(chain.clone())))
         .expect("eth subscription methods are unique");
+    if dev {
+        let dev_rpc = DevRpc::new(chain.clone(), eth.clone(), signers);
+        module
+            .merge(DevApiServer::into_rpc(dev_rpc))
+            .expect("dev methods are unique");
+    }
     module
         .merge(NetApiServer::into_rpc(eth.clone()))
         .expect("net methods are unique");

@@ -29,7 +29,7 @@ use super::types::{BlockCommit, StateDiff};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEntry {
     /// A block and its state diff, written at version `number << 20`.
-    Block(BlockCommit),
+    Block(Box<BlockCommit>),
     /// A state change outside any block, written at `version`.
     Patch {
         /// The state version the patch writes.
@@ -72,9 +72,9 @@ impl LogEntry {
     fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
         let (tag, mut rest) = bytes.split_first().ok_or("empty entry")?;
         let entry = match *tag {
-            TAG_BLOCK => {
-                LogEntry::Block(BlockCommit::decode(&mut rest).map_err(|e| e.to_string())?)
-            }
+            TAG_BLOCK => LogEntry::Block(Box::new(
+                BlockCommit::decode(&mut rest).map_err(|e| e.to_string())?,
+            )),
             TAG_PATCH => {
                 let version = u64::decode(&mut rest).map_err(|e| e.to_string())?;
                 let diff = StateDiff::decode(&mut rest).map_err(|e| e.to_string())?;

@@ -176,7 +176,7 @@ impl Store {
     pub fn commit_block(&self, commit: BlockCommit) -> Result<Arc<StoredBlock>> {
         let number = commit.block.header.number;
         let block = Arc::new(commit.block.clone());
-        self.append(LogEntry::Block(commit))?;
+        self.append(LogEntry::Block(Box::new(commit)))?;
         self.cache_block(number, block.clone());
         Ok(block)
     }
@@ -238,10 +238,15 @@ impl Store {
 
     /// Block number and index of a mined transaction.
     pub fn transaction_location(&self, hash: B256) -> Result<Option<(u64, usize)>> {
-        Ok(self.tables.get(Table::TxIndex, hash.as_slice())?.map(|v| {
-            let index = u32::from_be_bytes(v[8..12].try_into().expect("12-byte location"));
-            (be_u64(&v[..8]), index as usize)
-        }))
+        let head = self.head();
+        Ok(self
+            .tables
+            .get(Table::TxIndex, hash.as_slice())?
+            .map(|v| {
+                let index = u32::from_be_bytes(v[8..12].try_into().expect("12-byte location"));
+                (be_u64(&v[..8]), index as usize)
+            })
+            .filter(|(n, _)| head.is_some_and(|h| *n <= h)))
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 mod durability;
+mod js_tools;
 mod rpc;
 mod subscriptions;
 mod tools;

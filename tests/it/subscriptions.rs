@@ -10,6 +10,8 @@ use alloy::rpc::types::{Filter, Log, Transaction, TransactionReceipt, Transactio
 use alloy::sol;
 use alloy::sol_types::SolEvent;
 use alloy::transports::TransportError;
+use coco::chain::Mining;
+use coco::node::NodeConfig;
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -53,16 +55,27 @@ async fn transfer(provider: &DynProvider) -> TransactionReceipt {
         .expect("mined")
 }
 
-/// Sends a contract call and waits for its receipt.
-async fn mined<P: Provider, D: alloy::contract::CallDecoder>(
-    call: alloy::contract::CallBuilder<P, D>,
-) -> TransactionReceipt {
-    call.send()
-        .await
-        .expect("sent")
-        .get_receipt()
-        .await
+/// Mines one block by hand (the node must mine manually) holding the pooled
+/// transactions `sent`; returns their receipts, checked to share that block.
+async fn mine(node: &TestNode, provider: &DynProvider, sent: &[B256]) -> Vec<TransactionReceipt> {
+    let block = node
+        .node()
+        .chain
+        .mine(64, false)
         .expect("mined")
+        .expect("a block");
+    let mut receipts = Vec::new();
+    for hash in sent {
+        let receipt = provider
+            .get_transaction_receipt(*hash)
+            .await
+            .unwrap()
+            .expect("in the block");
+        assert!(receipt.status(), "{hash} failed");
+        assert_eq!(receipt.block_number, Some(block.header.number));
+        receipts.push(receipt);
+    }
+    receipts
 }
 
 fn error_of(err: &TransportError) -> (i64, String) {
@@ -91,10 +104,20 @@ async fn new_heads_delivers_each_new_block_header() {
 
 #[tokio::test]
 async fn logs_subscriptions_deliver_exactly_the_matching_logs() {
-    let node = TestNode::spawn().await;
+    // Mined by hand so that matching and unmatched logs share blocks: a block's bloom
+    // alone cannot tell them apart.
+    let node = TestNode::spawn_with(NodeConfig {
+        mining: Mining::Manual,
+        ..NodeConfig::test()
+    })
+    .await;
     let http = node.provider(0);
-    let a = Counter::deploy(&http).await.expect("deploy a");
-    let b = Counter::deploy(&http).await.expect("deploy b");
+    let deploy_a = Counter::deploy_builder(&http).send().await.unwrap();
+    let deploy_b = Counter::deploy_builder(&http).send().await.unwrap();
+    let receipts = mine(&node, &http, &[*deploy_a.tx_hash(), *deploy_b.tx_hash()]).await;
+    let a = Counter::new(receipts[0].contract_address.unwrap(), &http);
+    let b = Counter::new(receipts[1].contract_address.unwrap(), &http);
+
     let ws = ws(&node).await;
     let mut by_address = ws
         .subscribe_logs(&Filter::new().address(*a.address()))
@@ -109,14 +132,15 @@ async fn logs_subscriptions_deliver_exactly_the_matching_logs() {
         .await
         .expect("subscribed");
 
-    let neither = mined(b.setNumber(U256::from(1))).await;
-    let a_set = mined(a.setNumber(U256::from(2))).await;
-    let b_inc = mined(b.increment()).await;
-    let a_inc = mined(a.increment()).await;
-    let hash_of = |r: &TransactionReceipt| r.transaction_hash;
-    assert!(neither.status() && a_set.status() && b_inc.status() && a_inc.status());
+    let sent = [
+        *b.setNumber(U256::from(1)).send().await.unwrap().tx_hash(),
+        *a.setNumber(U256::from(2)).send().await.unwrap().tx_hash(),
+        *b.increment().send().await.unwrap().tx_hash(),
+        *a.increment().send().await.unwrap().tx_hash(),
+    ];
+    let [_, a_set, b_inc, a_inc] = mine(&node, &http, &sent).await.try_into().unwrap();
 
-    // Items arrive in block order: a wrongly matched log would come first.
+    // Items arrive in log order: a wrongly matched log would come first.
     let mut got_address = Vec::new();
     let mut got_topic = Vec::new();
     for _ in 0..2 {
@@ -128,23 +152,28 @@ async fn logs_subscriptions_deliver_exactly_the_matching_logs() {
             .map(|l| l.transaction_hash.unwrap())
             .collect::<Vec<_>>()
     };
-    assert_eq!(hashes(&got_address), vec![hash_of(&a_set), hash_of(&a_inc)]);
-    assert_eq!(hashes(&got_topic), vec![hash_of(&b_inc), hash_of(&a_inc)]);
-    // One notification per log, with the receipt's fields.
+    assert_eq!(
+        hashes(&got_address),
+        vec![a_set.transaction_hash, a_inc.transaction_hash]
+    );
+    assert_eq!(
+        hashes(&got_topic),
+        vec![b_inc.transaction_hash, a_inc.transaction_hash]
+    );
+    // One notification per log, as the receipts have them.
     assert_eq!(got_address[0], a_set.inner.logs()[0]);
+    assert_eq!(got_address[1], a_inc.inner.logs()[0]);
     assert_eq!(got_topic[0], b_inc.inner.logs()[0]);
 
     // Nothing unmatched trails them: the next item of each is the next match.
-    let _ = mined(b.setNumber(U256::from(3))).await;
-    let last = mined(a.increment()).await;
-    assert_eq!(
-        next(&mut by_address).await.transaction_hash,
-        Some(last.transaction_hash)
-    );
-    assert_eq!(
-        next(&mut by_topic).await.transaction_hash,
-        Some(last.transaction_hash)
-    );
+    let sent = [
+        *b.setNumber(U256::from(3)).send().await.unwrap().tx_hash(),
+        *a.increment().send().await.unwrap().tx_hash(),
+    ];
+    let last = sent[1];
+    mine(&node, &http, &sent).await;
+    assert_eq!(next(&mut by_address).await.transaction_hash, Some(last));
+    assert_eq!(next(&mut by_topic).await.transaction_hash, Some(last));
 }
 
 #[tokio::test]
@@ -208,6 +237,8 @@ async fn unsubscribe_returns_true_and_ends_the_stream() {
         node.node().chain.clone(),
         coco::rpc::RpcLimits::default(),
         vec![],
+        false,
+        false,
     );
     let (response, mut items) = raw(&module, "eth_subscribe", json!(["newHeads"])).await;
     let id = response["result"].clone();
@@ -253,18 +284,40 @@ async fn block_filter_returns_new_block_hashes_once() {
 
 #[tokio::test]
 async fn log_filter_changes_and_logs() {
-    let node = TestNode::spawn().await;
+    let node = TestNode::spawn_with(NodeConfig {
+        mining: Mining::Manual,
+        ..NodeConfig::test()
+    })
+    .await;
     let provider = node.provider(0);
-    let counter = Counter::deploy(&provider).await.expect("deploy");
-    let before = mined(counter.setNumber(U256::from(1))).await;
+    let deploy = Counter::deploy_builder(&provider).send().await.unwrap();
+    let deployed = mine(&node, &provider, &[*deploy.tx_hash()]).await;
+    let counter = Counter::new(deployed[0].contract_address.unwrap(), &provider);
+    let sent = *counter
+        .setNumber(U256::from(1))
+        .send()
+        .await
+        .unwrap()
+        .tx_hash();
+    let [before] = mine(&node, &provider, &[sent]).await.try_into().unwrap();
+
     let filter = Filter::new()
         .from_block(0u64)
         .address(*counter.address())
         .event_signature(Counter::NumberSet::SIGNATURE_HASH);
     let id = provider.new_filter(&filter).await.expect("installed");
-    let set = mined(counter.setNumber(U256::from(2))).await;
-    let incremented = mined(counter.increment()).await;
-    assert!(incremented.status());
+    // One block with a matching and an unmatched log.
+    let sent = [
+        *counter
+            .setNumber(U256::from(2))
+            .send()
+            .await
+            .unwrap()
+            .tx_hash(),
+        *counter.increment().send().await.unwrap().tx_hash(),
+    ];
+    let [set, incremented] = mine(&node, &provider, &sent).await.try_into().unwrap();
+    assert_eq!(set.block_hash, incremented.block_hash);
 
     // Changes: only what matched since installation.
     let changes: Vec<Log> = provider.get_filter_changes(id).await.unwrap();

@@ -2,7 +2,7 @@
 //   COCO_URL=http://127.0.0.1:8545 COCO_WS_URL=ws://127.0.0.1:8545 node tests/js/ethers.mjs
 // Prints one line per check; exits 1 if any failed (see harness.mjs).
 import { ContractFactory, Contract, JsonRpcProvider, WebSocketProvider, Wallet, Interface, isCallException } from "ethers";
-import { artifact, assert, assertEq, check, finish, withTimeout, CHAIN_ID, PRIVATE_KEY, URL_HTTP, URL_WS } from "./harness.mjs";
+import { artifact, assert, assertEq, check, collector, finish, sendUntilDelivered, CHAIN_ID, PRIVATE_KEY, URL_HTTP, URL_WS } from "./harness.mjs";
 
 const counterArtifact = artifact("Counter");
 const iface = new Interface(counterArtifact.abi);
@@ -156,31 +156,38 @@ const ws = await check("WebSocketProvider connects", async () => {
 if (ws) {
   await check('contract.on("Incremented") over WebSocket receives the event', async () => {
     const wsCounter = new Contract(address, counterArtifact.abi, ws);
-    const got = new Promise((resolve) => {
-      wsCounter.on("Incremented", (by, value, payload) => resolve({ by, value, payload }));
-    });
-    // ethers subscribes in the background: give eth_subscribe time to land
-    // before sending, or the event may be missed.
-    await new Promise((r) => setTimeout(r, 1000));
-    const receipt = await (await counter.increment()).wait();
-    const { by, value, payload } = await withTimeout(got, 15_000, "Incremented over ws");
-    assertEq(by, wallet.address, "by");
-    assertEq(value, 42n, "value (setNumber(41), then increment())");
-    assertEq(payload.log.transactionHash, receipt.hash, "transactionHash");
+    const events = collector();
+    await wsCounter.on("Incremented", (by, value, payload) => events.push({ by, value, payload }));
+    const expected = new Map(); // tx hash -> the value its Incremented log carries
+    const { item } = await sendUntilDelivered(
+      events,
+      (e) => e.payload.log.transactionHash,
+      async () => {
+        const receipt = await (await counter.increment()).wait();
+        expected.set(receipt.hash, iface.parseLog(receipt.logs[0]).args.value);
+        return receipt.hash;
+      },
+      "Incremented over ws",
+    );
+    assertEq(item.by, wallet.address, "by");
+    assertEq(item.value, expected.get(item.payload.log.transactionHash), "value");
     await wsCounter.removeAllListeners();
   });
 
-  await check('provider.on("block") over WebSocket sees a new block', async () => {
-    const start = await provider.getBlockNumber();
-    const got = new Promise((resolve) => {
-      ws.on("block", (n) => {
-        if (n > start) resolve(n);
-      });
-    });
-    await new Promise((r) => setTimeout(r, 1000));
-    const receipt = await (await wallet.sendTransaction({ to: address, value: 1n })).wait();
-    const n = await withTimeout(got, 15_000, "block over ws");
-    assert(n >= receipt.blockNumber, `block ${n} before the transaction's ${receipt.blockNumber}`);
+  await check('provider.on("block") over WebSocket sees the new block', async () => {
+    const blocks = collector();
+    await ws.on("block", (n) => blocks.push(n));
+    const mined = new Map(); // block number -> tx hash
+    await sendUntilDelivered(
+      blocks,
+      (n) => mined.get(n),
+      async () => {
+        const receipt = await (await wallet.sendTransaction({ to: address, value: 1n })).wait();
+        mined.set(receipt.blockNumber, receipt.hash);
+        return receipt.hash;
+      },
+      "block over ws",
+    );
     await ws.removeAllListeners();
   });
 

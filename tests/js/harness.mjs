@@ -20,7 +20,7 @@ export const PRIVATE_KEY = process.env.COCO_PRIVATE_KEY || DEV_KEY_0;
 export const CHAIN_ID = 31337;
 
 /** A single check taking longer than this is a hang (a missing subscription, say). */
-const CHECK_TIMEOUT_MS = Number(process.env.COCO_CHECK_TIMEOUT_MS || 30_000);
+const CHECK_TIMEOUT_MS = Number(process.env.COCO_CHECK_TIMEOUT_MS || 60_000);
 
 let failures = 0;
 
@@ -59,6 +59,55 @@ export function withTimeout(promise, ms, what) {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Collects what a listener or watcher delivers. `next(pred, ms)` resolves with
+ * the first item (already seen or still to come) matching `pred`, or rejects
+ * after `ms`.
+ */
+export function collector() {
+  const items = [];
+  let waiters = [];
+  return {
+    push(item) {
+      items.push(item);
+      const still = [];
+      for (const w of waiters) (w.pred(item) ? w.resolve(item) : still.push(w));
+      waiters = still;
+    },
+    next(pred, ms, what) {
+      const seen = items.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return withTimeout(new Promise((resolve) => waiters.push({ pred, resolve })), ms, what);
+    },
+  };
+}
+
+/**
+ * Subscriptions and watchers are set up in the background (ethers and viem
+ * do not say when eth_subscribe / eth_newFilter has been answered), so an
+ * event sent at once may come before them and be missed. Sends with `send()`
+ * (which returns a transaction hash) until `items` delivers an item whose
+ * `hash(item)` is one of the sent hashes; a few tries, then fails.
+ * Returns { item, sent }.
+ */
+export async function sendUntilDelivered(items, hash, send, what, { tries = 4, waitMs = 4000 } = {}) {
+  await sleep(300);
+  const sent = [];
+  for (let i = 0; i < tries; i++) {
+    sent.push(await send());
+    try {
+      const item = await items.next((x) => sent.includes(hash(x)), waitMs, what);
+      return { item, sent };
+    } catch (_) {
+      // not delivered yet: the listener may not have been set up; send again
+    }
+  }
+  throw new Error(`${what}: nothing delivered for ${tries} transactions (${sent.join(", ")})`);
 }
 
 /**

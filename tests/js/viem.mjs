@@ -14,7 +14,7 @@ import {
   webSocket,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { artifact, assert, assertEq, check, finish, withTimeout, CHAIN_ID, PRIVATE_KEY, URL_HTTP, URL_WS } from "./harness.mjs";
+import { artifact, assert, assertEq, check, collector, finish, sendUntilDelivered, CHAIN_ID, PRIVATE_KEY, URL_HTTP, URL_WS } from "./harness.mjs";
 
 const { abi, bytecode } = artifact("Counter");
 
@@ -35,23 +35,6 @@ async function mined(hash) {
   const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
   assertEq(receipt.status, "success", `status of ${hash}`);
   return receipt;
-}
-
-/** Collects what a watcher emits; `next(pred)` resolves with the first item matching `pred`. */
-function collector() {
-  const items = [];
-  const waiters = [];
-  return {
-    push(item) {
-      items.push(item);
-      for (const w of waiters.splice(0)) if (!w.pred(item)) waiters.push(w); else w.resolve(item);
-    },
-    next(pred, what) {
-      const seen = items.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return withTimeout(new Promise((resolve) => waiters.push({ pred, resolve })), 15_000, what);
-    },
-  };
 }
 
 await check("http: chain id, block number, balance", async () => {
@@ -167,28 +150,56 @@ await check("http filters: createContractEventFilter, getFilterChanges, getFilte
   assert(await publicClient.uninstallFilter({ filter: blockFilter }), "uninstallFilter (blocks)");
 });
 
-await check("http: watchContractEvent and watchBlocks (polling)", async () => {
+/**
+ * Starts watchContractEvent(Incremented) and watchBlocks on `client`, then
+ * sends increment() with `wallet` until each has delivered one of them.
+ */
+async function watchBoth(client, wallet, label) {
   const logs = collector();
   const blocks = collector();
-  const unwatchLogs = publicClient.watchContractEvent({
+  const errors = [];
+  const unwatchLogs = client.watchContractEvent({
     ...counter,
     eventName: "Incremented",
     onLogs: (ls) => ls.forEach((l) => logs.push(l)),
-    onError: () => {},
+    onError: (e) => errors.push(e),
   });
-  const unwatchBlocks = publicClient.watchBlocks({ onBlock: (b) => blocks.push(b), onError: () => {} });
-  // Let the first poll set up (filter or starting block) before sending.
-  await new Promise((r) => setTimeout(r, 600));
+  const unwatchBlocks = client.watchBlocks({ onBlock: (b) => blocks.push(b), onError: (e) => errors.push(e) });
+  const blockOf = new Map(); // block number -> tx hash
+  const valueOf = new Map(); // tx hash -> Incremented.value
+  const increment = async () => {
+    const hash = await wallet.writeContract({ ...counter, functionName: "increment" });
+    const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 100 });
+    assertEq(receipt.status, "success", "status");
+    blockOf.set(receipt.blockNumber, hash);
+    const [event] = await publicClient.getContractEvents({
+      ...counter,
+      eventName: "Incremented",
+      blockHash: receipt.blockHash,
+    });
+    valueOf.set(hash, event?.args.value);
+    return hash;
+  };
+  const withErrors = (e) => {
+    throw errors.length ? new Error(`${e.message}; watcher error: ${errors[0].shortMessage ?? errors[0]}`) : e;
+  };
   try {
-    const receipt = await mined(await walletClient.writeContract({ ...counter, functionName: "increment" }));
-    const log = await logs.next((l) => l.transactionHash === receipt.transactionHash, "Incremented (http)");
+    const { item: log } = await sendUntilDelivered(
+      logs,
+      (l) => l.transactionHash,
+      increment,
+      `Incremented (${label})`,
+    ).catch(withErrors);
     assertEq(log.args.by, account.address, "args.by");
-    await blocks.next((b) => b.number >= receipt.blockNumber, "block (http)");
+    assertEq(log.args.value, valueOf.get(log.transactionHash), "args.value");
+    await sendUntilDelivered(blocks, (b) => blockOf.get(b.number), increment, `block (${label})`).catch(withErrors);
   } finally {
     unwatchLogs();
     unwatchBlocks();
   }
-});
+}
+
+await check("http: watchContractEvent and watchBlocks (polling)", () => watchBoth(publicClient, walletClient, "http"));
 
 // The webSocket transport: subscriptions (eth_subscribe "logs" / "newHeads").
 const wsPublic = createPublicClient({ chain: coco, transport: webSocket(URL_WS) });
@@ -200,36 +211,9 @@ await check("webSocket: getChainId, readContract", async () => {
   assertEq(n, await publicClient.readContract({ ...counter, functionName: "number" }), "number() over ws and http");
 });
 
-await check("webSocket: watchContractEvent and watchBlocks receive a writeContract sent over ws", async () => {
-  const logs = collector();
-  const blocks = collector();
-  const errors = [];
-  const unwatchLogs = wsPublic.watchContractEvent({
-    ...counter,
-    eventName: "Incremented",
-    onLogs: (ls) => ls.forEach((l) => logs.push(l)),
-    onError: (e) => errors.push(e),
-  });
-  const unwatchBlocks = wsPublic.watchBlocks({ onBlock: (b) => blocks.push(b), onError: (e) => errors.push(e) });
-  // viem subscribes in the background.
-  await new Promise((r) => setTimeout(r, 1000));
-  try {
-    const before = await wsPublic.readContract({ ...counter, functionName: "number" });
-    const hash = await wsWallet.writeContract({ ...counter, functionName: "increment" });
-    const receipt = await wsPublic.waitForTransactionReceipt({ hash });
-    assertEq(receipt.status, "success", "status");
-    const log = await logs
-      .next((l) => l.transactionHash === hash, "Incremented (ws)")
-      .catch((e) => Promise.reject(errors.length ? errors[0] : e));
-    assertEq(log.args.value, before + 1n, "args.value");
-    await blocks
-      .next((b) => b.number >= receipt.blockNumber, "block (ws)")
-      .catch((e) => Promise.reject(errors.length ? errors[0] : e));
-  } finally {
-    unwatchLogs();
-    unwatchBlocks();
-  }
-});
+await check("webSocket: watchContractEvent and watchBlocks receive writeContract sent over ws", () =>
+  watchBoth(wsPublic, wsWallet, "ws"),
+);
 
 await (await wsPublic.transport.getRpcClient()).close();
 await (await wsWallet.transport.getRpcClient()).close();

@@ -227,9 +227,13 @@ async def subscriptions():
         expect(await aw3.eth.unsubscribe(logs), "unsubscribe logs")
 
 
-check(
-    "WebSocketProvider: eth_subscribe newHeads and logs",
-    lambda: asyncio.run(asyncio.wait_for(subscriptions(), 30)),
-)
+def run_subscriptions():
+    try:
+        asyncio.run(asyncio.wait_for(subscriptions(), 30))
+    except asyncio.TimeoutError:
+        raise AssertionError("timed out after 30 s waiting for eth_subscription notifications") from None
+
+
+check("WebSocketProvider: eth_subscribe newHeads and logs", run_subscriptions)
 
 finish()

@@ -1,0 +1,366 @@
+//! The installed filters and what they collected: pure bookkeeping, fed events and
+//! the time by the caller ([`super::FilterRpc`] and its background task).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use alloy::consensus::TxEnvelope;
+use alloy::consensus::transaction::Recovered;
+use alloy::primitives::{B256, Bloom, U128};
+use alloy::rpc::types::{Filter, FilterChanges, Log, Transaction};
+
+use super::FilterLimits;
+use crate::rpc::convert;
+use crate::rpc::error::RpcError;
+
+/// What a filter watches, with what it collected since its last poll.
+#[derive(Debug)]
+pub(super) enum Collector {
+    /// Hashes of new blocks.
+    Blocks(VecDeque<B256>),
+    /// Hashes of transactions entering the pool.
+    PendingHashes(VecDeque<B256>),
+    /// Transactions entering the pool, as RPC objects.
+    PendingFull(VecDeque<Transaction>),
+    /// Logs of new blocks matching the criteria.
+    Logs(Box<Filter>, VecDeque<Log>),
+}
+
+impl Collector {
+    /// Hands over what was collected, leaving the collector empty.
+    fn take(&mut self) -> FilterChanges {
+        match self {
+            Self::Blocks(hashes) | Self::PendingHashes(hashes) => {
+                FilterChanges::Hashes(std::mem::take(hashes).into())
+            }
+            Self::PendingFull(txs) => FilterChanges::Transactions(std::mem::take(txs).into()),
+            Self::Logs(_, logs) => FilterChanges::Logs(std::mem::take(logs).into()),
+        }
+    }
+}
+
+/// One installed filter.
+#[derive(Debug)]
+struct InstalledFilter {
+    collector: Collector,
+    last_poll: Instant,
+}
+
+/// Appends `item`, dropping the oldest when `queue` holds `max` already. True if one
+/// was dropped.
+fn push_capped<T>(queue: &mut VecDeque<T>, item: T, max: usize) -> bool {
+    let dropped = queue.len() >= max.max(1);
+    if dropped {
+        queue.pop_front();
+    }
+    queue.push_back(item);
+    dropped
+}
+
+/// Every installed filter, by id. Pure: callers supply the time and the events.
+#[derive(Debug)]
+pub(super) struct FilterTable {
+    filters: HashMap<U128, InstalledFilter>,
+    limits: FilterLimits,
+}
+
+impl FilterTable {
+    /// An empty table.
+    pub(super) fn new(limits: FilterLimits) -> Self {
+        Self {
+            filters: HashMap::new(),
+            limits,
+        }
+    }
+
+    /// Installs a filter under a fresh random id.
+    pub(super) fn install(&mut self, collector: Collector, now: Instant) -> Result<U128, RpcError> {
+        if self.filters.len() >= self.limits.max_filters {
+            self.prune(now);
+        }
+        if self.filters.len() >= self.limits.max_filters {
+            return Err(RpcError::Limit(format!(
+                "too many installed filters (max {})",
+                self.limits.max_filters
+            )));
+        }
+        let id = loop {
+            let id = U128::from(rand::random::<u128>());
+            if !self.filters.contains_key(&id) {
+                break id;
+            }
+        };
+        self.filters.insert(
+            id,
+            InstalledFilter {
+                collector,
+                last_poll: now,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The filter `id` if installed and not expired (an expired one is removed).
+    fn live(&mut self, id: U128, now: Instant) -> Option<&mut InstalledFilter> {
+        let timeout = self.limits.timeout;
+        let expired = now.duration_since(self.filters.get(&id)?.last_poll) > timeout;
+        if expired {
+            self.filters.remove(&id);
+            return None;
+        }
+        self.filters.get_mut(&id)
+    }
+
+    /// What filter `id` collected since its last poll; restarts its deadline.
+    pub(super) fn changes(&mut self, id: U128, now: Instant) -> Result<FilterChanges, RpcError> {
+        let filter = self.live(id, now).ok_or(RpcError::FilterNotFound)?;
+        filter.last_poll = now;
+        Ok(filter.collector.take())
+    }
+
+    /// The criteria of log filter `id`; restarts its deadline.
+    pub(super) fn log_criteria(&mut self, id: U128, now: Instant) -> Result<Filter, RpcError> {
+        let filter = self.live(id, now).ok_or(RpcError::FilterNotFound)?;
+        match &filter.collector {
+            Collector::Logs(criteria, _) => {
+                filter.last_poll = now;
+                Ok((**criteria).clone())
+            }
+            _ => Err(RpcError::FilterNotFound),
+        }
+    }
+
+    /// Removes filter `id`; false if it was not installed (or had expired).
+    pub(super) fn uninstall(&mut self, id: U128, now: Instant) -> bool {
+        self.live(id, now).is_some() && self.filters.remove(&id).is_some()
+    }
+
+    /// Removes every expired filter; returns how many.
+    pub(super) fn prune(&mut self, now: Instant) -> usize {
+        let before = self.filters.len();
+        let timeout = self.limits.timeout;
+        self.filters
+            .retain(|_, f| now.duration_since(f.last_poll) <= timeout);
+        before - self.filters.len()
+    }
+
+    /// True when no filter is installed.
+    pub(super) fn is_empty(&self) -> bool {
+        self.filters.is_empty()
+    }
+
+    /// True when some installed filter collects logs.
+    pub(super) fn wants_logs(&self) -> bool {
+        self.filters
+            .values()
+            .any(|f| matches!(f.collector, Collector::Logs(..)))
+    }
+
+    /// A new block: its hash, its logs bloom and (when a log filter exists) its logs.
+    pub(super) fn on_block(&mut self, hash: B256, bloom: Bloom, logs: &[Log]) {
+        let max = self.limits.max_items;
+        let mut dropped = 0usize;
+        for filter in self.filters.values_mut() {
+            match &mut filter.collector {
+                Collector::Blocks(hashes) => dropped += usize::from(push_capped(hashes, hash, max)),
+                Collector::Logs(criteria, found) if criteria.matches_bloom(bloom) => {
+                    for log in logs.iter().filter(|l| criteria.rpc_matches(l)) {
+                        dropped += usize::from(push_capped(found, log.clone(), max));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if dropped > 0 {
+            tracing::debug!(dropped, "filters full: dropped their oldest items");
+        }
+    }
+
+    /// A transaction entered the pool.
+    pub(super) fn on_pending(&mut self, hash: B256, tx: &Recovered<TxEnvelope>) {
+        let max = self.limits.max_items;
+        let mut full = None;
+        let mut dropped = 0usize;
+        for filter in self.filters.values_mut() {
+            dropped += usize::from(match &mut filter.collector {
+                Collector::PendingHashes(hashes) => push_capped(hashes, hash, max),
+                Collector::PendingFull(txs) => {
+                    let tx = full.get_or_insert_with(|| convert::pending_transaction(tx));
+                    push_capped(txs, tx.clone(), max)
+                }
+                _ => false,
+            });
+        }
+        if dropped > 0 {
+            tracing::debug!(dropped, "filters full: dropped their oldest items");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use alloy::consensus::{SignableTransaction, TxLegacy};
+    use alloy::primitives::{Address, LogData, Signature, logs_bloom};
+
+    fn table(max_filters: usize, max_items: usize) -> FilterTable {
+        FilterTable::new(FilterLimits {
+            timeout: Duration::from_secs(60),
+            max_filters,
+            max_items,
+        })
+    }
+
+    fn hashes(changes: FilterChanges) -> Vec<B256> {
+        changes.as_hashes().expect("hashes").to_vec()
+    }
+
+    fn log(address: Address, topic: B256, block: u64) -> Log {
+        Log {
+            inner: alloy::primitives::Log {
+                address,
+                data: LogData::new_unchecked(vec![topic], Default::default()),
+            },
+            block_hash: Some(B256::with_last_byte(block as u8)),
+            block_number: Some(block),
+            ..Default::default()
+        }
+    }
+
+    fn pool_tx(nonce: u64) -> (B256, Recovered<TxEnvelope>) {
+        let tx = TxLegacy {
+            nonce,
+            gas_limit: 21_000,
+            ..Default::default()
+        }
+        .into_signed(Signature::test_signature());
+        let hash = *tx.hash();
+        (hash, Recovered::new_unchecked(tx.into(), Address::ZERO))
+    }
+
+    #[test]
+    fn block_filter_returns_new_hashes_once() {
+        let now = Instant::now();
+        let mut t = table(10, 10);
+        let id = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        t.on_block(a, Bloom::ZERO, &[]);
+        t.on_block(b, Bloom::ZERO, &[]);
+        assert_eq!(hashes(t.changes(id, now).unwrap()), vec![a, b]);
+        assert!(hashes(t.changes(id, now).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn ids_are_distinct_and_the_number_of_filters_is_capped() {
+        let now = Instant::now();
+        let mut t = table(2, 10);
+        let a = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let b = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        assert_ne!(a, b);
+        let err = t
+            .install(Collector::Blocks(VecDeque::new()), now)
+            .unwrap_err();
+        assert!(matches!(err, RpcError::Limit(_)), "{err}");
+        assert!(t.uninstall(a, now));
+        assert!(!t.uninstall(a, now));
+        assert!(t.install(Collector::Blocks(VecDeque::new()), now).is_ok());
+    }
+
+    #[test]
+    fn a_full_filter_drops_its_oldest_items() {
+        let now = Instant::now();
+        let mut t = table(10, 3);
+        let id = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let all: Vec<B256> = (1..=5).map(B256::repeat_byte).collect();
+        for h in &all {
+            t.on_block(*h, Bloom::ZERO, &[]);
+        }
+        assert_eq!(hashes(t.changes(id, now).unwrap()), all[2..].to_vec());
+    }
+
+    #[test]
+    fn filters_expire_without_polls_and_polls_extend_them() {
+        let t0 = Instant::now();
+        let timeout = Duration::from_secs(60);
+        let mut t = table(10, 10);
+        let polled = t.install(Collector::Blocks(VecDeque::new()), t0).unwrap();
+        let idle = t.install(Collector::Blocks(VecDeque::new()), t0).unwrap();
+        let t1 = t0 + timeout - Duration::from_secs(1);
+        assert!(t.changes(polled, t1).is_ok());
+        let t2 = t0 + timeout + Duration::from_secs(1);
+        assert!(matches!(t.changes(idle, t2), Err(RpcError::FilterNotFound)));
+        assert!(t.changes(polled, t2).is_ok());
+        assert_eq!(t.prune(t2 + timeout + Duration::from_secs(1)), 1);
+        assert!(t.filters.is_empty());
+    }
+
+    #[test]
+    fn log_filters_keep_matching_logs_in_range() {
+        let now = Instant::now();
+        let mut t = table(10, 10);
+        let (wanted, other) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+        let (topic, other_topic) = (B256::repeat_byte(7), B256::repeat_byte(8));
+        let by_address = Filter::new().address(wanted);
+        let by_topic = Filter::new()
+            .address(vec![wanted, other])
+            .event_signature(topic)
+            .to_block(5u64);
+        let a = t
+            .install(Collector::Logs(Box::new(by_address), VecDeque::new()), now)
+            .unwrap();
+        let b = t
+            .install(Collector::Logs(Box::new(by_topic), VecDeque::new()), now)
+            .unwrap();
+        for block in [5u64, 6] {
+            let logs = [
+                log(wanted, topic, block),
+                log(other, topic, block),
+                log(wanted, other_topic, block),
+            ];
+            let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
+            t.on_block(B256::with_last_byte(block as u8), bloom, &logs);
+        }
+        let got = t.changes(a, now).unwrap();
+        let got = got.as_logs().unwrap();
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|l| l.address() == wanted));
+        let got = t.changes(b, now).unwrap();
+        let got = got.as_logs().unwrap();
+        // Block 6 is past `toBlock`; the third log has another topic.
+        assert_eq!(
+            got.iter()
+                .map(|l| (l.address(), l.block_number))
+                .collect::<Vec<_>>(),
+            vec![(wanted, Some(5)), (other, Some(5))]
+        );
+        assert!(t.log_criteria(a, now).is_ok());
+    }
+
+    #[test]
+    fn pending_filters_collect_hashes_or_transactions() {
+        let now = Instant::now();
+        let mut t = table(10, 10);
+        let h = t
+            .install(Collector::PendingHashes(VecDeque::new()), now)
+            .unwrap();
+        let f = t
+            .install(Collector::PendingFull(VecDeque::new()), now)
+            .unwrap();
+        let blocks = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let (hash, tx) = pool_tx(3);
+        t.on_pending(hash, &tx);
+        assert_eq!(hashes(t.changes(h, now).unwrap()), vec![hash]);
+        let full = t.changes(f, now).unwrap();
+        let full = full.as_transactions().unwrap();
+        assert_eq!(full.len(), 1);
+        assert_eq!(*full[0].inner.tx_hash(), hash);
+        assert!(hashes(t.changes(blocks, now).unwrap()).is_empty());
+        // Only log filters have criteria.
+        assert!(matches!(
+            t.log_criteria(h, now),
+            Err(RpcError::FilterNotFound)
+        ));
+    }
+}
