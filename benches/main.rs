@@ -2,7 +2,7 @@
 //! - `seal`: the enclave's record cipher on a typical record;
 //! - `pipeline`: the in-process limit — pre-signed ERC-20 transfers decoded, sender
 //!   recovered, validated, pooled, executed, committed (encrypted, fsynced) in blocks,
-//!   with no RPC in between.
+//!   with no RPC in between (30M-gas blocks, about 850 transfers each).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -143,7 +143,7 @@ fn pipeline(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BLOCK as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    group.bench_function(format!("erc20_transfer_block_of_{BLOCK}"), |b| {
+    group.bench_function(format!("erc20_transfers_{BLOCK}"), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -171,13 +171,13 @@ fn pipeline(c: &mut Criterion) {
                 for raw in &txs {
                     setup.chain.submit_raw(raw).expect("valid transfer");
                 }
-                let block = setup
-                    .chain
-                    .mine(usize::MAX, false)
-                    .expect("mine")
-                    .expect("a block");
+                // As many blocks as the gas limit needs (about 850 transfers each).
+                let mut mined = 0;
+                while let Some(block) = setup.chain.mine(usize::MAX, false).expect("mine") {
+                    mined += block.transactions.len();
+                }
                 total += start.elapsed();
-                assert_eq!(block.transactions.len(), BLOCK);
+                assert_eq!(mined, BLOCK);
             }
             total
         })

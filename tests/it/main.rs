@@ -2,6 +2,7 @@
 //! WebSocket with alloy providers and with the real tools.
 
 mod common;
+mod dev;
 mod durability;
 mod js_tools;
 mod rpc;
