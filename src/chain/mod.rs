@@ -10,6 +10,7 @@ mod error;
 pub mod genesis;
 pub mod pool;
 mod spec;
+pub mod state_dump;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

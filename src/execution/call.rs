@@ -107,7 +107,7 @@ pub(crate) fn geth_message(err: &InvalidTransaction) -> String {
     }
 }
 
-fn halt_message(reason: &HaltReason) -> String {
+pub(super) fn halt_message(reason: &HaltReason) -> String {
     match reason {
         HaltReason::OutOfGas(_) => "out of gas".to_string(),
         HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".to_string(),
@@ -124,7 +124,7 @@ fn halt_message(reason: &HaltReason) -> String {
 }
 
 /// Prepares the environment and transaction for a call request.
-fn prepare(
+pub(super) fn prepare(
     mut env: EvmEnv,
     request: TransactionRequest,
     gas_cap: u64,
@@ -147,10 +147,26 @@ fn prepare(
 
 /// Stops an execution that runs past its deadline (checked every few thousand steps).
 #[derive(Debug)]
-struct Deadline {
+pub(super) struct Deadline {
     at: Instant,
     steps: u32,
     hit: bool,
+}
+
+impl Deadline {
+    /// A deadline at `at`, not yet hit.
+    pub(super) fn new(at: Instant) -> Self {
+        Self {
+            at,
+            steps: 0,
+            hit: false,
+        }
+    }
+
+    /// Whether the execution was stopped.
+    pub(super) fn hit(&self) -> bool {
+        self.hit
+    }
 }
 
 impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Deadline {

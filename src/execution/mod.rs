@@ -4,12 +4,16 @@
 //! writes stay in memory until the block is committed. [`build_block`] runs a list of
 //! transactions through alloy-evm's Ethereum block executor (system calls, receipts,
 //! requests) and returns the block with its state diff. [`call`] and [`estimate_gas`]
-//! serve `eth_call` and `eth_estimateGas` on a throw-away overlay.
+//! serve `eth_call` and `eth_estimateGas` on a throw-away overlay; [`trace_transaction`],
+//! [`trace_block`], [`trace_call`] and [`create_access_list`] serve `debug_trace*` and
+//! `eth_createAccessList` with revm-inspectors.
 
 mod block;
 mod call;
 mod db;
+mod trace;
 
 pub use block::{BlockAttributes, BuiltBlock, build_block, evm_env, state_commitment};
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
+pub use trace::{create_access_list, header_env, trace_block, trace_call, trace_transaction};

@@ -14,6 +14,8 @@ use alloy::genesis::Genesis;
 use alloy::signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use coco_enclave::{LedgerSecret, VirtualPlatform};
 
+use crate::rpc::auth::{KeyRecord, generate_key, key_hash};
+
 use super::NodeError;
 
 /// The unsealed secrets a node runs with. Never printed.
@@ -134,4 +136,65 @@ pub fn dev_signers(mnemonic: &str, count: u32) -> Result<Vec<PrivateKeySigner>, 
                 .map_err(|e| setup_err(Path::new("--mnemonic"), e))
         })
         .collect()
+}
+
+const KEYS_LABEL: &str = "coco/api-keys";
+
+/// The API keys of `dir` (hashes and records), sealed on disk in `keys.sealed`.
+pub(super) fn load_keys(
+    dir: &Path,
+    secrets: &Secrets,
+) -> Result<Vec<(alloy::primitives::B256, KeyRecord)>, NodeError> {
+    let path = dir.join("keys.sealed");
+    let Some(sealed) = read(&path)? else {
+        return Ok(Vec::new());
+    };
+    let text = secrets
+        .platform
+        .unseal(KEYS_LABEL, &sealed)
+        .map_err(|e| setup_err(&path, e))?;
+    serde_json::from_slice(&text).map_err(|e| setup_err(&path, e))
+}
+
+fn save_keys(
+    dir: &Path,
+    secrets: &Secrets,
+    keys: &[(alloy::primitives::B256, KeyRecord)],
+) -> Result<(), NodeError> {
+    let path = dir.join("keys.sealed");
+    let text = serde_json::to_vec(keys).map_err(|e| setup_err(&path, e))?;
+    write_private(&path, &secrets.platform.seal(KEYS_LABEL, &text))
+}
+
+/// `coco keys add`: creates a key in `dir` and returns it (shown once, stored hashed).
+/// A running node reads keys at start.
+pub fn add_key(dir: &Path, record: KeyRecord) -> Result<String, NodeError> {
+    let secrets = Secrets::load_or_create(dir)?;
+    let mut keys = load_keys(dir, &secrets)?;
+    if keys.iter().any(|(_, r)| r.label == record.label) {
+        return Err(setup_err(
+            &dir.join("keys.sealed"),
+            format!("a key labelled `{}` exists", record.label),
+        ));
+    }
+    let key = generate_key();
+    keys.push((key_hash(&key), record));
+    save_keys(dir, &secrets, &keys)?;
+    Ok(key)
+}
+
+/// `coco keys list`: labels, roles, addresses and hash prefixes (never keys).
+pub fn list_keys(dir: &Path) -> Result<Vec<(alloy::primitives::B256, KeyRecord)>, NodeError> {
+    let secrets = Secrets::load_or_create(dir)?;
+    load_keys(dir, &secrets)
+}
+
+/// `coco keys revoke`: removes the key with this label; true if one was removed.
+pub fn revoke_key(dir: &Path, label: &str) -> Result<bool, NodeError> {
+    let secrets = Secrets::load_or_create(dir)?;
+    let mut keys = load_keys(dir, &secrets)?;
+    let before = keys.len();
+    keys.retain(|(_, r)| r.label != label);
+    save_keys(dir, &secrets, &keys)?;
+    Ok(keys.len() < before)
 }

@@ -15,10 +15,11 @@ use alloy::signers::local::PrivateKeySigner;
 use jsonrpsee::server::ServerHandle;
 
 use crate::chain::{Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis};
+use crate::rpc::auth::{KeyRecord, KeyRing, Role, generate_key, key_hash};
 use crate::rpc::{self, RpcLimits};
 use crate::state::{Store, StoreConfig};
 
-pub use keys::dev_signers;
+pub use keys::{add_key, dev_signers, list_keys, revoke_key};
 
 /// The mnemonic of the well-known dev accounts (anvil's and Hardhat's).
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
@@ -56,6 +57,8 @@ pub struct NodeConfig {
     pub dev: bool,
     /// Answer `web3_clientVersion` as anvil, for Hardhat's network helpers.
     pub anvil_compat: bool,
+    /// Enforce the confidential read policy (default for dev: open).
+    pub confidential: bool,
 }
 
 impl NodeConfig {
@@ -77,6 +80,7 @@ impl NodeConfig {
             cache_bytes: 64 * 1024 * 1024,
             dev: true,
             anvil_compat: false,
+            confidential: false,
         }
     }
 
@@ -131,6 +135,10 @@ pub struct Node {
     pub signers: Vec<PrivateKeySigner>,
     /// Where state lives (a temporary directory when ephemeral).
     pub data_dir: PathBuf,
+    /// The dev key covering every prefunded account (dev mode).
+    pub dev_key: Option<String>,
+    /// The API keys this node accepts.
+    pub keys: Arc<KeyRing>,
     rpc: ServerHandle,
     stop: Arc<AtomicBool>,
     failure: Arc<parking_lot::Mutex<Option<String>>>,
@@ -220,10 +228,25 @@ impl Node {
             config.anvil_compat,
         );
         let addr = SocketAddr::new(config.host, config.port);
-        let (addr, rpc) = rpc::serve(addr, config.rpc, module)
+        let keys = Arc::new(KeyRing::new(keys::load_keys(&data_dir, &secrets)?));
+        let dev_key = config.dev.then(|| {
+            let key = generate_key();
+            keys.insert(
+                key_hash(&key),
+                KeyRecord {
+                    role: Role::User,
+                    addresses: signers.iter().map(|s| s.address()).collect(),
+                    label: "dev".into(),
+                },
+            );
+            key
+        });
+        let (addr, rpc) = rpc::serve(addr, config.rpc, module, keys.clone(), !config.confidential)
             .await
             .map_err(|source| NodeError::Listen { addr, source })?;
         Ok(Self {
+            dev_key,
+            keys,
             addr,
             chain,
             signers,

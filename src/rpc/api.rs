@@ -62,7 +62,7 @@ pub trait EthApi {
         reward_percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory>;
     /// The accounts this node signs for (dev mode: the prefunded accounts).
-    #[method(name = "accounts")]
+    #[method(name = "accounts", with_extensions)]
     fn accounts(&self) -> RpcResult<Vec<Address>>;
     /// Balance at a block.
     #[method(name = "getBalance")]
@@ -77,10 +77,10 @@ pub trait EthApi {
     #[method(name = "getStorageAt")]
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
     /// Executes a call without creating a transaction.
-    #[method(name = "call")]
+    #[method(name = "call", with_extensions)]
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// Gas a transaction needs.
-    #[method(name = "estimateGas")]
+    #[method(name = "estimateGas", with_extensions)]
     async fn estimate_gas(
         &self,
         request: TransactionRequest,
@@ -88,22 +88,22 @@ pub trait EthApi {
     ) -> RpcResult<U64>;
     /// Submits a signed transaction. With instant mining, answers once its block is
     /// durable (as Hardhat Network does), so a receipt lookup right after succeeds.
-    #[method(name = "sendRawTransaction")]
+    #[method(name = "sendRawTransaction", with_extensions)]
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
     /// A transaction by hash (pooled or mined).
-    #[method(name = "getTransactionByHash")]
+    #[method(name = "getTransactionByHash", with_extensions)]
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
     /// A mined transaction's receipt.
-    #[method(name = "getTransactionReceipt")]
+    #[method(name = "getTransactionReceipt", with_extensions)]
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
     /// A block by number or tag.
-    #[method(name = "getBlockByNumber")]
+    #[method(name = "getBlockByNumber", with_extensions)]
     fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
     /// A block by hash.
-    #[method(name = "getBlockByHash")]
+    #[method(name = "getBlockByHash", with_extensions)]
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
     /// Every receipt of a block.
-    #[method(name = "getBlockReceipts")]
+    #[method(name = "getBlockReceipts", with_extensions)]
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
     /// Transaction count of a block by number.
     #[method(name = "getBlockTransactionCountByNumber")]
@@ -112,17 +112,17 @@ pub trait EthApi {
     #[method(name = "getBlockTransactionCountByHash")]
     fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
     /// A transaction by block number and index.
-    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    #[method(name = "getTransactionByBlockNumberAndIndex", with_extensions)]
     fn tx_by_number_and_index(
         &self,
         number: BlockNumberOrTag,
         index: U64,
     ) -> RpcResult<Option<Transaction>>;
     /// A transaction by block hash and index.
-    #[method(name = "getTransactionByBlockHashAndIndex")]
+    #[method(name = "getTransactionByBlockHashAndIndex", with_extensions)]
     fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>>;
     /// Logs matching a filter.
-    #[method(name = "getLogs")]
+    #[method(name = "getLogs", with_extensions)]
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
 }
 

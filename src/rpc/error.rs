@@ -42,6 +42,12 @@ pub enum RpcError {
     /// No installed filter has this id (never installed, uninstalled, or expired).
     #[error("filter not found")]
     FilterNotFound,
+    /// No mined transaction has this hash (geth's `debug_traceTransaction` message).
+    #[error("transaction not found")]
+    TransactionNotFound,
+    /// The read policy refuses the request.
+    #[error("{0}")]
+    NotAuthorized(String),
     /// The call ran past its time limit.
     #[error("execution aborted (timeout = {0:?})")]
     Timeout(std::time::Duration),
@@ -74,6 +80,9 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::Chain(e) => internal(&e),
             RpcError::State(e) => state(&e),
             RpcError::Tx(TxError::Internal) => internal(&err),
+            RpcError::NotAuthorized(msg) => {
+                ErrorObjectOwned::owned(super::policy::NOT_AUTHORIZED, msg, None::<()>)
+            }
             RpcError::Limit(msg) => ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg, None::<()>),
             other => ErrorObjectOwned::owned(SERVER_ERROR, other.to_string(), None::<()>),
         }
@@ -158,6 +167,13 @@ mod tests {
         let obj = object(RpcError::FilterNotFound);
         assert_eq!(obj.code(), SERVER_ERROR);
         assert_eq!(obj.message(), "filter not found");
+    }
+
+    #[test]
+    fn transaction_not_found_is_geths_server_error() {
+        let obj = object(RpcError::TransactionNotFound);
+        assert_eq!(obj.code(), SERVER_ERROR);
+        assert_eq!(obj.message(), "transaction not found");
     }
 
     #[test]

@@ -9,13 +9,15 @@ use alloy::rpc::types::{
     Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction, TransactionReceipt,
     TransactionRequest,
 };
+use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 
 use super::RpcLimits;
 use super::api::{EthApiServer, NetApiServer, Web3ApiServer};
+use super::auth::{Caller, caller_of};
 use super::convert;
 use super::error::RpcError;
-use crate::chain::{Chain, Mining};
+use crate::chain::{Chain, Mining, TxError};
 use crate::execution::{self, BlockAttributes};
 use crate::state::{StateReader, StoredBlock};
 
@@ -269,6 +271,21 @@ impl EthRpc {
         Ok(history)
     }
 
+    /// Whether `caller` may see a log (looks up its transaction's sender).
+    pub(crate) fn log_visible(&self, caller: &Caller, log: &Log) -> bool {
+        if caller.sees_everything() {
+            return true;
+        }
+        let sender = log
+            .block_number
+            .zip(log.transaction_index)
+            .and_then(|(n, i)| {
+                let block = self.chain.store().block(n).ok()??;
+                block.senders.get(i as usize).copied()
+            });
+        sender.is_some_and(|s| caller.can_see_log(&s, &log.inner, false))
+    }
+
     /// `eth_getLogs` off the async runtime, under the call time limit. Also serves
     /// `eth_getFilterLogs`, so both obey the same range and result limits.
     pub(crate) async fn logs_blocking(&self, filter: Filter) -> Res<Vec<Log>> {
@@ -342,6 +359,55 @@ impl EthRpc {
         }
         Ok(out)
     }
+}
+
+/// `from` must be one of the caller's addresses (default: the first), unless the caller
+/// sees everything.
+fn check_from(caller: &Caller, request: &mut TransactionRequest) -> Res<()> {
+    if caller.sees_everything() {
+        return Ok(());
+    }
+    match request.from {
+        None => request.from = caller.addresses.first().copied(),
+        Some(from) if caller.holds(&from) => {}
+        Some(_) => {
+            return Err(RpcError::NotAuthorized(
+                "not authorized: `from` must be one of the API key's addresses".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether transaction `index` of `block` is visible to `caller`.
+fn visible_tx(caller: &Caller, block: &StoredBlock, index: usize) -> bool {
+    let to = block.transactions[index].to();
+    caller.can_see_transaction(&block.senders[index], to.as_ref())
+}
+
+/// A receipt with only the logs `caller` may see (and their bloom).
+fn receipt_for(
+    caller: &Caller,
+    block: &StoredBlock,
+    hash: B256,
+    index: usize,
+) -> TransactionReceipt {
+    let mut receipt = convert::receipt_at(block, hash, index);
+    if caller.sees_everything() {
+        return receipt;
+    }
+    let sender = block.senders[index];
+    if let Some(inner) = receipt.inner.as_receipt_with_bloom_mut() {
+        inner
+            .receipt
+            .logs
+            .retain(|l| caller.can_see_log(&sender, &l.inner, false));
+        inner.logs_bloom = alloy::primitives::Bloom::ZERO;
+        for log in &inner.receipt.logs {
+            inner.logs_bloom.accrue_log(&log.inner);
+        }
+    }
+    receipt
 }
 
 /// Effective tips of a block at the given gas-weighted percentiles.
@@ -436,8 +502,12 @@ impl EthApiServer for EthRpc {
         Ok(self.fee_history_inner(block_count.to(), newest_block, reward_percentiles)?)
     }
 
-    fn accounts(&self) -> RpcResult<Vec<Address>> {
-        Ok(self.accounts.clone())
+    fn accounts(&self, ext: &Extensions) -> RpcResult<Vec<Address>> {
+        let caller = caller_of(ext);
+        if caller.open {
+            return Ok(self.accounts.clone());
+        }
+        Ok(caller.addresses.to_vec())
     }
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
@@ -493,9 +563,11 @@ impl EthApiServer for EthRpc {
 
     async fn call(
         &self,
+        ext: &Extensions,
         mut request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<Bytes> {
+        check_from(&caller_of(ext), &mut request)?;
         let (at, env) = self.prepare_call(&mut request, block)?;
         let cap = self.call_limits();
         let outcome = self
@@ -514,22 +586,37 @@ impl EthApiServer for EthRpc {
 
     async fn estimate_gas(
         &self,
-        request: TransactionRequest,
+        ext: &Extensions,
+        mut request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<U64> {
+        check_from(&caller_of(ext), &mut request)?;
         Ok(U64::from(self.estimate_gas_inner(request, block).await?))
     }
 
-    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+    async fn send_raw_transaction(&self, ext: &Extensions, raw: Bytes) -> RpcResult<B256> {
+        let caller = caller_of(ext);
         let blocks = self.chain.subscribe_blocks();
-        let hash = self.chain.submit_raw(&raw).map_err(RpcError::from)?;
+        let hash = self.chain.submit_raw(&raw).map_err(|e| {
+            // Another account's figures are shown only to callers holding it.
+            RpcError::from(match e {
+                TxError::InsufficientFunds {
+                    detail: Some((sender, ..)),
+                } if !caller.can_read_account(&sender) => {
+                    TxError::InsufficientFunds { detail: None }
+                }
+                other => other,
+            })
+        })?;
         self.await_inclusion(hash, blocks).await;
         Ok(hash)
     }
 
-    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+    fn transaction_by_hash(&self, ext: &Extensions, hash: B256) -> RpcResult<Option<Transaction>> {
+        let caller = caller_of(ext);
         if let Some(pooled) = self.chain.pool_tx(&hash) {
-            return Ok(Some(convert::pending_transaction(&pooled.tx)));
+            let visible = caller.can_see_transaction(&pooled.tx.signer(), pooled.tx.to().as_ref());
+            return Ok(visible.then(|| convert::pending_transaction(&pooled.tx)));
         }
         let store = self.chain.store();
         let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)?
@@ -540,6 +627,9 @@ impl EthApiServer for EthRpc {
             .block(number)
             .map_err(RpcError::from)?
             .ok_or(RpcError::HeaderNotFound)?;
+        if !visible_tx(&caller, &block, index) {
+            return Ok(None);
+        }
         Ok(Some(convert::transaction_at(
             &block,
             block.header.hash_slow(),
@@ -547,7 +637,12 @@ impl EthApiServer for EthRpc {
         )))
     }
 
-    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+    fn transaction_receipt(
+        &self,
+        ext: &Extensions,
+        hash: B256,
+    ) -> RpcResult<Option<TransactionReceipt>> {
+        let caller = caller_of(ext);
         let store = self.chain.store();
         let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)?
         else {
@@ -557,26 +652,42 @@ impl EthApiServer for EthRpc {
             .block(number)
             .map_err(RpcError::from)?
             .ok_or(RpcError::HeaderNotFound)?;
-        Ok(Some(convert::receipt_at(
+        if !visible_tx(&caller, &block, index) {
+            return Ok(None);
+        }
+        Ok(Some(receipt_for(
+            &caller,
             &block,
             block.header.hash_slow(),
             index,
         )))
     }
 
-    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+    fn block_by_number(
+        &self,
+        ext: &Extensions,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<Block>> {
+        let caller = caller_of(ext);
         Ok(self
             .block_by_tag(number)?
-            .map(|b| convert::block(&b, full, |_| true)))
+            .map(|b| convert::block(&b, full, |i| visible_tx(&caller, &b, i))))
     }
 
-    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+    fn block_by_hash(&self, ext: &Extensions, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        let caller = caller_of(ext);
         Ok(self
             .block_by_hash_inner(hash)?
-            .map(|b| convert::block(&b, full, |_| true)))
+            .map(|b| convert::block(&b, full, |i| visible_tx(&caller, &b, i))))
     }
 
-    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+    fn block_receipts(
+        &self,
+        ext: &Extensions,
+        block: BlockId,
+    ) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let caller = caller_of(ext);
         let block = match block {
             BlockId::Number(tag) => self.block_by_tag(tag)?,
             BlockId::Hash(hash) => self.block_by_hash_inner(hash.block_hash)?,
@@ -584,7 +695,8 @@ impl EthApiServer for EthRpc {
         Ok(block.map(|b| {
             let hash = b.header.hash_slow();
             (0..b.transactions.len())
-                .map(|i| convert::receipt_at(&b, hash, i))
+                .filter(|i| visible_tx(&caller, &b, *i))
+                .map(|i| receipt_for(&caller, &b, hash, i))
                 .collect()
         }))
     }
@@ -603,25 +715,38 @@ impl EthApiServer for EthRpc {
 
     fn tx_by_number_and_index(
         &self,
+        ext: &Extensions,
         number: BlockNumberOrTag,
         index: U64,
     ) -> RpcResult<Option<Transaction>> {
+        let caller = caller_of(ext);
         let index: usize = index.to();
         Ok(self
             .block_by_tag(number)?
-            .filter(|b| index < b.transactions.len())
+            .filter(|b| index < b.transactions.len() && visible_tx(&caller, b, index))
             .map(|b| convert::transaction_at(&b, b.header.hash_slow(), index)))
     }
 
-    fn tx_by_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>> {
+    fn tx_by_hash_and_index(
+        &self,
+        ext: &Extensions,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
+        let caller = caller_of(ext);
         let index: usize = index.to();
         Ok(self
             .block_by_hash_inner(hash)?
-            .filter(|b| index < b.transactions.len())
+            .filter(|b| index < b.transactions.len() && visible_tx(&caller, b, index))
             .map(|b| convert::transaction_at(&b, hash, index)))
     }
 
-    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        Ok(self.logs_blocking(filter).await?)
+    async fn logs(&self, ext: &Extensions, filter: Filter) -> RpcResult<Vec<Log>> {
+        let caller = caller_of(ext);
+        let logs = self.logs_blocking(filter).await?;
+        Ok(logs
+            .into_iter()
+            .filter(|l| self.log_visible(&caller, l))
+            .collect())
     }
 }

@@ -8,11 +8,13 @@
 //! never logged (they may carry API keys).
 
 pub mod api;
+pub mod auth;
 pub mod convert;
 pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
+pub mod policy;
 pub mod pubsub;
 
 use std::net::SocketAddr;
@@ -110,10 +112,15 @@ pub fn module(
 }
 
 /// Starts serving `module` on `addr`; returns the bound address and the server handle.
+///
+/// Callers are resolved from API keys in `keys` ([`auth`]); `open` selects the open read
+/// policy (every caller reads everything), otherwise [`policy`] applies.
 pub async fn serve(
     addr: SocketAddr,
     limits: RpcLimits,
     module: RpcModule<()>,
+    keys: Arc<auth::KeyRing>,
+    open: bool,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -128,7 +135,16 @@ pub async fn serve(
         .build();
     let server = Server::builder()
         .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(cors)
+                .layer(auth::AuthLayer::new(keys, open)),
+        )
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(
+                policy::PolicyLayer::new(module.method_names().map(String::from)),
+            ),
+        )
         .build(addr)
         .await?;
     let local = server.local_addr()?;

@@ -228,6 +228,24 @@ impl Store {
         Ok(Some(block))
     }
 
+    /// Calls `f` with every state diff in the block log, oldest first: blocks' and
+    /// patches', including those a later truncation undid. The store cannot list its
+    /// keys (they are keyed hashes); this is how a state dump finds every account and
+    /// slot ever written, reading their current values back through [`StateReader`].
+    pub fn for_each_state_diff(&self, mut f: impl FnMut(&StateDiff)) -> Result<()> {
+        let len = self.log.lock().len();
+        for seq in 0..len {
+            // One entry per lock, so appends are not held up by a long walk.
+            let entry = self.log.lock().read(seq)?;
+            match entry {
+                LogEntry::Block(commit) => f(&commit.diff),
+                LogEntry::Patch { diff, .. } => f(&diff),
+                LogEntry::Truncate { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Number of the block with this hash.
     pub fn block_number(&self, hash: B256) -> Result<Option<u64>> {
         Ok(self
