@@ -138,6 +138,10 @@ fn setup() -> Setup {
 }
 
 fn pipeline(c: &mut Criterion) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut setup = setup();
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(BLOCK as u64));

@@ -1,7 +1,7 @@
 //! The `coco` binary: parse the command line, start tracing, run.
 
 use clap::Parser;
-use coco::cli::{Cli, Command, banner};
+use coco::cli::{Cli, Command, banner, run_keys};
 use coco::node::Node;
 use eyre::WrapErr;
 
@@ -14,6 +14,10 @@ fn main() -> eyre::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Keys(command) = cli.command {
+        print!("{}", run_keys(command)?);
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -34,6 +38,7 @@ fn main() -> eyre::Result<()> {
                 node.stop().await;
                 Ok(())
             }
+            Command::Keys(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }

@@ -359,7 +359,7 @@ impl Chain {
         {
             let mut pool = self.pool.lock();
             for (hash, reason) in &built.invalid {
-                tracing::debug!(%hash, %reason, "dropping invalid transaction");
+                tracing::warn!(%hash, %reason, "dropping a pooled transaction the block refused");
                 pool.remove(hash);
             }
             for (tx, sender) in block.transactions.iter().zip(&block.senders) {

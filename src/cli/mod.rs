@@ -24,6 +24,100 @@ pub struct Cli {
 pub enum Command {
     /// Start a single-node development chain with prefunded accounts.
     Dev(DevArgs),
+    /// Manage the API keys of a data directory (read by the node at start).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `coco keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Add {
+        /// Data directory of the node.
+        #[arg(long, default_value = ".coco/dev")]
+        data_dir: PathBuf,
+        /// Name of the key (for list and revoke).
+        #[arg(long)]
+        label: String,
+        /// Role: user, auditor or member.
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// An address the key speaks for (repeat for several).
+        #[arg(long = "address")]
+        addresses: Vec<alloy::primitives::Address>,
+    },
+    /// List keys (labels, roles, addresses; never the keys).
+    List {
+        /// Data directory of the node.
+        #[arg(long, default_value = ".coco/dev")]
+        data_dir: PathBuf,
+    },
+    /// Revoke the key with this label.
+    Revoke {
+        /// Data directory of the node.
+        #[arg(long, default_value = ".coco/dev")]
+        data_dir: PathBuf,
+        /// The key's label.
+        label: String,
+    },
+}
+
+/// Runs a `coco keys` command; returns what to print.
+pub fn run_keys(command: KeysCommand) -> Result<String, crate::node::NodeError> {
+    use crate::rpc::auth::{KeyRecord, Role};
+    match command {
+        KeysCommand::Add {
+            data_dir,
+            label,
+            role,
+            addresses,
+        } => {
+            let role = match role.as_str() {
+                "user" => Role::User,
+                "auditor" => Role::Auditor,
+                "member" => Role::Member,
+                other => {
+                    return Err(crate::node::NodeError::Setup {
+                        path: "--role".into(),
+                        reason: format!("unknown role `{other}` (user, auditor, member)"),
+                    });
+                }
+            };
+            let key = crate::node::add_key(
+                &data_dir,
+                KeyRecord {
+                    role,
+                    addresses,
+                    label,
+                },
+            )?;
+            Ok(format!(
+                "{key}\n(shown once; the node stores only its hash and reads keys at start)"
+            ))
+        }
+        KeysCommand::List { data_dir } => {
+            let mut out = String::new();
+            for (hash, record) in crate::node::list_keys(&data_dir)? {
+                let addresses: Vec<String> =
+                    record.addresses.iter().map(|a| a.to_string()).collect();
+                out.push_str(&format!(
+                    "{}  {:?}  {}…  {}\n",
+                    record.label,
+                    record.role,
+                    &hash.to_string()[..10],
+                    addresses.join(",")
+                ));
+            }
+            Ok(out)
+        }
+        KeysCommand::Revoke { data_dir, label } => {
+            match crate::node::revoke_key(&data_dir, &label)? {
+                true => Ok(format!("revoked `{label}`")),
+                false => Ok(format!("no key labelled `{label}`")),
+            }
+        }
+    }
 }
 
 /// `coco dev` flags.
@@ -66,10 +160,25 @@ pub struct DevArgs {
     /// Base fee of a new chain's genesis block, wei (default: 1 gwei).
     #[arg(long)]
     pub base_fee: Option<u64>,
+    /// Enforce the confidential read policy: callers see only their own accounts,
+    /// transactions and logs (default for dev: open, everyone reads everything).
+    #[arg(long)]
+    pub confidential: bool,
     /// Answer web3_clientVersion as "anvil/…" so Hardhat's network helpers
     /// (loadFixture, time, mine) accept the node.
     #[arg(long)]
     pub anvil_compat: bool,
+    /// Apply this state dump (anvil's JSON format, or a directory holding
+    /// `state.json`) on start.
+    #[arg(long, value_name = "PATH")]
+    pub load_state: Option<PathBuf>,
+    /// Write the latest state to this file (anvil's JSON format; a directory means
+    /// `<dir>/state.json`) on exit.
+    #[arg(long, value_name = "PATH")]
+    pub dump_state: Option<PathBuf>,
+    /// Both of the above with one file: load it if it exists, dump to it on exit.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["load_state", "dump_state"])]
+    pub state: Option<PathBuf>,
 }
 
 impl DevArgs {
@@ -89,6 +198,17 @@ impl DevArgs {
             gas_limit: self.gas_limit,
             base_fee: self.base_fee,
             anvil_compat: self.anvil_compat,
+            confidential: self.confidential,
+            load_state: self.load_state.clone().or_else(|| {
+                self.state.clone().filter(|p| {
+                    if p.is_dir() {
+                        p.join("state.json").is_file()
+                    } else {
+                        p.is_file()
+                    }
+                })
+            }),
+            dump_state: self.dump_state.clone().or_else(|| self.state.clone()),
             mnemonic: self.mnemonic.clone(),
             accounts: self.accounts,
             balance: U256::from(self.balance) * U256::from(10u64).pow(U256::from(18u64)),
@@ -129,10 +249,25 @@ pub fn banner(node: &Node, ephemeral: bool) -> String {
         node.data_dir.display().to_string()
     };
     let _ = writeln!(out, "Data directory:  {dir}");
-    let _ = writeln!(
-        out,
-        "Read policy:     open (every caller reads everything, as on any dev node)"
-    );
+    if node.open_policy {
+        let _ = writeln!(
+            out,
+            "Read policy:     open (every caller reads everything, as on any dev node)"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Read policy:     confidential (callers see only their own accounts, transactions and logs)"
+        );
+    }
+    if let Some(key) = &node.dev_key {
+        let _ = writeln!(out, "Dev API key:     {key}");
+        let _ = writeln!(
+            out,
+            "                 covers every account above: `Authorization: Bearer <key>` or {}/<key>",
+            node.http_url()
+        );
+    }
     let _ = writeln!(
         out,
         "TEE platform:    virtual — NO PROTECTION: attestation proves nothing"

@@ -28,7 +28,9 @@ use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory, FromRecoveredTx};
 use alloy_hardforks::EthereumHardforks;
 use revm::context::{BlockEnv, TxEnv};
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason};
+use revm::context_interface::transaction::TransactionType;
 use revm::database_interface::{Database, DatabaseRef};
+use revm::primitives::hardfork::SpecId;
 use revm::state::{AccountInfo, Bytecode};
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
@@ -242,6 +244,11 @@ pub fn create_access_list(
 ) -> Result<AccessListResult, CallError> {
     let deadline = Instant::now() + limits.timeout;
     let (env, mut tx) = prepare(env, request, limits.gas_cap)?;
+    // revm charges for an access list only outside legacy transactions (it still warms
+    // it); geth prices the list whatever the request's fields say.
+    if tx.tx_type == TransactionType::Legacy as u8 && env.cfg_env.spec >= SpecId::BERLIN {
+        tx.tx_type = TransactionType::Eip2930 as u8;
+    }
     let mut list = tx.access_list.clone();
     let mut round = 0;
     loop {

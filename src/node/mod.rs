@@ -4,7 +4,7 @@
 mod keys;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -14,6 +14,7 @@ use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use jsonrpsee::server::ServerHandle;
 
+use crate::chain::state_dump::StateDump;
 use crate::chain::{Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis};
 use crate::rpc::auth::{KeyRecord, KeyRing, Role, generate_key, key_hash};
 use crate::rpc::{self, RpcLimits};
@@ -59,6 +60,10 @@ pub struct NodeConfig {
     pub anvil_compat: bool,
     /// Enforce the confidential read policy (default for dev: open).
     pub confidential: bool,
+    /// A state dump (anvil's JSON format) applied on start.
+    pub load_state: Option<PathBuf>,
+    /// Where the latest state is written (anvil's JSON format) on stop.
+    pub dump_state: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -81,6 +86,8 @@ impl NodeConfig {
             dev: true,
             anvil_compat: false,
             confidential: false,
+            load_state: None,
+            dump_state: None,
         }
     }
 
@@ -139,10 +146,13 @@ pub struct Node {
     pub dev_key: Option<String>,
     /// The API keys this node accepts.
     pub keys: Arc<KeyRing>,
+    /// True under the open read policy.
+    pub open_policy: bool,
     rpc: ServerHandle,
     stop: Arc<AtomicBool>,
     failure: Arc<parking_lot::Mutex<Option<String>>>,
     producer: Option<JoinHandle<()>>,
+    dump_state: Option<PathBuf>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -215,6 +225,9 @@ impl Node {
             ChainSpec::new(spec),
             settings,
         )?);
+        if let Some(path) = &config.load_state {
+            load_state(&chain, path)?;
+        }
 
         let stop = Arc::new(AtomicBool::new(false));
         let failure = Arc::new(parking_lot::Mutex::new(None));
@@ -245,6 +258,7 @@ impl Node {
             .await
             .map_err(|source| NodeError::Listen { addr, source })?;
         Ok(Self {
+            open_policy: !config.confidential,
             dev_key,
             keys,
             addr,
@@ -255,6 +269,7 @@ impl Node {
             stop,
             failure,
             producer: Some(producer),
+            dump_state: config.dump_state.clone(),
             _temp: temp,
         })
     }
@@ -282,7 +297,8 @@ impl Node {
         }
     }
 
-    /// Stops serving and producing; waits for the producer to finish its block.
+    /// Stops serving and producing; waits for the producer to finish its block. Then
+    /// writes the state dump if one was asked for (a failure is logged).
     pub async fn stop(mut self) {
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
@@ -291,7 +307,59 @@ impl Node {
         if let Some(producer) = self.producer.take() {
             let _ = tokio::task::spawn_blocking(move || producer.join()).await;
         }
+        if let Some(path) = self.dump_state.take() {
+            let chain = self.chain.clone();
+            let written = tokio::task::spawn_blocking(move || dump_state(&chain, &path)).await;
+            match written {
+                Ok(Ok(path)) => tracing::info!(file = %path.display(), "state dumped"),
+                Ok(Err(e)) => tracing::error!(error = %e, "could not dump the state"),
+                Err(e) => tracing::error!(error = %e, "could not dump the state"),
+            }
+        }
     }
+}
+
+/// anvil's rule: a directory given for a state file means `<dir>/state.json`.
+fn state_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("state.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Applies the state dump at `path` (`--load-state`).
+fn load_state(chain: &Chain, path: &Path) -> Result<(), NodeError> {
+    let path = state_file(path);
+    let setup = |reason: String| NodeError::Setup {
+        path: path.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| setup(e.to_string()))?;
+    let dump = StateDump::from_json(&bytes).map_err(|e| setup(format!("not a state dump: {e}")))?;
+    chain.load_state(&dump)?;
+    tracing::info!(file = %path.display(), accounts = dump.accounts.len(), "state loaded");
+    Ok(())
+}
+
+/// Writes the latest state to `path` (`--dump-state`), replacing the file atomically.
+/// Returns the file written.
+pub fn dump_state(chain: &Chain, path: &Path) -> Result<PathBuf, NodeError> {
+    let path = state_file(path);
+    let setup = |reason: String| NodeError::Setup {
+        path: path.clone(),
+        reason,
+    };
+    let json = chain
+        .dump_state()?
+        .to_json()
+        .map_err(|e| setup(e.to_string()))?;
+    let mut temp = path.clone().into_os_string();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
+    std::fs::write(&temp, &json).map_err(|e| setup(e.to_string()))?;
+    std::fs::rename(&temp, &path).map_err(|e| setup(e.to_string()))?;
+    Ok(path)
 }
 
 fn spawn_producer(

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use alloy::consensus::TrieAccount;
 use alloy::eips::{BlockId, BlockNumberOrTag};
-use alloy::primitives::{Address, Bytes, EMPTY_ROOT_HASH, KECCAK256_EMPTY};
+use alloy::primitives::{Address, Bytes, KECCAK256_EMPTY};
 use alloy::rpc::types::AccountInfo;
+use alloy::trie::EMPTY_ROOT_HASH;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 

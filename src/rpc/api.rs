@@ -134,7 +134,8 @@ pub trait EthPubSubApi {
     #[subscription(
         name = "subscribe" => "subscription",
         unsubscribe = "unsubscribe",
-        item = alloy::rpc::types::pubsub::SubscriptionResult
+        item = alloy::rpc::types::pubsub::SubscriptionResult,
+        with_extensions
     )]
     async fn subscribe(&self, kind: SubscriptionKind, params: Option<Params>) -> SubscribeResult;
 }
@@ -143,21 +144,21 @@ pub trait EthPubSubApi {
 #[rpc(server, namespace = "eth")]
 pub trait EthFilterApi {
     /// Installs a log filter; returns its id.
-    #[method(name = "newFilter")]
+    #[method(name = "newFilter", with_extensions)]
     fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
     /// Installs a filter for new block hashes; returns its id.
-    #[method(name = "newBlockFilter")]
+    #[method(name = "newBlockFilter", with_extensions)]
     fn new_block_filter(&self) -> RpcResult<U128>;
     /// Installs a filter for new pool transactions (hashes, or full objects with `true`).
-    #[method(name = "newPendingTransactionFilter")]
+    #[method(name = "newPendingTransactionFilter", with_extensions)]
     fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128>;
     /// What a filter collected since its last poll.
-    #[method(name = "getFilterChanges")]
+    #[method(name = "getFilterChanges", with_extensions)]
     async fn filter_changes(&self, id: String) -> RpcResult<FilterChanges>;
     /// Every log matching a log filter's criteria (as `eth_getLogs`).
-    #[method(name = "getFilterLogs")]
+    #[method(name = "getFilterLogs", with_extensions)]
     async fn filter_logs(&self, id: String) -> RpcResult<Vec<Log>>;
     /// Removes a filter; false if there was none with this id.
-    #[method(name = "uninstallFilter")]
+    #[method(name = "uninstallFilter", with_extensions)]
     fn uninstall_filter(&self, id: String) -> RpcResult<bool>;
 }

@@ -12,10 +12,12 @@ use alloy::rpc::types::trace::geth::{
     GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
 };
 use alloy::rpc::types::{AccessListResult, TransactionRequest};
+use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
 
 use super::RpcLimits;
+use super::auth::{Caller, caller_of};
 use super::error::RpcError;
 use crate::chain::Chain;
 use crate::execution::{self, CallLimits};
@@ -64,7 +66,7 @@ pub trait DebugApi {
 pub trait EthAccessListApi {
     /// The storage a call touches as an EIP-2930 access list, with the gas the call uses
     /// when sent with it; a failed call is reported in `error`, as geth does.
-    #[method(name = "createAccessList")]
+    #[method(name = "createAccessList", with_extensions)]
     async fn create_access_list(
         &self,
         request: TransactionRequest,
@@ -182,6 +184,24 @@ impl DebugRpc {
     }
 }
 
+/// `from` must be one of the caller's addresses (default: the first), unless the caller
+/// sees everything — the rule `eth_call` applies.
+fn check_from(caller: &Caller, request: &mut TransactionRequest) -> Res<()> {
+    if caller.sees_everything() {
+        return Ok(());
+    }
+    match request.from {
+        None => request.from = caller.addresses.first().copied(),
+        Some(from) if caller.holds(&from) => {}
+        Some(_) => {
+            return Err(RpcError::NotAuthorized(
+                "not authorized: `from` must be one of the API key's addresses".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl DebugApiServer for DebugRpc {
     async fn trace_transaction(
@@ -258,9 +278,11 @@ impl DebugApiServer for DebugRpc {
 impl EthAccessListApiServer for DebugRpc {
     async fn create_access_list(
         &self,
+        ext: &Extensions,
         mut request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
+        check_from(&caller_of(ext), &mut request)?;
         let (at, env) = self.prepare_call(&mut request, block)?;
         let limits = self.call_limits();
         Ok(self

@@ -11,11 +11,13 @@ use alloy::primitives::{Address, B256, Bytes, Signature, U64, U256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
+use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::{Caller, caller_of};
 use super::error::RpcError;
 use super::eth::EthRpc;
 use crate::chain::dev::DevError;
@@ -44,16 +46,16 @@ impl Quantity {
 #[rpc(server)]
 pub trait DevApi {
     /// Signs (with a dev key) or, for an impersonated sender, accepts unsigned, and submits.
-    #[method(name = "eth_sendTransaction")]
+    #[method(name = "eth_sendTransaction", with_extensions)]
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
     /// EIP-191 signature of `message` by a dev account.
-    #[method(name = "eth_sign")]
+    #[method(name = "eth_sign", with_extensions)]
     fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
     /// `personal_sign`: `eth_sign` with the parameters swapped.
-    #[method(name = "personal_sign")]
+    #[method(name = "personal_sign", with_extensions)]
     fn personal_sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes>;
     /// EIP-712 signature by a dev account.
-    #[method(name = "eth_signTypedData_v4")]
+    #[method(name = "eth_signTypedData_v4", with_extensions)]
     fn sign_typed_data_v4(&self, address: Address, data: Value) -> RpcResult<Bytes>;
     /// Mines one block (at `timestamp` if given).
     #[method(name = "evm_mine")]
@@ -139,6 +141,16 @@ impl DevRpc {
     }
 }
 
+/// Under the confidential policy, a caller signs and sends only as its own addresses.
+fn own(caller: &Caller, address: Address) -> Result<(), RpcError> {
+    if caller.sees_everything() || caller.holds(&address) {
+        return Ok(());
+    }
+    Err(RpcError::NotAuthorized(format!(
+        "not authorized: {address} is not one of the API key's addresses"
+    )))
+}
+
 fn dev_err(err: DevError) -> RpcError {
     match err {
         DevError::TimestampTooLow { .. } => RpcError::InvalidParams(err.to_string()),
@@ -148,7 +160,12 @@ fn dev_err(err: DevError) -> RpcError {
 
 #[async_trait]
 impl DevApiServer for DevRpc {
-    async fn send_transaction(&self, mut request: TransactionRequest) -> RpcResult<B256> {
+    async fn send_transaction(
+        &self,
+        ext: &Extensions,
+        mut request: TransactionRequest,
+    ) -> RpcResult<B256> {
+        let caller = caller_of(ext);
         let from = match request.from {
             Some(from) => from,
             None => self
@@ -157,6 +174,7 @@ impl DevApiServer for DevRpc {
                 .map(|s| s.address())
                 .ok_or_else(|| RpcError::InvalidParams("no account to send from".into()))?,
         };
+        own(&caller, from)?;
         request.from = Some(from);
         let impersonated = self.chain.is_impersonated(from);
         let signer = if impersonated {
@@ -200,15 +218,28 @@ impl DevApiServer for DevRpc {
         Ok(hash)
     }
 
-    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
+    fn sign(&self, ext: &Extensions, address: Address, message: Bytes) -> RpcResult<Bytes> {
+        own(&caller_of(ext), address)?;
         self.sign_message(address, &message)
     }
 
-    fn personal_sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes> {
+    fn personal_sign(
+        &self,
+        ext: &Extensions,
+        message: Bytes,
+        address: Address,
+    ) -> RpcResult<Bytes> {
+        own(&caller_of(ext), address)?;
         self.sign_message(address, &message)
     }
 
-    fn sign_typed_data_v4(&self, address: Address, data: Value) -> RpcResult<Bytes> {
+    fn sign_typed_data_v4(
+        &self,
+        ext: &Extensions,
+        address: Address,
+        data: Value,
+    ) -> RpcResult<Bytes> {
+        own(&caller_of(ext), address)?;
         // Wallets send the typed data as an object or as a JSON string.
         let data = match data {
             Value::String(text) => serde_json::from_str(&text)

@@ -16,18 +16,21 @@
 
 mod table;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use alloy::consensus::Transaction as _;
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::U128;
 use alloy::rpc::types::{Filter, FilterBlockOption, FilterChanges, Log};
+use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use parking_lot::Mutex;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::api::EthFilterApiServer;
+use super::auth::{Caller, caller_of};
 use super::convert;
 use super::error::RpcError;
 use super::eth::EthRpc;
@@ -191,6 +194,9 @@ pub struct FilterRpc {
     chain: Arc<Chain>,
     eth: EthRpc,
     feed: Arc<Mutex<Feed>>,
+    /// Who installed each filter: only that key may use it, and items are filtered
+    /// for it as every read is.
+    owners: Arc<Mutex<HashMap<U128, Caller>>>,
 }
 
 impl FilterRpc {
@@ -219,14 +225,50 @@ impl FilterRpc {
             }
             Err(_) => tracing::warn!("no Tokio runtime: filters are fed only when polled"),
         }
-        Self { chain, eth, feed }
+        Self {
+            chain,
+            eth,
+            feed,
+            owners: Arc::default(),
+        }
     }
 
-    fn install(&self, collector: Collector) -> Result<U128, RpcError> {
+    fn install(&self, caller: Caller, collector: Collector) -> Result<U128, RpcError> {
         let mut feed = self.feed.lock();
         // Events already broadcast happened before this filter existed.
         feed.drain();
-        feed.table.install(collector, Instant::now())
+        let id = feed.table.install(collector, Instant::now())?;
+        self.owners.lock().insert(id, caller);
+        Ok(id)
+    }
+
+    /// The filter's owner if `caller` is it (same key, or both anonymous).
+    fn owned(&self, caller: &Caller, id: &str) -> Result<(U128, Caller), RpcError> {
+        let id = parse_id(id).ok_or(RpcError::FilterNotFound)?;
+        let owners = self.owners.lock();
+        match owners.get(&id) {
+            Some(owner) if owner.key == caller.key => Ok((id, owner.clone())),
+            _ => Err(RpcError::FilterNotFound),
+        }
+    }
+
+    /// Whether a transaction hash (from a pending filter) is visible to `caller`.
+    fn tx_visible(&self, caller: &Caller, hash: &alloy::primitives::B256) -> bool {
+        if caller.sees_everything() {
+            return true;
+        }
+        if let Some(pooled) = self.chain.pool_tx(hash) {
+            return caller.can_see_transaction(&pooled.tx.signer(), pooled.tx.to().as_ref());
+        }
+        let store = self.chain.store();
+        let Ok(Some((number, index))) = store.transaction_location(*hash) else {
+            return false;
+        };
+        let Ok(Some(block)) = store.block(number) else {
+            return false;
+        };
+        let to = alloy::consensus::Transaction::to(&block.transactions[index]);
+        caller.can_see_transaction(&block.senders[index], to.as_ref())
     }
 
     /// Applies every broadcast event, waiting briefly for a block the store already
@@ -248,38 +290,78 @@ impl FilterRpc {
 
 #[async_trait]
 impl EthFilterApiServer for FilterRpc {
-    fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
+    fn new_filter(&self, ext: &Extensions, filter: Filter) -> RpcResult<U128> {
         check_log_filter(&filter)?;
-        Ok(self.install(Collector::Logs(Box::new(filter), VecDeque::new()))?)
+        Ok(self.install(
+            caller_of(ext),
+            Collector::Logs(Box::new(filter), VecDeque::new()),
+        )?)
     }
 
-    fn new_block_filter(&self) -> RpcResult<U128> {
-        Ok(self.install(Collector::Blocks(VecDeque::new()))?)
+    fn new_block_filter(&self, ext: &Extensions) -> RpcResult<U128> {
+        Ok(self.install(caller_of(ext), Collector::Blocks(VecDeque::new()))?)
     }
 
-    fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128> {
+    fn new_pending_transaction_filter(
+        &self,
+        ext: &Extensions,
+        full: Option<bool>,
+    ) -> RpcResult<U128> {
         let collector = if full.unwrap_or(false) {
             Collector::PendingFull(VecDeque::new())
         } else {
             Collector::PendingHashes(VecDeque::new())
         };
-        Ok(self.install(collector)?)
+        Ok(self.install(caller_of(ext), collector)?)
     }
 
-    async fn filter_changes(&self, id: String) -> RpcResult<FilterChanges> {
-        let id = parse_id(&id).ok_or(RpcError::FilterNotFound)?;
+    async fn filter_changes(&self, ext: &Extensions, id: String) -> RpcResult<FilterChanges> {
+        let (id, owner) = self.owned(&caller_of(ext), &id)?;
         self.settle().await;
-        Ok(self.feed.lock().table.changes(id, Instant::now())?)
+        let changes = self.feed.lock().table.changes(id, Instant::now())?;
+        Ok(match changes {
+            FilterChanges::Logs(logs) => FilterChanges::Logs(
+                logs.into_iter()
+                    .filter(|l| self.eth.log_visible(&owner, l))
+                    .collect(),
+            ),
+            FilterChanges::Transactions(txs) => FilterChanges::Transactions(
+                txs.into_iter()
+                    .filter(|t| owner.can_see_transaction(&t.inner.signer(), t.inner.to().as_ref()))
+                    .collect(),
+            ),
+            FilterChanges::Hashes(hashes) if !owner.sees_everything() => {
+                // Block hashes are public; pending transaction hashes are the owner's own.
+                let is_block = |h: &alloy::primitives::B256| {
+                    self.chain.store().block_number(*h).ok().flatten().is_some()
+                };
+                FilterChanges::Hashes(
+                    hashes
+                        .into_iter()
+                        .filter(|h| is_block(h) || self.tx_visible(&owner, h))
+                        .collect(),
+                )
+            }
+            other => other,
+        })
     }
 
-    async fn filter_logs(&self, id: String) -> RpcResult<Vec<Log>> {
-        let id = parse_id(&id).ok_or(RpcError::FilterNotFound)?;
+    async fn filter_logs(&self, ext: &Extensions, id: String) -> RpcResult<Vec<Log>> {
+        let (id, owner) = self.owned(&caller_of(ext), &id)?;
         let criteria = self.feed.lock().table.log_criteria(id, Instant::now())?;
-        Ok(self.eth.logs_blocking(criteria).await?)
+        let logs = self.eth.logs_blocking(criteria).await?;
+        Ok(logs
+            .into_iter()
+            .filter(|l| self.eth.log_visible(&owner, l))
+            .collect())
     }
 
-    fn uninstall_filter(&self, id: String) -> RpcResult<bool> {
-        Ok(parse_id(&id).is_some_and(|id| self.feed.lock().table.uninstall(id, Instant::now())))
+    fn uninstall_filter(&self, ext: &Extensions, id: String) -> RpcResult<bool> {
+        let Ok((id, _)) = self.owned(&caller_of(ext), &id) else {
+            return Ok(false);
+        };
+        self.owners.lock().remove(&id);
+        Ok(self.feed.lock().table.uninstall(id, Instant::now()))
     }
 }
 

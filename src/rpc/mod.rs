@@ -3,19 +3,26 @@
 //! One trait per namespace in [`api`] (the `eth` namespace has three: methods,
 //! [`filters`] polled over HTTP, and [`pubsub`] subscriptions over WebSocket); their
 //! implementation over the chain in [`eth`], [`filters`] and [`pubsub`]; the single
-//! mapping from errors to JSON-RPC codes in [`error`]. Unknown methods answer
+//! mapping from errors to JSON-RPC codes in [`error`]. Smaller method groups carry
+//! their trait beside their implementation: [`txpool`], [`uncles`], [`account`] and,
+//! on dev nodes, [`state_dump`]. Unknown methods answer
 //! `-32601`; request bodies and batches are limited ([`RpcLimits`]). Request paths are
 //! never logged (they may carry API keys).
 
+pub mod account;
 pub mod api;
 pub mod auth;
 pub mod convert;
+pub mod debug;
 pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
 pub mod policy;
 pub mod pubsub;
+pub mod state_dump;
+pub mod txpool;
+pub mod uncles;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +35,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::chain::Chain;
 use api::{EthApiServer, EthFilterApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer};
+use debug::{DebugApiServer, DebugRpc, EthAccessListApiServer};
 use dev::{DevApiServer, DevRpc};
 use eth::EthRpc;
 use filters::{FilterLimits, FilterRpc};
@@ -81,6 +89,7 @@ pub fn module(
     anvil_compat: bool,
 ) -> RpcModule<()> {
     let accounts = signers.iter().map(|s| s.address()).collect();
+    let tracing = DebugRpc::new(chain.clone(), limits, signers.first().map(|s| s.address()));
     let mut eth = EthRpc::new(chain.clone(), limits, accounts);
     if anvil_compat {
         eth = eth.anvil_compat();
@@ -101,7 +110,33 @@ pub fn module(
         module
             .merge(DevApiServer::into_rpc(dev_rpc))
             .expect("dev methods are unique");
+        module
+            .merge(state_dump::StateDumpApiServer::into_rpc(
+                state_dump::StateDumpRpc::new(chain.clone()),
+            ))
+            .expect("state dump methods are unique");
     }
+    module
+        .merge(txpool::TxPoolApiServer::into_rpc(txpool::TxPoolRpc::new(
+            chain.clone(),
+        )))
+        .expect("txpool methods are unique");
+    module
+        .merge(uncles::UncleApiServer::into_rpc(uncles::UncleRpc::new(
+            chain.clone(),
+        )))
+        .expect("uncle methods are unique");
+    module
+        .merge(account::AccountApiServer::into_rpc(
+            account::AccountRpc::new(chain.clone()),
+        ))
+        .expect("account methods are unique");
+    module
+        .merge(DebugApiServer::into_rpc(tracing.clone()))
+        .expect("debug methods are unique");
+    module
+        .merge(EthAccessListApiServer::into_rpc(tracing))
+        .expect("eth_createAccessList is unique");
     module
         .merge(NetApiServer::into_rpc(eth.clone()))
         .expect("net methods are unique");

@@ -13,10 +13,13 @@
 //! for the channel skips what it missed (logged at debug); a closed connection or
 //! `eth_unsubscribe` ends its task.
 
+use alloy::consensus::Transaction as _;
 use std::sync::Arc;
 
+use super::auth::caller_of;
 use alloy::rpc::types::pubsub::{Params, SubscriptionKind};
 use alloy::rpc::types::{Filter, Log};
+use jsonrpsee::Extensions;
 use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -100,9 +103,12 @@ impl EthPubSubApiServer for EthPubSub {
     async fn subscribe(
         &self,
         pending: PendingSubscriptionSink,
+        ext: &Extensions,
         kind: SubscriptionKind,
         params: Option<Params>,
     ) -> SubscriptionResult {
+        // Items are filtered for the caller who subscribed, as every read is.
+        let caller = caller_of(ext);
         let stream = match stream_for(kind, params) {
             Ok(stream) => stream,
             Err(err) => {
@@ -129,6 +135,12 @@ impl EthPubSubApiServer for EthPubSub {
                 forward(sink, blocks, "logs", |block: &Arc<StoredBlock>| {
                     matching_logs(block, &filter)
                         .iter()
+                        .filter(|log| {
+                            let sender = log
+                                .transaction_index
+                                .and_then(|i| block.senders.get(i as usize));
+                            sender.is_some_and(|s| caller.can_see_log(s, &log.inner, false))
+                        })
                         .filter_map(raw)
                         .collect()
                 })
@@ -140,6 +152,9 @@ impl EthPubSubApiServer for EthPubSub {
                     return Ok(());
                 };
                 forward(sink, txs, "newPendingTransactions", |tx| {
+                    if !caller.can_see_transaction(&tx.tx.signer(), tx.tx.to().as_ref()) {
+                        return Vec::new();
+                    }
                     let item = if full {
                         raw(&convert::pending_transaction(&tx.tx))
                     } else {

@@ -14,8 +14,8 @@ use jsonrpsee::proc_macros::rpc;
 use serde_json::Value;
 
 use super::error::RpcError;
-use crate::chain::{Chain, ChainError};
 use crate::chain::state_dump::StateDump;
+use crate::chain::{Chain, ChainError};
 
 /// anvil's state dump methods.
 #[rpc(server)]

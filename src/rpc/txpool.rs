@@ -42,15 +42,6 @@ pub struct TxPoolContent<T> {
     pub queued: BTreeMap<String, ByNonce<T>>,
 }
 
-/// `txpool_contentFrom`: one sender's transactions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TxPoolContentFrom<T> {
-    /// Ready transactions.
-    pub pending: ByNonce<T>,
-    /// Transactions behind a nonce gap.
-    pub queued: ByNonce<T>,
-}
-
 /// geth's `txpool` namespace.
 #[rpc(server, namespace = "txpool")]
 pub trait TxPoolApi {
@@ -60,9 +51,6 @@ pub trait TxPoolApi {
     /// Every pooled transaction, as RPC transaction objects.
     #[method(name = "content")]
     fn content(&self) -> RpcResult<TxPoolContent<Transaction>>;
-    /// One sender's pooled transactions.
-    #[method(name = "contentFrom")]
-    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>>;
     /// Every pooled transaction as a one-line summary:
     /// `"<to>: <value> wei + <gas> gas × <fee cap> wei"`.
     #[method(name = "inspect")]
@@ -89,14 +77,14 @@ impl TxPoolRpc {
     }
 
     /// Every sender's transactions, split against its nonce after the latest block.
-    fn snapshot(&self, only: Option<Address>) -> Result<Vec<Split>, RpcError> {
+    fn snapshot(&self) -> Result<Vec<Split>, RpcError> {
         let mut by_sender: BTreeMap<Address, Vec<Arc<PoolTx>>> = BTreeMap::new();
         self.chain.with_pool(|pool| {
             for tx in pool.all() {
-                let sender = tx.tx.signer();
-                if only.is_none_or(|a| a == sender) {
-                    by_sender.entry(sender).or_default().push(tx.clone());
-                }
+                by_sender
+                    .entry(tx.tx.signer())
+                    .or_default()
+                    .push(tx.clone());
             }
         });
         by_sender
@@ -117,10 +105,12 @@ impl TxPoolRpc {
             pending: BTreeMap::new(),
             queued: BTreeMap::new(),
         };
-        for s in self.snapshot(None)? {
+        for s in self.snapshot()? {
             let key = s.sender.to_checksum(None);
             if !s.pending.is_empty() {
-                content.pending.insert(key.clone(), by_nonce(&s.pending, &f));
+                content
+                    .pending
+                    .insert(key.clone(), by_nonce(&s.pending, &f));
             }
             if !s.queued.is_empty() {
                 content.queued.insert(key, by_nonce(&s.queued, &f));
@@ -178,10 +168,9 @@ fn rpc_tx(tx: &PoolTx) -> Transaction {
 
 impl TxPoolApiServer for TxPoolRpc {
     fn status(&self) -> RpcResult<TxPoolStatus> {
-        let (pending, queued) = self
-            .snapshot(None)?
-            .iter()
-            .fold((0, 0), |(p, q), s| (p + s.pending.len(), q + s.queued.len()));
+        let (pending, queued) = self.snapshot()?.iter().fold((0, 0), |(p, q), s| {
+            (p + s.pending.len(), q + s.queued.len())
+        });
         Ok(TxPoolStatus {
             pending: U64::from(pending),
             queued: U64::from(queued),
@@ -192,18 +181,6 @@ impl TxPoolApiServer for TxPoolRpc {
         self.content_with(rpc_tx)
     }
 
-    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>> {
-        let mut out = TxPoolContentFrom {
-            pending: BTreeMap::new(),
-            queued: BTreeMap::new(),
-        };
-        for s in self.snapshot(Some(address))? {
-            out.pending = by_nonce(&s.pending, rpc_tx);
-            out.queued = by_nonce(&s.queued, rpc_tx);
-        }
-        Ok(out)
-    }
-
     fn inspect(&self) -> RpcResult<TxPoolContent<String>> {
         self.content_with(summary)
     }
@@ -212,11 +189,11 @@ impl TxPoolApiServer for TxPoolRpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::Pool;
     use alloy::consensus::{SignableTransaction, TxEnvelope, TxLegacy};
     use alloy::network::TxSignerSync;
     use alloy::primitives::{TxKind, U256};
     use alloy::signers::local::PrivateKeySigner;
-    use crate::chain::Pool;
 
     fn pooled(signer: &PrivateKeySigner, nonces: &[u64], to: TxKind) -> Vec<Arc<PoolTx>> {
         let mut pool = Pool::default();

@@ -2,6 +2,8 @@
 //! WebSocket with alloy providers and with the real tools.
 
 mod common;
+mod confidential;
+mod debug;
 mod dev;
 mod durability;
 mod js_tools;
