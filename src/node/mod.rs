@@ -254,6 +254,20 @@ impl Node {
             );
             key
         });
+        let mut hosts = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "[::1]".to_string(),
+        ];
+        hosts.push(config.host.to_string());
+        let mut module = module;
+        module
+            .merge(rpc::login_module(
+                keys.clone(),
+                chain.spec().chain_id(),
+                hosts,
+            ))
+            .expect("login methods are unique");
         let (addr, rpc) = rpc::serve(addr, config.rpc, module, keys.clone(), !config.confidential)
             .await
             .map_err(|source| NodeError::Listen { addr, source })?;

@@ -18,6 +18,7 @@ pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
+pub mod login;
 pub mod policy;
 pub mod pubsub;
 pub mod state_dump;
@@ -143,6 +144,17 @@ pub fn module(
     module
         .merge(Web3ApiServer::into_rpc(eth))
         .expect("web3 methods are unique");
+    module
+}
+
+/// `coco_loginNonce`, `coco_login`, `coco_logout` over `keys` (see [`login`]).
+pub fn login_module(keys: Arc<auth::KeyRing>, chain_id: u64, hosts: Vec<String>) -> RpcModule<()> {
+    let mut module = RpcModule::new(());
+    module
+        .merge(login::LoginApiServer::into_rpc(login::LoginRpc::new(
+            keys, chain_id, hosts,
+        )))
+        .expect("login methods are unique");
     module
 }
 

@@ -1,13 +1,19 @@
 //! coco's integration tests: real nodes on loopback port 0, driven over HTTP and
 //! WebSocket with alloy providers and with the real tools.
 
+mod cast_rpc;
 mod common;
 mod confidential;
 mod debug;
 mod dev;
 mod durability;
+mod foundry_extras;
 mod js_tools;
+mod login;
 mod rpc;
+mod rpc_compat;
+mod state_dump;
 mod subscriptions;
 mod tools;
 mod txpool;
+mod txpool_rpc;

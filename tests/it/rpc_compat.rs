@@ -124,11 +124,7 @@ async fn get_account_and_account_info_read_whole_accounts() {
     assert_eq!((before.nonce, after.nonce), (0, 1));
     assert!(after.balance < before.balance);
     let mined_in = receipt.block_number.unwrap();
-    let past = provider
-        .get_account(me)
-        .number(mined_in - 1)
-        .await
-        .unwrap();
+    let past = provider.get_account(me).number(mined_in - 1).await.unwrap();
     assert_eq!(past, before);
     let info = provider.get_account_info(contract).await.unwrap();
     assert_eq!((info.nonce, info.code), (7, code));
@@ -157,7 +153,10 @@ async fn cors_preflight_and_post_allow_any_origin() {
     let methods = headers["access-control-allow-methods"].to_str().unwrap();
     assert!(methods == "*" || methods.contains("POST"), "{methods}");
     let allowed = headers["access-control-allow-headers"].to_str().unwrap();
-    assert!(allowed == "*" || allowed.contains("content-type"), "{allowed}");
+    assert!(
+        allowed == "*" || allowed.contains("content-type"),
+        "{allowed}"
+    );
 
     let post = client
         .post(&node.url)

@@ -98,7 +98,10 @@ async fn txpool_splits_ready_from_gapped_in_geths_shapes() {
     assert_eq!(pending_a["0"]["hash"], json!(a0));
     assert_eq!(pending_a["1"]["hash"], json!(a1));
     assert_eq!(pending_a["1"]["nonce"], "0x1");
-    assert_eq!(pending_a["0"]["from"].as_str().unwrap().to_lowercase(), a_key.to_lowercase());
+    assert_eq!(
+        pending_a["0"]["from"].as_str().unwrap().to_lowercase(),
+        a_key.to_lowercase()
+    );
     assert!(pending_a["0"]["blockHash"].is_null() && pending_a["0"]["blockNumber"].is_null());
     assert_eq!(content["queued"][&a_key]["3"]["hash"], json!(a3));
     assert_eq!(content["queued"][&b_key]["2"]["hash"], json!(b2));
