@@ -354,3 +354,69 @@ async fn served_methods_all_declare_a_rule() {
     );
     assert!(module.method_names().count() > 60);
 }
+
+/// Runs cast without blocking the runtime the node runs on.
+async fn cast(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(tool("cast"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run cast")
+}
+
+#[tokio::test]
+async fn cast_works_with_header_keys_and_url_keys() {
+    let f = fixture().await;
+    let url = f.node.url.clone();
+    let a = f.a.to_string();
+    let header = format!("Authorization: Bearer {}", f.key_a);
+    let own = cast(&["balance", &a, "--rpc-url", &url, "--rpc-headers", &header]).await;
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    let other = cast(&[
+        "balance",
+        &f.b.to_string(),
+        "--rpc-url",
+        &url,
+        "--rpc-headers",
+        &header,
+    ])
+    .await;
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        err.contains("not authorized"),
+        "a clear refusal, never fake zeros: {err}"
+    );
+    let anonymous = cast(&["balance", &a, "--rpc-url", &url]).await;
+    assert!(!anonymous.status.success());
+
+    // The key in the URL, for tools that take only a URL; a send as the key's address.
+    let keyed = format!("{url}/{}", f.key_b);
+    let sent = cast(&[
+        "send",
+        "--rpc-url",
+        &keyed,
+        "--private-key",
+        DEV_KEYS[1],
+        "--json",
+        "0x0000000000000000000000000000000000000b0b",
+        "--value",
+        "1",
+    ])
+    .await;
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    let nonce = cast(&["nonce", &f.b.to_string(), "--rpc-url", &keyed]).await;
+    assert_eq!(String::from_utf8_lossy(&nonce.stdout).trim(), "1");
+}

@@ -267,7 +267,7 @@ async fn coco_dev(args: &[&str]) -> (Child, String) {
         .args(["dev", "--ephemeral", "--port", "0"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .unwrap();

@@ -1,0 +1,848 @@
+//! `coco bench`: a load generator for any Ethereum JSON-RPC node (coco, anvil, …).
+//!
+//! The workload of issue 6: an ERC-20 (`contracts/out/Token.json`) is deployed from
+//! dev account 0, which funds `--senders` accounts with ether and tokens; then
+//! `--txs` `transfer` transactions (senders round-robin, consecutive nonces) are
+//! signed and serialised into JSON-RPC request bodies **before** the clock starts.
+//! `--concurrency` workers send them with `eth_sendRawTransaction` over HTTP in
+//! batches of `--batch` (a JSON array; a plain object for 1), while one poller reads
+//! each new block's receipts (`eth_getBlockReceipts`, batched), so every receipt is
+//! fetched once. The clock stops when the last receipt is seen; each must say
+//! success.
+//!
+//! Latency is send→receipt per transaction: from the moment its request is sent
+//! (open loop, `--rate`: from its scheduled time, so a late send is not hidden) to the
+//! poll that first returned its receipt (granularity `--poll-ms`). The generator's CPU
+//! share is its process CPU time (user + system, `/proc/self/stat`, the counters
+//! `getrusage(RUSAGE_SELF)` reads) over the timed wall time, in cores.
+//! `--mine-interval-ms` calls `evm_mine` on a timer, for anvil `--no-mining`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolConstructor};
+use clap::Parser;
+use rayon::prelude::*;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::node::{DEV_MNEMONIC, NodeError, dev_signers};
+
+alloy::sol! {
+    /// The interface of `contracts/Token.sol` the benchmark uses.
+    contract Token {
+        constructor(string name, string symbol, uint256 initialSupply);
+        function transfer(address to, uint256 value) external returns (bool);
+    }
+}
+
+/// The compiled token (forge artifact; only `bytecode.object` is read).
+const TOKEN_ARTIFACT: &str = include_str!("../../contracts/out/Token.json");
+/// Gas limit of each benchmark transfer (one costs about 35,000).
+const TRANSFER_GAS: u64 = 60_000;
+/// Most blocks asked for in one `eth_getBlockReceipts` batch.
+const RECEIPT_BLOCKS_PER_POLL: u64 = 50;
+
+/// `coco bench` flags.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "bench")]
+pub struct BenchArgs {
+    /// HTTP URL of the node's JSON-RPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    pub url: String,
+    /// Number of timed ERC-20 transfers.
+    #[arg(long, default_value_t = 20_000)]
+    pub txs: usize,
+    /// Number of sending accounts (mnemonic indices 1..=S), at least 64.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(64..))]
+    pub senders: u32,
+    /// Transactions per JSON-RPC request (1: a plain request, more: a batch).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+    /// Concurrent sending workers (each waits for its request's answer).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Chain id to sign for (default: the node's eth_chainId).
+    #[arg(long)]
+    pub chain_id: Option<u64>,
+    /// Mnemonic of the dev accounts (account 0 funds the senders).
+    #[arg(long, default_value = DEV_MNEMONIC)]
+    pub mnemonic: String,
+    /// Open loop: send at this many transactions per second (default: closed loop,
+    /// as fast as the workers are answered).
+    #[arg(long, value_name = "TX_PER_S")]
+    pub rate: Option<f64>,
+    /// Call evm_mine every this many milliseconds (for a node that does not mine by
+    /// itself, such as `anvil --no-mining`).
+    #[arg(long, value_name = "MS")]
+    pub mine_interval_ms: Option<u64>,
+    /// Pause between receipt polls when no new block has appeared, milliseconds.
+    #[arg(long, default_value_t = 1)]
+    pub poll_ms: u64,
+    /// maxFeePerGas of every transaction, gwei (the priority fee is 1 gwei).
+    #[arg(long, default_value_t = 100)]
+    pub max_fee_gwei: u64,
+    /// Give up on missing receipts (and on an unanswered request) after this long,
+    /// seconds; what is missing then counts as failed.
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The HTTP request failed.
+    #[error("HTTP request to the node failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The node answered a setup call with an error.
+    #[error("{method}: {message}")]
+    Rpc {
+        /// The JSON-RPC method.
+        method: String,
+        /// The node's error.
+        message: String,
+    },
+    /// An answer did not have the expected shape.
+    #[error("{method}: unexpected answer: {reason}")]
+    Decode {
+        /// The JSON-RPC method.
+        method: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The accounts could not be derived from the mnemonic.
+    #[error(transparent)]
+    Keys(#[from] NodeError),
+    /// Signing a transaction failed.
+    #[error("signing: {0}")]
+    Sign(String),
+    /// Setup transactions were not all mined with success in time.
+    #[error("setup: {0}")]
+    Setup(String),
+    /// The run completed with failures (reported by [`BenchReport::check`]).
+    #[error("{failures} of {txs} transactions failed (first errors: {errors:?})")]
+    Failed {
+        /// Failed transactions.
+        failures: usize,
+        /// Transactions sent.
+        txs: usize,
+        /// The first error messages.
+        errors: Vec<String>,
+    },
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The node's `web3_clientVersion`.
+    pub node: String,
+    /// Timed transactions.
+    pub txs: usize,
+    /// Sending accounts.
+    pub senders: u32,
+    /// Transactions per request.
+    pub batch: u32,
+    /// Concurrent workers.
+    pub concurrency: u32,
+    /// Open-loop target rate, if any.
+    pub rate: Option<f64>,
+    /// The evm_mine interval, if any.
+    pub mine_interval_ms: Option<u64>,
+    /// First send to last receipt, seconds.
+    pub seconds: f64,
+    /// Transactions per second to receipts.
+    pub tps: f64,
+    /// Median send→receipt latency, ms.
+    pub p50_ms: f64,
+    /// 99th-percentile send→receipt latency, ms.
+    pub p99_ms: f64,
+    /// Slowest send→receipt latency, ms.
+    pub max_ms: f64,
+    /// Transactions with a success receipt.
+    pub succeeded: usize,
+    /// Rejected sends, failed receipts and missing receipts.
+    pub failures: usize,
+    /// The first few error messages.
+    pub errors: Vec<String>,
+    /// Blocks that held the timed transactions.
+    pub blocks: u64,
+    /// The generator's CPU time during the timed phase, seconds.
+    pub client_cpu_seconds: f64,
+    /// That CPU time over the wall time (cores busy; 1.0 = one core).
+    pub client_cpu_share: f64,
+    /// Funding (deploy, ether, tokens; receipts awaited), seconds.
+    pub setup_seconds: f64,
+    /// Signing and serialising the timed transactions, seconds.
+    pub sign_seconds: f64,
+}
+
+impl BenchReport {
+    /// `Err` unless every transaction succeeded.
+    pub fn check(&self) -> Result<(), BenchError> {
+        match self.failures {
+            0 => Ok(()),
+            failures => Err(BenchError::Failed {
+                failures,
+                txs: self.txs,
+                errors: self.errors.clone(),
+            }),
+        }
+    }
+
+    /// The report as text, or as one line of JSON.
+    pub fn render(&self, as_json: bool) -> String {
+        if as_json {
+            return serde_json::to_string(self)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        }
+        let rate = self.rate.map_or("closed loop".into(), |r| {
+            format!("open loop at {r:.0} tx/s")
+        });
+        let mine = self
+            .mine_interval_ms
+            .map_or(String::new(), |ms| format!(", evm_mine every {ms} ms"));
+        format!(
+            "node:         {}\n\
+             workload:     {} ERC-20 transfers, {} senders, batch {}, concurrency {}, {rate}{mine}\n\
+             throughput:   {:.0} tx/s to receipts ({:.3} s, {} blocks)\n\
+             latency:      p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (send -> receipt)\n\
+             failures:     {}{}\n\
+             client CPU:   {:.2} s = {:.2} cores over the timed phase\n\
+             setup:        {:.2} s funding, {:.2} s signing (untimed)",
+            self.node,
+            self.txs,
+            self.senders,
+            self.batch,
+            self.concurrency,
+            self.tps,
+            self.seconds,
+            self.blocks,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.failures,
+            match self.errors.first() {
+                Some(e) => format!(" (first: {e})"),
+                None => String::new(),
+            },
+            self.client_cpu_seconds,
+            self.client_cpu_share,
+            self.setup_seconds,
+            self.sign_seconds,
+        )
+    }
+}
+
+/// A JSON-RPC reply; `result` is decoded by the caller's type.
+#[derive(Deserialize)]
+struct Reply<T> {
+    id: Option<u64>,
+    result: Option<T>,
+    error: Option<Value>,
+}
+
+/// A batch answer, or one error object when the whole batch was refused.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Replies<T> {
+    Many(Vec<Reply<T>>),
+    One(Reply<T>),
+}
+
+/// The part of a receipt the benchmark reads.
+#[derive(Deserialize)]
+struct ReceiptLite {
+    #[serde(rename = "transactionHash")]
+    hash: B256,
+    status: Option<U64>,
+}
+
+/// A JSON-RPC client over one pooled HTTP client.
+#[derive(Clone)]
+struct Rpc {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Rpc {
+    fn new(url: &str, timeout: Duration) -> Result<Self, BenchError> {
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .timeout(timeout)
+            .build()?;
+        Ok(Self {
+            http,
+            url: url.to_string(),
+        })
+    }
+
+    async fn post(&self, body: String) -> Result<Vec<u8>, BenchError> {
+        let response = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        Ok(response.bytes().await?.to_vec())
+    }
+
+    /// Calls in one batch; each answer decoded as `T` in order (`None`: a null result).
+    async fn batch<T: DeserializeOwned>(
+        &self,
+        calls: &[(&str, Value)],
+    ) -> Result<Vec<Option<T>>, BenchError> {
+        let method = calls.first().map_or("batch", |c| c.0).to_string();
+        let body: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(id, (m, params))| json!({"jsonrpc": "2.0", "id": id, "method": m, "params": params}))
+            .collect();
+        let bytes = self.post(Value::Array(body).to_string()).await?;
+        let decode = |reason: String| BenchError::Decode {
+            method: method.clone(),
+            reason,
+        };
+        let mut replies = match serde_json::from_slice(&bytes).map_err(|e| decode(e.to_string()))? {
+            Replies::Many(replies) => replies,
+            Replies::One(reply) => vec![reply],
+        };
+        // Servers may answer a batch in any order.
+        replies.sort_by_key(|r| r.id);
+        if replies.len() != calls.len() {
+            return Err(decode(format!(
+                "{} answers to {} calls",
+                replies.len(),
+                calls.len()
+            )));
+        }
+        replies
+            .into_iter()
+            .map(|r| match r.error {
+                Some(e) => Err(BenchError::Rpc {
+                    method: method.clone(),
+                    message: e.to_string(),
+                }),
+                None => Ok(r.result),
+            })
+            .collect()
+    }
+
+    /// One call whose result must not be null.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, BenchError> {
+        self.batch(&[(method, params)])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| BenchError::Decode {
+                method: method.into(),
+                reason: "null result".into(),
+            })
+    }
+}
+
+/// Signs an EIP-1559 transaction and returns its hash and raw bytes.
+fn sign(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    max_fee: u128,
+    (to, value, input, gas): (TxKind, U256, Bytes, u64),
+) -> Result<(B256, Bytes), BenchError> {
+    let mut tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value,
+        input,
+        ..Default::default()
+    };
+    let sig = signer
+        .sign_transaction_sync(&mut tx)
+        .map_err(|e| BenchError::Sign(e.to_string()))?;
+    let envelope = TxEnvelope::from(tx.into_signed(sig));
+    Ok((*envelope.tx_hash(), envelope.encoded_2718().into()))
+}
+
+fn send_call(raw: &Bytes, id: usize) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [raw]})
+}
+
+/// The token's creation code followed by its constructor arguments.
+fn token_deploy_code() -> Result<Bytes, BenchError> {
+    let decode = |reason: String| BenchError::Decode {
+        method: "contracts/out/Token.json".into(),
+        reason,
+    };
+    let artifact: Value =
+        serde_json::from_str(TOKEN_ARTIFACT).map_err(|e| decode(e.to_string()))?;
+    let hex = artifact["bytecode"]["object"]
+        .as_str()
+        .ok_or_else(|| decode("no bytecode.object".into()))?;
+    let mut code: Vec<u8> = hex
+        .parse::<Bytes>()
+        .map_err(|e| decode(e.to_string()))?
+        .into();
+    let supply = U256::from(10u64).pow(U256::from(30u64));
+    code.extend(Token::constructorCall::new(("Bench".into(), "BNCH".into(), supply)).abi_encode());
+    Ok(code.into())
+}
+
+/// The timed transactions, ready to send.
+struct Plan {
+    /// Request bodies; body `j` holds transactions `j*B .. (j+1)*B`.
+    bodies: Vec<String>,
+    /// Transaction hash → index.
+    index: HashMap<B256, usize>,
+}
+
+/// Runs the benchmark against `args.url`.
+pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    let rpc = Rpc::new(&args.url, timeout)?;
+    let node: String = rpc.call("web3_clientVersion", json!([])).await?;
+    let chain_id = match args.chain_id {
+        Some(id) => id,
+        None => rpc.call::<U64>("eth_chainId", json!([])).await?.to::<u64>(),
+    };
+    let miner = args.mine_interval_ms.map(|ms| {
+        let rpc = rpc.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(ms.max(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = rpc.call::<Value>("evm_mine", json!([])).await {
+                    tracing::warn!(error = %e, "evm_mine failed");
+                }
+            }
+        })
+    });
+    let result = run_with(args, &rpc, chain_id, node, timeout).await;
+    if let Some(miner) = miner {
+        miner.abort();
+    }
+    result
+}
+
+async fn run_with(
+    args: &BenchArgs,
+    rpc: &Rpc,
+    chain_id: u64,
+    node: String,
+    timeout: Duration,
+) -> Result<BenchReport, BenchError> {
+    let setup_start = Instant::now();
+    let mut keys = dev_signers(&args.mnemonic, args.senders + 1)?;
+    let senders = keys.split_off(1);
+    let funder = keys.remove(0);
+    let max_fee = u128::from(args.max_fee_gwei) * 1_000_000_000;
+    let (token, mut nonces) =
+        fund(args, rpc, chain_id, max_fee, &funder, &senders, timeout).await?;
+    let setup_seconds = setup_start.elapsed().as_secs_f64();
+    tracing::info!(%token, seconds = setup_seconds, "senders funded");
+
+    let sign_start = Instant::now();
+    let plan = plan(args, chain_id, max_fee, token, &senders, &mut nonces)?;
+    let sign_seconds = sign_start.elapsed().as_secs_f64();
+    tracing::info!(
+        txs = args.txs,
+        seconds = sign_seconds,
+        "transactions signed"
+    );
+
+    let first_block = rpc
+        .call::<U64>("eth_blockNumber", json!([]))
+        .await?
+        .to::<u64>()
+        + 1;
+    let n = args.txs;
+    let batch = args.batch as usize;
+    let plan = Arc::new(plan);
+    let sent_ns: Arc<Vec<AtomicU64>> =
+        Arc::new((0..plan.bodies.len()).map(|_| AtomicU64::new(0)).collect());
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let cpu_start = cpu_seconds();
+    let start = Instant::now();
+
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (rpc, plan) = (rpc.clone(), plan.clone());
+            let (sent_ns, cursor, rejected) = (sent_ns.clone(), cursor.clone(), rejected.clone());
+            let rate = args.rate;
+            tokio::spawn(async move {
+                let mut errors: Vec<(usize, String)> = Vec::new();
+                loop {
+                    let j = cursor.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = plan.bodies.get(j) else {
+                        break;
+                    };
+                    let at = match rate {
+                        Some(rate) => {
+                            let due = start + Duration::from_secs_f64((j * batch) as f64 / rate);
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
+                    sent_ns[j].store((at - start).as_nanos() as u64, Ordering::Relaxed);
+                    let txs = j * batch..((j + 1) * batch).min(n);
+                    let before = errors.len();
+                    send_batch(&rpc, body, txs, &mut errors).await;
+                    rejected.fetch_add(errors.len() - before, Ordering::Relaxed);
+                }
+                errors
+            })
+        })
+        .collect();
+
+    let (recv_ns, status, blocks) =
+        poll_receipts(args, rpc, &plan, first_block, start, timeout, &rejected).await?;
+    let wall = start.elapsed().as_secs_f64();
+    let client_cpu_seconds = cpu_seconds() - cpu_start;
+
+    // A transaction fails when the node rejected it, its receipt says failure, or
+    // its receipt never came.
+    let mut failed = vec![false; n];
+    let mut errors = Vec::new();
+    for worker in workers {
+        let list = tokio::time::timeout(timeout, worker)
+            .await
+            .map_err(|_| BenchError::Setup("a sending worker did not finish".into()))?
+            .map_err(|e| BenchError::Setup(format!("a sending worker failed: {e}")))?;
+        for (i, e) in list {
+            failed[i] = true;
+            if errors.len() < 5 {
+                errors.push(format!("tx {i}: {e}"));
+            }
+        }
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut last = 0u64;
+    let mut missing = 0;
+    for i in 0..n {
+        match recv_ns[i] {
+            Some(at) => {
+                last = last.max(at);
+                latencies.push(at.saturating_sub(sent_ns[i / batch].load(Ordering::Relaxed)));
+                if !status[i] && !failed[i] && errors.len() < 10 {
+                    errors.push(format!("tx {i}: receipt status 0"));
+                }
+                failed[i] |= !status[i];
+            }
+            None => {
+                failed[i] = true;
+                missing += 1;
+            }
+        }
+    }
+    if missing > 0 {
+        errors.push(format!("{missing} receipts missing"));
+    }
+    let failures = failed.iter().filter(|f| **f).count();
+    latencies.sort_unstable();
+    let pct = |q: f64| match latencies.len() {
+        0 => f64::NAN,
+        len => latencies[((len - 1) as f64 * q).round() as usize] as f64 / 1e6,
+    };
+    let seconds = last as f64 / 1e9;
+    Ok(BenchReport {
+        node,
+        txs: n,
+        senders: args.senders,
+        batch: args.batch,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        mine_interval_ms: args.mine_interval_ms,
+        seconds,
+        tps: if seconds > 0.0 {
+            (n - failures) as f64 / seconds
+        } else {
+            0.0
+        },
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        max_ms: pct(1.0),
+        succeeded: n - failures,
+        failures,
+        errors,
+        blocks,
+        client_cpu_seconds,
+        client_cpu_share: client_cpu_seconds / wall.max(f64::EPSILON),
+        setup_seconds,
+        sign_seconds,
+    })
+}
+
+/// Sends one request body holding transactions `txs`; records each rejection.
+async fn send_batch(
+    rpc: &Rpc,
+    body: &str,
+    txs: std::ops::Range<usize>,
+    errors: &mut Vec<(usize, String)>,
+) {
+    let first = txs.start;
+    let whole = |errors: &mut Vec<(usize, String)>, e: String| {
+        errors.extend(txs.clone().map(|i| (i, e.clone())));
+    };
+    match rpc.post(body.to_string()).await {
+        Ok(bytes) => match serde_json::from_slice::<Replies<IgnoredAny>>(&bytes) {
+            Ok(Replies::Many(replies)) => {
+                for r in replies {
+                    if let Some(e) = r.error {
+                        let at = r.id.map_or(first, |id| first + id as usize);
+                        errors.push((at.min(txs.end - 1), e.to_string()));
+                    }
+                }
+            }
+            Ok(Replies::One(Reply { error: Some(e), .. })) => whole(errors, e.to_string()),
+            Ok(Replies::One(_)) => {}
+            Err(e) => whole(errors, format!("undecodable answer: {e}")),
+        },
+        Err(e) => whole(errors, e.to_string()),
+    }
+}
+
+/// Deploys the token and gives each sender ether and tokens; returns the token and
+/// the senders' next nonces.
+async fn fund(
+    args: &BenchArgs,
+    rpc: &Rpc,
+    chain_id: u64,
+    max_fee: u128,
+    funder: &PrivateKeySigner,
+    senders: &[PrivateKeySigner],
+    timeout: Duration,
+) -> Result<(Address, Vec<u64>), BenchError> {
+    let mut queries: Vec<(&str, Value)> = vec![(
+        "eth_getTransactionCount",
+        json!([funder.address(), "pending"]),
+    )];
+    queries.extend(
+        senders
+            .iter()
+            .map(|s| ("eth_getTransactionCount", json!([s.address(), "pending"]))),
+    );
+    let counts: Vec<Option<U64>> = rpc.batch(&queries).await?;
+    let mut counts = counts.into_iter().map(|c| c.map_or(0, |c| c.to::<u64>()));
+    let mut nonce = counts.next().unwrap_or(0);
+    let nonces: Vec<u64> = counts.collect();
+
+    let token = funder.address().create(nonce);
+    let per_sender = args.txs.div_ceil(senders.len()) as u128 + 1;
+    let ether = U256::from(per_sender * u128::from(TRANSFER_GAS) * max_fee + 10u128.pow(18));
+    let tokens = U256::from(10u64).pow(U256::from(24u64));
+    let mut txs = vec![sign(
+        funder,
+        chain_id,
+        nonce,
+        max_fee,
+        (TxKind::Create, U256::ZERO, token_deploy_code()?, 2_000_000),
+    )?];
+    nonce += 1;
+    for s in senders {
+        let to = TxKind::Call(s.address());
+        txs.push(sign(
+            funder,
+            chain_id,
+            nonce,
+            max_fee,
+            (to, ether, Bytes::new(), 21_000),
+        )?);
+        let input = Token::transferCall {
+            to: s.address(),
+            value: tokens,
+        }
+        .abi_encode()
+        .into();
+        txs.push(sign(
+            funder,
+            chain_id,
+            nonce + 1,
+            max_fee,
+            (TxKind::Call(token), U256::ZERO, input, 100_000),
+        )?);
+        nonce += 2;
+    }
+    for chunk in txs.chunks(50) {
+        let calls: Vec<(&str, Value)> = chunk
+            .iter()
+            .map(|(_, raw)| ("eth_sendRawTransaction", json!([raw])))
+            .collect();
+        rpc.batch::<IgnoredAny>(&calls)
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+    }
+    let deadline = Instant::now() + timeout;
+    let mut pending: Vec<B256> = txs.iter().map(|(hash, _)| *hash).collect();
+    while !pending.is_empty() {
+        if Instant::now() > deadline {
+            return Err(BenchError::Setup(format!(
+                "{} funding receipts missing",
+                pending.len()
+            )));
+        }
+        let calls: Vec<(&str, Value)> = pending
+            .iter()
+            .map(|h| ("eth_getTransactionReceipt", json!([h])))
+            .collect();
+        let receipts: Vec<Option<ReceiptLite>> = rpc.batch(&calls).await?;
+        if let Some(r) = receipts
+            .iter()
+            .flatten()
+            .find(|r| r.status != Some(U64::from(1)))
+        {
+            return Err(BenchError::Setup(format!(
+                "funding transaction {} failed",
+                r.hash
+            )));
+        }
+        pending.retain(|h| !receipts.iter().flatten().any(|r| r.hash == *h));
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok((token, nonces))
+}
+
+/// Signs the timed transfers in parallel and serialises them into request bodies.
+fn plan(
+    args: &BenchArgs,
+    chain_id: u64,
+    max_fee: u128,
+    token: Address,
+    senders: &[PrivateKeySigner],
+    nonces: &mut [u64],
+) -> Result<Plan, BenchError> {
+    let s = senders.len();
+    let signed: Vec<(B256, Bytes)> = (0..args.txs)
+        .into_par_iter()
+        .map(|i| {
+            let from = i % s;
+            let to = senders[(from + 1) % s].address();
+            let input = Token::transferCall {
+                to,
+                value: U256::from(1),
+            }
+            .abi_encode()
+            .into();
+            let nonce = nonces[from] + (i / s) as u64;
+            sign(
+                &senders[from],
+                chain_id,
+                nonce,
+                max_fee,
+                (TxKind::Call(token), U256::ZERO, input, TRANSFER_GAS),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    for (from, nonce) in nonces.iter_mut().enumerate() {
+        *nonce += (args.txs / s + usize::from(from < args.txs % s)) as u64;
+    }
+    let batch = args.batch as usize;
+    let bodies = signed
+        .par_chunks(batch)
+        .map(|chunk| match chunk {
+            [(_, raw)] => send_call(raw, 0).to_string(),
+            many => Value::Array(
+                many.iter()
+                    .enumerate()
+                    .map(|(k, (_, raw))| send_call(raw, k))
+                    .collect(),
+            )
+            .to_string(),
+        })
+        .collect();
+    let index = signed
+        .iter()
+        .enumerate()
+        .map(|(i, (hash, _))| (*hash, i))
+        .collect();
+    Ok(Plan { bodies, index })
+}
+
+/// Reads every new block's receipts until each planned transaction has one (or the
+/// timeout passes). Returns each one's receipt time (ns after `start`), its status,
+/// and the number of blocks read.
+async fn poll_receipts(
+    args: &BenchArgs,
+    rpc: &Rpc,
+    plan: &Plan,
+    first_block: u64,
+    start: Instant,
+    timeout: Duration,
+    rejected: &AtomicUsize,
+) -> Result<(Vec<Option<u64>>, Vec<bool>, u64), BenchError> {
+    let n = args.txs;
+    let mut recv = vec![None; n];
+    let mut status = vec![false; n];
+    let (mut seen, mut next, mut blocks) = (0usize, first_block, 0u64);
+    let pause = Duration::from_millis(args.poll_ms);
+    // Rejected transactions never get a receipt: stop waiting for them.
+    while seen + rejected.load(Ordering::Relaxed) < n && start.elapsed() < timeout {
+        let head = rpc
+            .call::<U64>("eth_blockNumber", json!([]))
+            .await?
+            .to::<u64>();
+        if head < next {
+            tokio::time::sleep(pause).await;
+            continue;
+        }
+        let last = head.min(next + RECEIPT_BLOCKS_PER_POLL - 1);
+        let calls: Vec<(&str, Value)> = (next..=last)
+            .map(|b| ("eth_getBlockReceipts", json!([U64::from(b)])))
+            .collect();
+        let answers: Vec<Option<Vec<ReceiptLite>>> = rpc.batch(&calls).await?;
+        let at = start.elapsed().as_nanos() as u64;
+        for receipts in answers {
+            // A block announced but not yet readable: read it again next time.
+            let Some(receipts) = receipts else { break };
+            next += 1;
+            let mut ours = false;
+            for r in receipts {
+                if let Some(&i) = plan.index.get(&r.hash) {
+                    if recv[i].is_none() {
+                        recv[i] = Some(at);
+                        status[i] = r.status == Some(U64::from(1));
+                        seen += 1;
+                        ours = true;
+                    }
+                }
+            }
+            blocks += u64::from(ours);
+        }
+    }
+    Ok((recv, status, blocks))
+}
+
+/// CPU time of this process so far (user + system, every thread), seconds.
+/// `/proc/self/stat` counts in USER_HZ ticks, 100 per second on Linux.
+fn cpu_seconds() -> f64 {
+    let parse = || -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let user: f64 = fields.get(11)?.parse().ok()?;
+        let system: f64 = fields.get(12)?.parse().ok()?;
+        Some((user + system) / 100.0)
+    };
+    parse().unwrap_or(f64::NAN)
+}
