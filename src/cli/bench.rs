@@ -105,29 +105,18 @@ pub enum BenchError {
     /// The HTTP request failed.
     #[error("HTTP request to the node failed: {0}")]
     Http(#[from] reqwest::Error),
-    /// The node answered a setup call with an error.
+    /// A call failed or its answer did not have the expected shape.
     #[error("{method}: {message}")]
     Rpc {
-        /// The JSON-RPC method.
+        /// The JSON-RPC method (or the step).
         method: String,
-        /// The node's error.
+        /// The node's error, or what was wrong with its answer.
         message: String,
-    },
-    /// An answer did not have the expected shape.
-    #[error("{method}: unexpected answer: {reason}")]
-    Decode {
-        /// The JSON-RPC method.
-        method: String,
-        /// What was wrong.
-        reason: String,
     },
     /// The accounts could not be derived from the mnemonic.
     #[error(transparent)]
     Keys(#[from] NodeError),
-    /// Signing a transaction failed.
-    #[error("signing: {0}")]
-    Sign(String),
-    /// Setup transactions were not all mined with success in time.
+    /// Setup (signing, funding) did not complete.
     #[error("setup: {0}")]
     Setup(String),
     /// The run completed with failures (reported by [`BenchReport::check`]).
@@ -140,6 +129,13 @@ pub enum BenchError {
         /// The first error messages.
         errors: Vec<String>,
     },
+}
+
+fn rpc_err(method: &str, message: impl ToString) -> BenchError {
+    BenchError::Rpc {
+        method: method.into(),
+        message: message.to_string(),
+    }
 }
 
 /// The result of a run.
@@ -200,47 +196,16 @@ impl BenchReport {
         }
     }
 
-    /// The report as text, or as one line of JSON.
+    /// The report as one line of JSON, or as text (one `field: value` a line).
     pub fn render(&self, as_json: bool) -> String {
-        if as_json {
-            return serde_json::to_string(self)
-                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        let value = serde_json::to_value(self).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+        match value {
+            Value::Object(fields) if !as_json => fields
+                .iter()
+                .map(|(k, v)| format!("{k:>18}: {v}\n"))
+                .collect(),
+            value => value.to_string(),
         }
-        let rate = self.rate.map_or("closed loop".into(), |r| {
-            format!("open loop at {r:.0} tx/s")
-        });
-        let mine = self
-            .mine_interval_ms
-            .map_or(String::new(), |ms| format!(", evm_mine every {ms} ms"));
-        format!(
-            "node:         {}\n\
-             workload:     {} ERC-20 transfers, {} senders, batch {}, concurrency {}, {rate}{mine}\n\
-             throughput:   {:.0} tx/s to receipts ({:.3} s, {} blocks)\n\
-             latency:      p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (send -> receipt)\n\
-             failures:     {}{}\n\
-             client CPU:   {:.2} s = {:.2} cores over the timed phase\n\
-             setup:        {:.2} s funding, {:.2} s signing (untimed)",
-            self.node,
-            self.txs,
-            self.senders,
-            self.batch,
-            self.concurrency,
-            self.tps,
-            self.seconds,
-            self.blocks,
-            self.p50_ms,
-            self.p99_ms,
-            self.max_ms,
-            self.failures,
-            match self.errors.first() {
-                Some(e) => format!(" (first: {e})"),
-                None => String::new(),
-            },
-            self.client_cpu_seconds,
-            self.client_cpu_share,
-            self.setup_seconds,
-            self.sign_seconds,
-        )
     }
 }
 
