@@ -2,13 +2,13 @@
 //! `anvil_dumpState` / `anvil_loadState`.
 //!
 //! ```json
-//! {"block": {...}, "accounts": {"0x…": {"nonce": 1, "balance": "0x…", "code": "0x…",
-//!   "storage": {"0x…slot": "0x…value"}}}, "best_block_number": 5, "blocks": [],
+//! {"block": null, "accounts": {"0x…": {"nonce": 1, "balance": "0x…", "code": "0x…",
+//!   "storage": {"0x…slot": "0x…value"}}}, "best_block_number": null, "blocks": [],
 //!   "transactions": [], "historical_states": null}
 //! ```
 //!
-//! A dump holds the latest state only (no blocks or transactions), which anvil loads
-//! too. The store cannot list its keys, so a dump walks the block log's state diffs
+//! A dump holds the latest state only: no blocks, transactions or block environment
+//! (`block` and `best_block_number` are null), so anvil loads it onto its own chain. The store cannot list its keys, so a dump walks the block log's state diffs
 //! ([`crate::state::Store::for_each_state_diff`]) for every account and slot ever
 //! written, and reads each one's current value: accounts that no longer exist and
 //! slots that are zero are left out. Loading applies the accounts as one state patch,
@@ -17,10 +17,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use alloy::consensus::Header;
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Chain, ChainError};
 use crate::state::StateReader;
@@ -28,13 +27,15 @@ use crate::state::StateReader;
 /// A state dump (anvil's `SerializableState`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StateDump {
-    /// The newest block's environment, in anvil's shape (written for anvil; ignored
-    /// on load).
+    /// A block environment: always null in coco's dumps, which carry no blocks (given
+    /// one, anvil looks for its block among the dump's and refuses the dump without
+    /// it; given null, it keeps its own chain and loads the accounts). Ignored on load.
     #[serde(default)]
     pub block: Option<Value>,
     /// Every existing account.
     pub accounts: BTreeMap<Address, DumpedAccount>,
-    /// The newest block's number (ignored on load).
+    /// The head block's number: always null in coco's dumps (see `block`). Ignored on
+    /// load.
     #[serde(default)]
     pub best_block_number: Option<Value>,
     /// Blocks: always empty in coco's dumps; ignored on load.
@@ -93,21 +94,6 @@ fn words<S: Serializer>(slots: &BTreeMap<U256, U256>, s: S) -> Result<S::Ok, S::
     s.collect_map(slots.iter().map(|(k, v)| (B256::from(*k), B256::from(*v))))
 }
 
-/// anvil's block environment for the block with `header`.
-fn block_env(header: &Header) -> Value {
-    json!({
-        "number": U256::from(header.number),
-        "beneficiary": header.beneficiary,
-        "timestamp": U256::from(header.timestamp),
-        "gas_limit": header.gas_limit,
-        "basefee": header.base_fee_per_gas.unwrap_or_default(),
-        "difficulty": header.difficulty,
-        "prevrandao": header.mix_hash,
-        "blob_excess_gas_and_price": {"excess_blob_gas": 0, "blob_gasprice": 1},
-        "slot_num": 0,
-    })
-}
-
 impl Chain {
     /// The latest state as a dump. Blocks are not produced while it is taken.
     pub fn dump_state(&self) -> Result<StateDump, ChainError> {
@@ -151,9 +137,7 @@ impl Chain {
             );
         }
         Ok(StateDump {
-            block: Some(block_env(&head.header)),
             accounts,
-            best_block_number: Some(json!(at)),
             ..StateDump::default()
         })
     }
@@ -184,6 +168,7 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn reads_anvils_shapes_and_writes_words() {

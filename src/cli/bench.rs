@@ -18,6 +18,7 @@
 //! `--mine-interval-ms` calls `evm_mine` on a timer, for anvil `--no-mining`.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -198,7 +199,8 @@ impl BenchReport {
 
     /// The report as one line of JSON, or as text (one `field: value` a line).
     pub fn render(&self, as_json: bool) -> String {
-        let value = serde_json::to_value(self).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+        let value =
+            serde_json::to_value(self).unwrap_or_else(|e| json!({ "error": e.to_string() }));
         match value {
             Value::Object(fields) if !as_json => fields
                 .iter()
@@ -244,20 +246,18 @@ impl Rpc {
     fn new(url: &str, timeout: Duration) -> Result<Self, BenchError> {
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
-            .timeout(timeout)
-            .build()?;
+            .timeout(timeout);
+        let url = url.to_string();
         Ok(Self {
-            http,
-            url: url.to_string(),
+            http: http.build()?,
+            url,
         })
     }
 
     async fn post(&self, body: String) -> Result<Vec<u8>, BenchError> {
-        let response = self
-            .http
-            .post(&self.url)
+        let request = self.http.post(&self.url).body(body);
+        let response = request
             .header("content-type", "application/json")
-            .body(body)
             .send()
             .await?;
         Ok(response.bytes().await?.to_vec())
@@ -268,37 +268,24 @@ impl Rpc {
         &self,
         calls: &[(&str, Value)],
     ) -> Result<Vec<Option<T>>, BenchError> {
-        let method = calls.first().map_or("batch", |c| c.0).to_string();
-        let body: Vec<Value> = calls
-            .iter()
-            .enumerate()
-            .map(|(id, (m, params))| json!({"jsonrpc": "2.0", "id": id, "method": m, "params": params}))
+        let method = calls.first().map_or("batch", |c| c.0);
+        let body: Vec<Value> = (calls.iter().enumerate())
+            .map(|(id, (m, p))| json!({"jsonrpc": "2.0", "id": id, "method": m, "params": p}))
             .collect();
         let bytes = self.post(Value::Array(body).to_string()).await?;
-        let decode = |reason: String| BenchError::Decode {
-            method: method.clone(),
-            reason,
-        };
-        let mut replies = match serde_json::from_slice(&bytes).map_err(|e| decode(e.to_string()))? {
+        let mut replies = match serde_json::from_slice(&bytes).map_err(|e| rpc_err(method, e))? {
             Replies::Many(replies) => replies,
             Replies::One(reply) => vec![reply],
         };
         // Servers may answer a batch in any order.
         replies.sort_by_key(|r| r.id);
         if replies.len() != calls.len() {
-            return Err(decode(format!(
-                "{} answers to {} calls",
-                replies.len(),
-                calls.len()
-            )));
+            let message = format!("{} answers to {} calls", replies.len(), calls.len());
+            return Err(rpc_err(method, message));
         }
-        replies
-            .into_iter()
+        (replies.into_iter())
             .map(|r| match r.error {
-                Some(e) => Err(BenchError::Rpc {
-                    method: method.clone(),
-                    message: e.to_string(),
-                }),
+                Some(e) => Err(rpc_err(method, e)),
                 None => Ok(r.result),
             })
             .collect()
@@ -310,41 +297,57 @@ impl Rpc {
         method: &str,
         params: Value,
     ) -> Result<T, BenchError> {
-        self.batch(&[(method, params)])
-            .await?
+        let mut answers = self.batch(&[(method, params)]).await?;
+        answers
             .pop()
             .flatten()
-            .ok_or_else(|| BenchError::Decode {
-                method: method.into(),
-                reason: "null result".into(),
-            })
+            .ok_or_else(|| rpc_err(method, "null result"))
+    }
+
+    async fn block_number(&self) -> Result<u64, BenchError> {
+        Ok(self.call::<U64>("eth_blockNumber", json!([])).await?.to())
     }
 }
 
-/// Signs an EIP-1559 transaction and returns its hash and raw bytes.
-fn sign(
-    signer: &PrivateKeySigner,
+/// Signs EIP-1559 transactions for one chain at one fee.
+#[derive(Clone, Copy)]
+struct Signing {
     chain_id: u64,
-    nonce: u64,
     max_fee: u128,
-    (to, value, input, gas): (TxKind, U256, Bytes, u64),
-) -> Result<(B256, Bytes), BenchError> {
-    let mut tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: max_fee,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value,
-        input,
-        ..Default::default()
-    };
-    let sig = signer
-        .sign_transaction_sync(&mut tx)
-        .map_err(|e| BenchError::Sign(e.to_string()))?;
-    let envelope = TxEnvelope::from(tx.into_signed(sig));
-    Ok((*envelope.tx_hash(), envelope.encoded_2718().into()))
+}
+
+impl Signing {
+    /// The transaction's hash and raw bytes.
+    fn sign(
+        &self,
+        signer: &PrivateKeySigner,
+        nonce: u64,
+        to: TxKind,
+        value: U256,
+        input: Bytes,
+        gas: u64,
+    ) -> Result<(B256, Bytes), BenchError> {
+        let mut tx = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: self.max_fee,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            value,
+            input,
+            ..Default::default()
+        };
+        let signed = signer
+            .sign_transaction_sync(&mut tx)
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let envelope = TxEnvelope::from(tx.into_signed(signed));
+        Ok((*envelope.tx_hash(), envelope.encoded_2718().into()))
+    }
+}
+
+fn transfer(to: Address, value: U256) -> Bytes {
+    Token::transferCall { to, value }.abi_encode().into()
 }
 
 fn send_call(raw: &Bytes, id: usize) -> Value {
@@ -353,21 +356,15 @@ fn send_call(raw: &Bytes, id: usize) -> Value {
 
 /// The token's creation code followed by its constructor arguments.
 fn token_deploy_code() -> Result<Bytes, BenchError> {
-    let decode = |reason: String| BenchError::Decode {
-        method: "contracts/out/Token.json".into(),
-        reason,
-    };
-    let artifact: Value =
-        serde_json::from_str(TOKEN_ARTIFACT).map_err(|e| decode(e.to_string()))?;
+    let fail = |e: &dyn std::fmt::Display| rpc_err("contracts/out/Token.json", e);
+    let artifact: Value = serde_json::from_str(TOKEN_ARTIFACT).map_err(|e| fail(&e))?;
     let hex = artifact["bytecode"]["object"]
         .as_str()
-        .ok_or_else(|| decode("no bytecode.object".into()))?;
-    let mut code: Vec<u8> = hex
-        .parse::<Bytes>()
-        .map_err(|e| decode(e.to_string()))?
-        .into();
+        .ok_or_else(|| fail(&"no bytecode"))?;
+    let mut code: Vec<u8> = hex.parse::<Bytes>().map_err(|e| fail(&e))?.into();
     let supply = U256::from(10u64).pow(U256::from(30u64));
-    code.extend(Token::constructorCall::new(("Bench".into(), "BNCH".into(), supply)).abi_encode());
+    let args = Token::constructorCall::new(("Bench".into(), "BNCH".into(), supply));
+    code.extend(args.abi_encode());
     Ok(code.into())
 }
 
@@ -383,11 +380,6 @@ struct Plan {
 pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
     let rpc = Rpc::new(&args.url, timeout)?;
-    let node: String = rpc.call("web3_clientVersion", json!([])).await?;
-    let chain_id = match args.chain_id {
-        Some(id) => id,
-        None => rpc.call::<U64>("eth_chainId", json!([])).await?.to::<u64>(),
-    };
     let miner = args.mine_interval_ms.map(|ms| {
         let rpc = rpc.clone();
         tokio::spawn(async move {
@@ -401,7 +393,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             }
         })
     });
-    let result = run_with(args, &rpc, chain_id, node, timeout).await;
+    let result = run_with(args, &rpc, timeout).await;
     if let Some(miner) = miner {
         miner.abort();
     }
@@ -411,49 +403,44 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
 async fn run_with(
     args: &BenchArgs,
     rpc: &Rpc,
-    chain_id: u64,
-    node: String,
     timeout: Duration,
 ) -> Result<BenchReport, BenchError> {
-    let setup_start = Instant::now();
+    let node: String = rpc.call("web3_clientVersion", json!([])).await?;
+    let chain_id = match args.chain_id {
+        Some(id) => id,
+        None => rpc.call::<U64>("eth_chainId", json!([])).await?.to(),
+    };
+    let signing = Signing {
+        chain_id,
+        max_fee: u128::from(args.max_fee_gwei) * 1_000_000_000,
+    };
+    let clock = Instant::now();
     let mut keys = dev_signers(&args.mnemonic, args.senders + 1)?;
     let senders = keys.split_off(1);
-    let funder = keys.remove(0);
-    let max_fee = u128::from(args.max_fee_gwei) * 1_000_000_000;
-    let (token, mut nonces) =
-        fund(args, rpc, chain_id, max_fee, &funder, &senders, timeout).await?;
-    let setup_seconds = setup_start.elapsed().as_secs_f64();
+    let (token, nonces) = fund(args, rpc, signing, &keys[0], &senders, timeout).await?;
+    let setup_seconds = clock.elapsed().as_secs_f64();
     tracing::info!(%token, seconds = setup_seconds, "senders funded");
 
-    let sign_start = Instant::now();
-    let plan = plan(args, chain_id, max_fee, token, &senders, &mut nonces)?;
-    let sign_seconds = sign_start.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    let plan = Arc::new(plan(args, signing, token, &senders, &nonces)?);
+    let sign_seconds = clock.elapsed().as_secs_f64();
     tracing::info!(
         txs = args.txs,
         seconds = sign_seconds,
         "transactions signed"
     );
 
-    let first_block = rpc
-        .call::<U64>("eth_blockNumber", json!([]))
-        .await?
-        .to::<u64>()
-        + 1;
-    let n = args.txs;
-    let batch = args.batch as usize;
-    let plan = Arc::new(plan);
+    let first_block = rpc.block_number().await? + 1;
+    let (n, batch) = (args.txs, args.batch as usize);
     let sent_ns: Arc<Vec<AtomicU64>> =
-        Arc::new((0..plan.bodies.len()).map(|_| AtomicU64::new(0)).collect());
-    let cursor = Arc::new(AtomicUsize::new(0));
+        Arc::new(plan.bodies.iter().map(|_| AtomicU64::new(0)).collect());
+    let (cursor, rejected) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let cpu_start = cpu_seconds();
     let start = Instant::now();
-
-    let rejected = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (rpc, plan) = (rpc.clone(), plan.clone());
-            let (sent_ns, cursor, rejected) = (sent_ns.clone(), cursor.clone(), rejected.clone());
-            let rate = args.rate;
+            let (rpc, plan, sent_ns) = (rpc.clone(), plan.clone(), sent_ns.clone());
+            let (cursor, rejected, rate) = (cursor.clone(), rejected.clone(), args.rate);
             tokio::spawn(async move {
                 let mut errors: Vec<(usize, String)> = Vec::new();
                 loop {
@@ -470,54 +457,43 @@ async fn run_with(
                         None => Instant::now(),
                     };
                     sent_ns[j].store((at - start).as_nanos() as u64, Ordering::Relaxed);
-                    let txs = j * batch..((j + 1) * batch).min(n);
                     let before = errors.len();
-                    send_batch(&rpc, body, txs, &mut errors).await;
+                    send_batch(&rpc, body, j * batch..((j + 1) * batch).min(n), &mut errors).await;
                     rejected.fetch_add(errors.len() - before, Ordering::Relaxed);
                 }
                 errors
             })
         })
         .collect();
-
-    let (recv_ns, status, blocks) =
-        poll_receipts(args, rpc, &plan, first_block, start, timeout, &rejected).await?;
+    let receipts = poll_receipts(args, rpc, &plan, first_block, start, timeout, &rejected).await?;
     let wall = start.elapsed().as_secs_f64();
     let client_cpu_seconds = cpu_seconds() - cpu_start;
 
-    // A transaction fails when the node rejected it, its receipt says failure, or
-    // its receipt never came.
-    let mut failed = vec![false; n];
-    let mut errors = Vec::new();
+    // A transaction fails when the node rejected it, its receipt says failure, or its
+    // receipt never came.
+    let (mut failed, mut errors) = (vec![false; n], Vec::new());
     for worker in workers {
-        let list = tokio::time::timeout(timeout, worker)
-            .await
-            .map_err(|_| BenchError::Setup("a sending worker did not finish".into()))?
-            .map_err(|e| BenchError::Setup(format!("a sending worker failed: {e}")))?;
-        for (i, e) in list {
+        let worker = tokio::time::timeout(timeout, worker).await;
+        let list = worker.map_err(|_| BenchError::Setup("a sending worker hangs".into()))?;
+        for (i, e) in list.map_err(|e| BenchError::Setup(format!("a sending worker: {e}")))? {
             failed[i] = true;
             if errors.len() < 5 {
                 errors.push(format!("tx {i}: {e}"));
             }
         }
     }
-    let mut latencies = Vec::with_capacity(n);
-    let mut last = 0u64;
-    let mut missing = 0;
-    for i in 0..n {
-        match recv_ns[i] {
-            Some(at) => {
+    let (mut latencies, mut last, mut missing) = (Vec::with_capacity(n), 0u64, 0);
+    for (i, receipt) in receipts.seen.iter().enumerate() {
+        match *receipt {
+            Some((at, ok)) => {
                 last = last.max(at);
                 latencies.push(at.saturating_sub(sent_ns[i / batch].load(Ordering::Relaxed)));
-                if !status[i] && !failed[i] && errors.len() < 10 {
+                if !ok && !failed[i] && errors.len() < 10 {
                     errors.push(format!("tx {i}: receipt status 0"));
                 }
-                failed[i] |= !status[i];
+                failed[i] |= !ok;
             }
-            None => {
-                failed[i] = true;
-                missing += 1;
-            }
+            None => (failed[i], missing) = (true, missing + 1),
         }
     }
     if missing > 0 {
@@ -539,18 +515,14 @@ async fn run_with(
         rate: args.rate,
         mine_interval_ms: args.mine_interval_ms,
         seconds,
-        tps: if seconds > 0.0 {
-            (n - failures) as f64 / seconds
-        } else {
-            0.0
-        },
+        tps: (n - failures) as f64 / seconds.max(f64::EPSILON),
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         max_ms: pct(1.0),
         succeeded: n - failures,
         failures,
         errors,
-        blocks,
+        blocks: receipts.blocks,
         client_cpu_seconds,
         client_cpu_share: client_cpu_seconds / wall.max(f64::EPSILON),
         setup_seconds,
@@ -559,26 +531,14 @@ async fn run_with(
 }
 
 /// Sends one request body holding transactions `txs`; records each rejection.
-async fn send_batch(
-    rpc: &Rpc,
-    body: &str,
-    txs: std::ops::Range<usize>,
-    errors: &mut Vec<(usize, String)>,
-) {
-    let first = txs.start;
-    let whole = |errors: &mut Vec<(usize, String)>, e: String| {
-        errors.extend(txs.clone().map(|i| (i, e.clone())));
-    };
+async fn send_batch(rpc: &Rpc, body: &str, txs: Range<usize>, errors: &mut Vec<(usize, String)>) {
+    let whole = |errors: &mut Vec<_>, e: String| errors.extend(txs.clone().map(|i| (i, e.clone())));
     match rpc.post(body.to_string()).await {
         Ok(bytes) => match serde_json::from_slice::<Replies<IgnoredAny>>(&bytes) {
-            Ok(Replies::Many(replies)) => {
-                for r in replies {
-                    if let Some(e) = r.error {
-                        let at = r.id.map_or(first, |id| first + id as usize);
-                        errors.push((at.min(txs.end - 1), e.to_string()));
-                    }
-                }
-            }
+            Ok(Replies::Many(replies)) => errors.extend(replies.into_iter().filter_map(|r| {
+                let at = txs.start + r.id.unwrap_or(0) as usize;
+                r.error.map(|e| (at.min(txs.end - 1), e.to_string()))
+            })),
             Ok(Replies::One(Reply { error: Some(e), .. })) => whole(errors, e.to_string()),
             Ok(Replies::One(_)) => {}
             Err(e) => whole(errors, format!("undecodable answer: {e}")),
@@ -592,64 +552,44 @@ async fn send_batch(
 async fn fund(
     args: &BenchArgs,
     rpc: &Rpc,
-    chain_id: u64,
-    max_fee: u128,
+    signing: Signing,
     funder: &PrivateKeySigner,
     senders: &[PrivateKeySigner],
     timeout: Duration,
 ) -> Result<(Address, Vec<u64>), BenchError> {
-    let mut queries: Vec<(&str, Value)> = vec![(
-        "eth_getTransactionCount",
-        json!([funder.address(), "pending"]),
-    )];
-    queries.extend(
-        senders
-            .iter()
-            .map(|s| ("eth_getTransactionCount", json!([s.address(), "pending"]))),
-    );
+    let accounts = std::iter::once(funder).chain(senders);
+    let queries: Vec<(&str, Value)> = accounts
+        .map(|s| ("eth_getTransactionCount", json!([s.address(), "pending"])))
+        .collect();
     let counts: Vec<Option<U64>> = rpc.batch(&queries).await?;
-    let mut counts = counts.into_iter().map(|c| c.map_or(0, |c| c.to::<u64>()));
-    let mut nonce = counts.next().unwrap_or(0);
-    let nonces: Vec<u64> = counts.collect();
+    let mut nonces: Vec<u64> = counts
+        .into_iter()
+        .map(|c| c.map_or(0, |c| c.to()))
+        .collect();
+    let mut nonce = nonces.remove(0);
 
     let token = funder.address().create(nonce);
     let per_sender = args.txs.div_ceil(senders.len()) as u128 + 1;
-    let ether = U256::from(per_sender * u128::from(TRANSFER_GAS) * max_fee + 10u128.pow(18));
+    let ether =
+        U256::from(per_sender * u128::from(TRANSFER_GAS) * signing.max_fee + 10u128.pow(18));
     let tokens = U256::from(10u64).pow(U256::from(24u64));
-    let mut txs = vec![sign(
-        funder,
-        chain_id,
-        nonce,
-        max_fee,
-        (TxKind::Create, U256::ZERO, token_deploy_code()?, 2_000_000),
-    )?];
-    nonce += 1;
+    let code = token_deploy_code()?;
+    let mut txs = vec![signing.sign(funder, nonce, TxKind::Create, U256::ZERO, code, 2_000_000)?];
     for s in senders {
-        let to = TxKind::Call(s.address());
-        txs.push(sign(
+        let (to, input) = (TxKind::Call(s.address()), transfer(s.address(), tokens));
+        txs.push(signing.sign(funder, nonce + 1, to, ether, Bytes::new(), 21_000)?);
+        txs.push(signing.sign(
             funder,
-            chain_id,
-            nonce,
-            max_fee,
-            (to, ether, Bytes::new(), 21_000),
-        )?);
-        let input = Token::transferCall {
-            to: s.address(),
-            value: tokens,
-        }
-        .abi_encode()
-        .into();
-        txs.push(sign(
-            funder,
-            chain_id,
-            nonce + 1,
-            max_fee,
-            (TxKind::Call(token), U256::ZERO, input, 100_000),
+            nonce + 2,
+            TxKind::Call(token),
+            U256::ZERO,
+            input,
+            100_000,
         )?);
         nonce += 2;
     }
     for chunk in txs.chunks(50) {
-        let calls: Vec<(&str, Value)> = chunk
+        let calls: Vec<_> = chunk
             .iter()
             .map(|(_, raw)| ("eth_sendRawTransaction", json!([raw])))
             .collect();
@@ -666,22 +606,20 @@ async fn fund(
                 pending.len()
             )));
         }
-        let calls: Vec<(&str, Value)> = pending
+        let calls: Vec<_> = pending
             .iter()
             .map(|h| ("eth_getTransactionReceipt", json!([h])))
             .collect();
         let receipts: Vec<Option<ReceiptLite>> = rpc.batch(&calls).await?;
-        if let Some(r) = receipts
-            .iter()
-            .flatten()
-            .find(|r| r.status != Some(U64::from(1)))
-        {
-            return Err(BenchError::Setup(format!(
-                "funding transaction {} failed",
-                r.hash
-            )));
+        for r in receipts.iter().flatten() {
+            if r.status != Some(U64::from(1)) {
+                return Err(BenchError::Setup(format!(
+                    "funding transaction {} failed",
+                    r.hash
+                )));
+            }
+            pending.retain(|h| *h != r.hash);
         }
-        pending.retain(|h| !receipts.iter().flatten().any(|r| r.hash == *h));
         if !pending.is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -692,49 +630,38 @@ async fn fund(
 /// Signs the timed transfers in parallel and serialises them into request bodies.
 fn plan(
     args: &BenchArgs,
-    chain_id: u64,
-    max_fee: u128,
+    signing: Signing,
     token: Address,
     senders: &[PrivateKeySigner],
-    nonces: &mut [u64],
+    nonces: &[u64],
 ) -> Result<Plan, BenchError> {
     let s = senders.len();
     let signed: Vec<(B256, Bytes)> = (0..args.txs)
         .into_par_iter()
         .map(|i| {
-            let from = i % s;
-            let to = senders[(from + 1) % s].address();
-            let input = Token::transferCall {
-                to,
-                value: U256::from(1),
-            }
-            .abi_encode()
-            .into();
+            let (from, to) = (i % s, senders[(i + 1) % s].address());
             let nonce = nonces[from] + (i / s) as u64;
-            sign(
+            let input = transfer(to, U256::from(1));
+            signing.sign(
                 &senders[from],
-                chain_id,
                 nonce,
-                max_fee,
-                (TxKind::Call(token), U256::ZERO, input, TRANSFER_GAS),
+                TxKind::Call(token),
+                U256::ZERO,
+                input,
+                TRANSFER_GAS,
             )
         })
         .collect::<Result<_, _>>()?;
-    for (from, nonce) in nonces.iter_mut().enumerate() {
-        *nonce += (args.txs / s + usize::from(from < args.txs % s)) as u64;
-    }
-    let batch = args.batch as usize;
-    let bodies = signed
-        .par_chunks(batch)
+    let bodies = (signed.par_chunks(args.batch as usize))
         .map(|chunk| match chunk {
             [(_, raw)] => send_call(raw, 0).to_string(),
-            many => Value::Array(
-                many.iter()
+            many => {
+                let calls = many
+                    .iter()
                     .enumerate()
-                    .map(|(k, (_, raw))| send_call(raw, k))
-                    .collect(),
-            )
-            .to_string(),
+                    .map(|(k, (_, raw))| send_call(raw, k));
+                Value::Array(calls.collect()).to_string()
+            }
         })
         .collect();
     let index = signed
@@ -745,58 +672,59 @@ fn plan(
     Ok(Plan { bodies, index })
 }
 
-/// Reads every new block's receipts until each planned transaction has one (or the
-/// timeout passes). Returns each one's receipt time (ns after `start`), its status,
-/// and the number of blocks read.
+/// What the receipt poller saw.
+struct Receipts {
+    /// Per planned transaction: when its receipt was first seen (ns after the start)
+    /// and whether it said success.
+    seen: Vec<Option<(u64, bool)>>,
+    /// Blocks that held planned transactions.
+    blocks: u64,
+}
+
+/// Reads every new block's receipts until each planned transaction not rejected has
+/// one, or the timeout passes.
 async fn poll_receipts(
     args: &BenchArgs,
     rpc: &Rpc,
     plan: &Plan,
-    first_block: u64,
+    mut next: u64,
     start: Instant,
     timeout: Duration,
     rejected: &AtomicUsize,
-) -> Result<(Vec<Option<u64>>, Vec<bool>, u64), BenchError> {
-    let n = args.txs;
-    let mut recv = vec![None; n];
-    let mut status = vec![false; n];
-    let (mut seen, mut next, mut blocks) = (0usize, first_block, 0u64);
-    let pause = Duration::from_millis(args.poll_ms);
-    // Rejected transactions never get a receipt: stop waiting for them.
-    while seen + rejected.load(Ordering::Relaxed) < n && start.elapsed() < timeout {
-        let head = rpc
-            .call::<U64>("eth_blockNumber", json!([]))
-            .await?
-            .to::<u64>();
+) -> Result<Receipts, BenchError> {
+    let mut out = Receipts {
+        seen: vec![None; args.txs],
+        blocks: 0,
+    };
+    let mut count = 0;
+    while count + rejected.load(Ordering::Relaxed) < args.txs && start.elapsed() < timeout {
+        let head = rpc.block_number().await?;
         if head < next {
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(Duration::from_millis(args.poll_ms)).await;
             continue;
         }
-        let last = head.min(next + RECEIPT_BLOCKS_PER_POLL - 1);
-        let calls: Vec<(&str, Value)> = (next..=last)
+        let calls: Vec<_> = (next..=head.min(next + RECEIPT_BLOCKS_PER_POLL - 1))
             .map(|b| ("eth_getBlockReceipts", json!([U64::from(b)])))
             .collect();
         let answers: Vec<Option<Vec<ReceiptLite>>> = rpc.batch(&calls).await?;
         let at = start.elapsed().as_nanos() as u64;
-        for receipts in answers {
-            // A block announced but not yet readable: read it again next time.
-            let Some(receipts) = receipts else { break };
+        // A block announced but not yet readable (None) is read again next time.
+        for receipts in answers.into_iter().map_while(|r| r) {
             next += 1;
-            let mut ours = false;
+            let before = count;
             for r in receipts {
-                if let Some(&i) = plan.index.get(&r.hash) {
-                    if recv[i].is_none() {
-                        recv[i] = Some(at);
-                        status[i] = r.status == Some(U64::from(1));
-                        seen += 1;
-                        ours = true;
-                    }
+                let Some(&i) = plan.index.get(&r.hash) else {
+                    continue;
+                };
+                if out.seen[i].is_none() {
+                    out.seen[i] = Some((at, r.status == Some(U64::from(1))));
+                    count += 1;
                 }
             }
-            blocks += u64::from(ours);
+            out.blocks += u64::from(count > before);
         }
     }
-    Ok((recv, status, blocks))
+    Ok(out)
 }
 
 /// CPU time of this process so far (user + system, every thread), seconds.

@@ -420,3 +420,65 @@ async fn cast_works_with_header_keys_and_url_keys() {
     let nonce = cast(&["nonce", &f.b.to_string(), "--rpc-url", &keyed]).await;
     assert_eq!(String::from_utf8_lossy(&nonce.stdout).trim(), "1");
 }
+
+sol!(
+    #[sol(rpc)]
+    ConfidentialToken,
+    "contracts/out/ConfidentialToken.json"
+);
+
+#[tokio::test]
+async fn confidential_token_answers_only_the_holder() {
+    let f = fixture().await;
+    let node = &f.node;
+    let connect = |key: &str, index: usize| {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(
+                DEV_KEYS[index].parse::<PrivateKeySigner>().unwrap(),
+            ))
+            .connect_http(format!("{}/{}", node.url, key).parse().unwrap())
+    };
+    let alice = connect(&f.key_a, 0);
+    let token = ConfidentialToken::deploy(&alice, "Conf".into(), "CNF".into(), U256::from(1000))
+        .await
+        .unwrap();
+    token
+        .transfer(f.b, U256::from(250))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(token.balanceOf(f.a).call().await.unwrap(), U256::from(750));
+
+    let bob = connect(&f.key_b, 1);
+    let as_bob = ConfidentialToken::new(*token.address(), &bob);
+    assert_eq!(as_bob.balanceOf(f.b).call().await.unwrap(), U256::from(250));
+    let err = as_bob.balanceOf(f.a).call().await.unwrap_err().to_string();
+    assert!(err.contains("balances are private"), "{err}");
+    assert!(!err.contains("750"), "{err}");
+
+    // A transfer beyond the balance fails without figures.
+    let err = as_bob
+        .transfer(f.a, U256::from(100_000))
+        .call()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ConfidentialToken: transfer refused"), "{err}");
+    assert!(!err.contains("250"), "{err}");
+
+    // The outsider can neither read balances nor pose as alice.
+    let carol = connect(&f.key_c, 2);
+    let as_carol = ConfidentialToken::new(*token.address(), &carol);
+    assert!(as_carol.balanceOf(f.a).call().await.is_err());
+    let posing = call(
+        node,
+        Some(&f.key_c),
+        "eth_call",
+        json!([{"from": f.a, "to": token.address(), "data": format!("0x70a08231{}", alloy::hex::encode(B256::left_padding_from(f.a.as_slice())))}]),
+    )
+    .await;
+    assert_eq!(posing["error"]["code"], -32030, "{posing}");
+}
