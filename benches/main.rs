@@ -91,6 +91,7 @@ fn setup() -> Setup {
         beneficiary: Address::ZERO,
         mining: Mining::Manual,
         pool: PoolLimits::default(),
+        blinding: None,
     };
     let chain = Arc::new(Chain::open(Arc::new(store), ChainSpec::new(g), settings).expect("chain"));
 

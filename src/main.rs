@@ -38,6 +38,11 @@ fn main() -> eyre::Result<()> {
                 node.stop().await;
                 Ok(())
             }
+            Command::Bench(args) => {
+                let report = coco::cli::bench::run(&args).await?;
+                println!("{}", report.render(args.json));
+                Ok(report.check()?)
+            }
             Command::Keys(_) => unreachable!("handled before the runtime starts"),
         }
     })

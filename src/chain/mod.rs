@@ -59,6 +59,41 @@ pub struct ChainSettings {
     pub mining: Mining,
     /// Pool limits.
     pub pool: PoolLimits,
+    /// Header blinding under the confidential policy; `None` publishes plain roots.
+    pub blinding: Option<Blinder>,
+}
+
+/// Derives the blinding key `r_n` of block `n` (from the ledger secret, in the enclave).
+#[derive(Clone)]
+pub struct Blinder(pub Arc<dyn Fn(u64) -> B256 + Send + Sync>);
+
+impl std::fmt::Debug for Blinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Blinder(<redacted>)")
+    }
+}
+
+impl Blinder {
+    /// `keccak(root ‖ r_n)`: what public headers carry instead of `root`.
+    pub fn blind(&self, root: B256, number: u64) -> B256 {
+        let mut preimage = [0u8; 64];
+        preimage[..32].copy_from_slice(root.as_slice());
+        preimage[32..].copy_from_slice((self.0)(number).as_slice());
+        keccak256(preimage)
+    }
+
+    /// The key of block `n`, for auditors.
+    pub fn key(&self, number: u64) -> B256 {
+        (self.0)(number)
+    }
+
+    /// Blinds a header's state and receipts roots and empties its bloom (no contract is
+    /// public yet, so no log is public: the bloom of public logs is empty).
+    pub fn blind_header(&self, header: &mut alloy::consensus::Header) {
+        header.state_root = self.blind(header.state_root, header.number);
+        header.receipts_root = self.blind(header.receipts_root, header.number);
+        header.logs_bloom = Default::default();
+    }
 }
 
 /// A chain on top of the store.
@@ -352,8 +387,11 @@ impl Chain {
             prevrandao: keccak256(parent.hash_slow()),
             extra_data: Bytes::new(),
         };
-        let built = build_block(self.store.as_ref(), &self.spec, parent, &attrs, ready)
+        let mut built = build_block(self.store.as_ref(), &self.spec, parent, &attrs, ready)
             .map_err(|e| ChainError::Execution(e.to_string()))?;
+        if let Some(blinder) = &self.settings.blinding {
+            blinder.blind_header(&mut built.commit.block.header);
+        }
         let block = self.store.commit_block(built.commit)?;
         *self.head.write() = block.clone();
         {

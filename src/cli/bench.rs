@@ -17,36 +17,24 @@
 //! `getrusage(RUSAGE_SELF)` reads) over the timed wall time, in cores.
 //! `--mine-interval-ms` calls `evm_mine` on a timer, for anvil `--no-mining`.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U64, U256};
-use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::{SolCall, SolConstructor};
+use alloy::primitives::U64;
 use clap::Parser;
-use rayon::prelude::*;
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use crate::node::{DEV_MNEMONIC, NodeError, dev_signers};
+use rpc::{ReceiptLite, Replies, Reply, Rpc};
+use workload::{Plan, Signing, fund, plan};
 
-alloy::sol! {
-    /// The interface of `contracts/Token.sol` the benchmark uses.
-    contract Token {
-        constructor(string name, string symbol, uint256 initialSupply);
-        function transfer(address to, uint256 value) external returns (bool);
-    }
-}
+mod rpc;
+mod workload;
 
-/// The compiled token (forge artifact; only `bytecode.object` is read).
-const TOKEN_ARTIFACT: &str = include_str!("../../contracts/out/Token.json");
 /// Gas limit of each benchmark transfer (one costs about 35,000).
 const TRANSFER_GAS: u64 = 60_000;
 /// Most blocks asked for in one `eth_getBlockReceipts` batch.
@@ -209,171 +197,6 @@ impl BenchReport {
             value => value.to_string(),
         }
     }
-}
-
-/// A JSON-RPC reply; `result` is decoded by the caller's type.
-#[derive(Deserialize)]
-struct Reply<T> {
-    id: Option<u64>,
-    result: Option<T>,
-    error: Option<Value>,
-}
-
-/// A batch answer, or one error object when the whole batch was refused.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Replies<T> {
-    Many(Vec<Reply<T>>),
-    One(Reply<T>),
-}
-
-/// The part of a receipt the benchmark reads.
-#[derive(Deserialize)]
-struct ReceiptLite {
-    #[serde(rename = "transactionHash")]
-    hash: B256,
-    status: Option<U64>,
-}
-
-/// A JSON-RPC client over one pooled HTTP client.
-#[derive(Clone)]
-struct Rpc {
-    http: reqwest::Client,
-    url: String,
-}
-
-impl Rpc {
-    fn new(url: &str, timeout: Duration) -> Result<Self, BenchError> {
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .timeout(timeout);
-        let url = url.to_string();
-        Ok(Self {
-            http: http.build()?,
-            url,
-        })
-    }
-
-    async fn post(&self, body: String) -> Result<Vec<u8>, BenchError> {
-        let request = self.http.post(&self.url).body(body);
-        let response = request
-            .header("content-type", "application/json")
-            .send()
-            .await?;
-        Ok(response.bytes().await?.to_vec())
-    }
-
-    /// Calls in one batch; each answer decoded as `T` in order (`None`: a null result).
-    async fn batch<T: DeserializeOwned>(
-        &self,
-        calls: &[(&str, Value)],
-    ) -> Result<Vec<Option<T>>, BenchError> {
-        let method = calls.first().map_or("batch", |c| c.0);
-        let body: Vec<Value> = (calls.iter().enumerate())
-            .map(|(id, (m, p))| json!({"jsonrpc": "2.0", "id": id, "method": m, "params": p}))
-            .collect();
-        let bytes = self.post(Value::Array(body).to_string()).await?;
-        let mut replies = match serde_json::from_slice(&bytes).map_err(|e| rpc_err(method, e))? {
-            Replies::Many(replies) => replies,
-            Replies::One(reply) => vec![reply],
-        };
-        // Servers may answer a batch in any order.
-        replies.sort_by_key(|r| r.id);
-        if replies.len() != calls.len() {
-            let message = format!("{} answers to {} calls", replies.len(), calls.len());
-            return Err(rpc_err(method, message));
-        }
-        (replies.into_iter())
-            .map(|r| match r.error {
-                Some(e) => Err(rpc_err(method, e)),
-                None => Ok(r.result),
-            })
-            .collect()
-    }
-
-    /// One call whose result must not be null.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: Value,
-    ) -> Result<T, BenchError> {
-        let mut answers = self.batch(&[(method, params)]).await?;
-        answers
-            .pop()
-            .flatten()
-            .ok_or_else(|| rpc_err(method, "null result"))
-    }
-
-    async fn block_number(&self) -> Result<u64, BenchError> {
-        Ok(self.call::<U64>("eth_blockNumber", json!([])).await?.to())
-    }
-}
-
-/// Signs EIP-1559 transactions for one chain at one fee.
-#[derive(Clone, Copy)]
-struct Signing {
-    chain_id: u64,
-    max_fee: u128,
-}
-
-impl Signing {
-    /// The transaction's hash and raw bytes.
-    fn sign(
-        &self,
-        signer: &PrivateKeySigner,
-        nonce: u64,
-        to: TxKind,
-        value: U256,
-        input: Bytes,
-        gas: u64,
-    ) -> Result<(B256, Bytes), BenchError> {
-        let mut tx = TxEip1559 {
-            chain_id: self.chain_id,
-            nonce,
-            gas_limit: gas,
-            max_fee_per_gas: self.max_fee,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to,
-            value,
-            input,
-            ..Default::default()
-        };
-        let signed = signer
-            .sign_transaction_sync(&mut tx)
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
-        let envelope = TxEnvelope::from(tx.into_signed(signed));
-        Ok((*envelope.tx_hash(), envelope.encoded_2718().into()))
-    }
-}
-
-fn transfer(to: Address, value: U256) -> Bytes {
-    Token::transferCall { to, value }.abi_encode().into()
-}
-
-fn send_call(raw: &Bytes, id: usize) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [raw]})
-}
-
-/// The token's creation code followed by its constructor arguments.
-fn token_deploy_code() -> Result<Bytes, BenchError> {
-    let fail = |e: &dyn std::fmt::Display| rpc_err("contracts/out/Token.json", e);
-    let artifact: Value = serde_json::from_str(TOKEN_ARTIFACT).map_err(|e| fail(&e))?;
-    let hex = artifact["bytecode"]["object"]
-        .as_str()
-        .ok_or_else(|| fail(&"no bytecode"))?;
-    let mut code: Vec<u8> = hex.parse::<Bytes>().map_err(|e| fail(&e))?.into();
-    let supply = U256::from(10u64).pow(U256::from(30u64));
-    let args = Token::constructorCall::new(("Bench".into(), "BNCH".into(), supply));
-    code.extend(args.abi_encode());
-    Ok(code.into())
-}
-
-/// The timed transactions, ready to send.
-struct Plan {
-    /// Request bodies; body `j` holds transactions `j*B .. (j+1)*B`.
-    bodies: Vec<String>,
-    /// Transaction hash → index.
-    index: HashMap<B256, usize>,
 }
 
 /// Runs the benchmark against `args.url`.
@@ -545,131 +368,6 @@ async fn send_batch(rpc: &Rpc, body: &str, txs: Range<usize>, errors: &mut Vec<(
         },
         Err(e) => whole(errors, e.to_string()),
     }
-}
-
-/// Deploys the token and gives each sender ether and tokens; returns the token and
-/// the senders' next nonces.
-async fn fund(
-    args: &BenchArgs,
-    rpc: &Rpc,
-    signing: Signing,
-    funder: &PrivateKeySigner,
-    senders: &[PrivateKeySigner],
-    timeout: Duration,
-) -> Result<(Address, Vec<u64>), BenchError> {
-    let accounts = std::iter::once(funder).chain(senders);
-    let queries: Vec<(&str, Value)> = accounts
-        .map(|s| ("eth_getTransactionCount", json!([s.address(), "pending"])))
-        .collect();
-    let counts: Vec<Option<U64>> = rpc.batch(&queries).await?;
-    let mut nonces: Vec<u64> = counts
-        .into_iter()
-        .map(|c| c.map_or(0, |c| c.to()))
-        .collect();
-    let mut nonce = nonces.remove(0);
-
-    let token = funder.address().create(nonce);
-    let per_sender = args.txs.div_ceil(senders.len()) as u128 + 1;
-    let ether =
-        U256::from(per_sender * u128::from(TRANSFER_GAS) * signing.max_fee + 10u128.pow(18));
-    let tokens = U256::from(10u64).pow(U256::from(24u64));
-    let code = token_deploy_code()?;
-    let mut txs = vec![signing.sign(funder, nonce, TxKind::Create, U256::ZERO, code, 2_000_000)?];
-    for s in senders {
-        let (to, input) = (TxKind::Call(s.address()), transfer(s.address(), tokens));
-        txs.push(signing.sign(funder, nonce + 1, to, ether, Bytes::new(), 21_000)?);
-        txs.push(signing.sign(
-            funder,
-            nonce + 2,
-            TxKind::Call(token),
-            U256::ZERO,
-            input,
-            100_000,
-        )?);
-        nonce += 2;
-    }
-    for chunk in txs.chunks(50) {
-        let calls: Vec<_> = chunk
-            .iter()
-            .map(|(_, raw)| ("eth_sendRawTransaction", json!([raw])))
-            .collect();
-        rpc.batch::<IgnoredAny>(&calls)
-            .await
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
-    }
-    let deadline = Instant::now() + timeout;
-    let mut pending: Vec<B256> = txs.iter().map(|(hash, _)| *hash).collect();
-    while !pending.is_empty() {
-        if Instant::now() > deadline {
-            return Err(BenchError::Setup(format!(
-                "{} funding receipts missing",
-                pending.len()
-            )));
-        }
-        let calls: Vec<_> = pending
-            .iter()
-            .map(|h| ("eth_getTransactionReceipt", json!([h])))
-            .collect();
-        let receipts: Vec<Option<ReceiptLite>> = rpc.batch(&calls).await?;
-        for r in receipts.iter().flatten() {
-            if r.status != Some(U64::from(1)) {
-                return Err(BenchError::Setup(format!(
-                    "funding transaction {} failed",
-                    r.hash
-                )));
-            }
-            pending.retain(|h| *h != r.hash);
-        }
-        if !pending.is_empty() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    Ok((token, nonces))
-}
-
-/// Signs the timed transfers in parallel and serialises them into request bodies.
-fn plan(
-    args: &BenchArgs,
-    signing: Signing,
-    token: Address,
-    senders: &[PrivateKeySigner],
-    nonces: &[u64],
-) -> Result<Plan, BenchError> {
-    let s = senders.len();
-    let signed: Vec<(B256, Bytes)> = (0..args.txs)
-        .into_par_iter()
-        .map(|i| {
-            let (from, to) = (i % s, senders[(i + 1) % s].address());
-            let nonce = nonces[from] + (i / s) as u64;
-            let input = transfer(to, U256::from(1));
-            signing.sign(
-                &senders[from],
-                nonce,
-                TxKind::Call(token),
-                U256::ZERO,
-                input,
-                TRANSFER_GAS,
-            )
-        })
-        .collect::<Result<_, _>>()?;
-    let bodies = (signed.par_chunks(args.batch as usize))
-        .map(|chunk| match chunk {
-            [(_, raw)] => send_call(raw, 0).to_string(),
-            many => {
-                let calls = many
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (_, raw))| send_call(raw, k));
-                Value::Array(calls.collect()).to_string()
-            }
-        })
-        .collect();
-    let index = signed
-        .iter()
-        .enumerate()
-        .map(|(i, (hash, _))| (*hash, i))
-        .collect();
-    Ok(Plan { bodies, index })
 }
 
 /// What the receipt poller saw.

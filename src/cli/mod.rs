@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::chain::Mining;
 use crate::node::{DEV_MNEMONIC, Node, NodeConfig};
 
+pub mod bench;
+
 /// coco: a confidential, Ethereum-compatible ledger for consortiums.
 #[derive(Debug, Parser)]
 #[command(name = "coco", version, about)]
@@ -27,6 +29,8 @@ pub enum Command {
     /// Manage the API keys of a data directory (read by the node at start).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Load-test a node: pre-signed ERC-20 transfers over JSON-RPC, to receipts.
+    Bench(bench::BenchArgs),
 }
 
 /// `coco keys …`
@@ -169,7 +173,7 @@ pub struct DevArgs {
     #[arg(long)]
     pub anvil_compat: bool,
     /// Apply this state dump (anvil's JSON format, or a directory holding
-    /// `state.json`) on start.
+    /// `state.json`) on start, on top of the data directory's state (on every start).
     #[arg(long, value_name = "PATH")]
     pub load_state: Option<PathBuf>,
     /// Write the latest state to this file (anvil's JSON format; a directory means

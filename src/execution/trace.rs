@@ -108,6 +108,7 @@ fn replay(
     opts: GethDebugTracingOptions,
     timeout: Duration,
 ) -> Result<Vec<GethTrace>, CallError> {
+    let inspector = tracer(opts)?;
     let header = &block.header;
     // Only the genesis block has no parent, and it has no transactions.
     let Some(parent) = header.number.checked_sub(1) else {
@@ -116,7 +117,6 @@ fn replay(
     if traced.is_empty() {
         return Ok(Vec::new());
     }
-    let inspector = tracer(opts)?;
     let env = header_env(spec, header);
     let block_env = env.block_env.clone();
     let db = BlockState::new(reader, parent, env.cfg_env.spec);

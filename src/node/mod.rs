@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use jsonrpsee::server::ServerHandle;
 
 use crate::chain::state_dump::StateDump;
-use crate::chain::{Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis};
+use crate::chain::{
+    Blinder, Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis,
+};
 use crate::rpc::auth::{KeyRecord, KeyRing, Role, generate_key, key_hash};
 use crate::rpc::{self, RpcLimits};
 use crate::state::{Store, StoreConfig};
@@ -215,10 +217,15 @@ impl Node {
             &secrets.ledger_secret,
             &secrets.node_id,
         )?;
+        let blinding = config.confidential.then(|| {
+            let secret = secrets.ledger_secret.clone();
+            Blinder(Arc::new(move |n| B256::from(secret.blinding_key(n))))
+        });
         let settings = ChainSettings {
             beneficiary: Address::ZERO,
             mining: config.mining,
             pool: PoolLimits::default(),
+            blinding,
         };
         let chain = Arc::new(Chain::open(
             Arc::new(store),

@@ -336,7 +336,13 @@ impl EthRpc {
                 .store()
                 .block(n)?
                 .ok_or(RpcError::HeaderNotFound)?;
-            if !filter.matches_bloom(block.header.logs_bloom) {
+            // Receipts' blooms, not the header's: under the confidential policy the header
+            // carries the bloom of public logs only.
+            if !block
+                .receipts
+                .iter()
+                .any(|r| filter.matches_bloom(r.bloom()))
+            {
                 continue;
             }
             let hash = block.header.hash_slow();

@@ -12,6 +12,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod blinding;
 pub mod convert;
 pub mod debug;
 pub mod dev;
@@ -106,6 +107,11 @@ pub fn module(
     module
         .merge(EthPubSubApiServer::into_rpc(EthPubSub::new(chain.clone())))
         .expect("eth subscription methods are unique");
+    module
+        .merge(blinding::BlindingApiServer::into_rpc(
+            blinding::BlindingRpc::new(chain.clone()),
+        ))
+        .expect("coco methods are unique");
     if dev {
         let dev_rpc = DevRpc::new(chain.clone(), eth.clone(), signers);
         module

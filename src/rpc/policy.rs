@@ -106,6 +106,8 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_sign"
         | "personal_sign"
         | "eth_signTypedData_v4" => Authenticated,
+        // A state dump reads every account.
+        "anvil_dumpState" | "anvil_loadState" => Auditor,
         m if m.starts_with("evm_") || m.starts_with("anvil_") || m.starts_with("hardhat_") => {
             Authenticated
         }
@@ -227,7 +229,7 @@ where
             .into_iter()
             .filter_map(|entry| match entry {
                 Ok(BatchEntry::Call(req)) => Some(match self.check(&req) {
-                    Some(message) => Err(BatchEntryErr::new(req.id, denied(message).into())),
+                    Some(message) => Err(BatchEntryErr::new(req.id, denied(message))),
                     None => Ok(BatchEntry::Call(req)),
                 }),
                 // A refused notification gets no answer: it is dropped.

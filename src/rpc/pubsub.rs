@@ -14,6 +14,7 @@
 //! `eth_unsubscribe` ends its task.
 
 use alloy::consensus::Transaction as _;
+use alloy::consensus::TxReceipt as _;
 use std::sync::Arc;
 
 use super::auth::caller_of;
@@ -177,7 +178,13 @@ impl EthPubSubApiServer for EthPubSub {
 
 /// The logs of `block` that match `filter`.
 fn matching_logs(block: &StoredBlock, filter: &Filter) -> Vec<Log> {
-    if !filter.matches_bloom(block.header.logs_bloom) {
+    // Receipts' blooms, not the header's: under the confidential policy the header
+    // carries the bloom of public logs only.
+    if !block
+        .receipts
+        .iter()
+        .any(|r| filter.matches_bloom(r.bloom()))
+    {
         return Vec::new();
     }
     let hash = block.header.hash_slow();

@@ -482,3 +482,73 @@ async fn confidential_token_answers_only_the_holder() {
     .await;
     assert_eq!(posing["error"]["code"], -32030, "{posing}");
 }
+
+#[tokio::test]
+async fn headers_are_blinded_and_auditors_can_unblind() {
+    use alloy::consensus::ReceiptEnvelope;
+    use alloy::consensus::proofs::calculate_receipt_root;
+    let f = fixture().await;
+    let node = &f.node;
+    let number = receipt_block(node, &f).await;
+    let block = call(
+        node,
+        None,
+        "eth_getBlockByNumber",
+        json!([number.clone(), false]),
+    )
+    .await["result"]
+        .clone();
+    assert_eq!(
+        block["logsBloom"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x")
+            .trim_matches('0'),
+        "",
+        "the public bloom covers public logs only (none yet)"
+    );
+    let refused = call(
+        node,
+        Some(&f.key_c),
+        "coco_getBlindingKey",
+        json!([number.clone()]),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32030);
+    let r_n: B256 = serde_json::from_value(
+        call(
+            node,
+            Some(&f.key_auditor),
+            "coco_getBlindingKey",
+            json!([number.clone()]),
+        )
+        .await["result"]
+            .clone(),
+    )
+    .unwrap();
+    let receipts: Vec<alloy::rpc::types::TransactionReceipt> = serde_json::from_value(
+        call(
+            node,
+            Some(&f.key_auditor),
+            "eth_getBlockReceipts",
+            json!([number]),
+        )
+        .await["result"]
+            .clone(),
+    )
+    .unwrap();
+    let consensus: Vec<ReceiptEnvelope> = receipts
+        .iter()
+        .map(|r| r.inner.clone().map_logs(|l| l.inner))
+        .collect();
+    let root = calculate_receipt_root(&consensus);
+    let mut preimage = root.to_vec();
+    preimage.extend_from_slice(r_n.as_slice());
+    let published: B256 = serde_json::from_value(block["receiptsRoot"].clone()).unwrap();
+    assert_ne!(published, root, "the plain root is not published");
+    assert_eq!(
+        published,
+        alloy::primitives::keccak256(&preimage),
+        "auditors unblind it"
+    );
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Issue 6's benchmark: coco and anvil 1.7.1 side by side under the same Rust load
+# generator (`coco bench`), plus coco's in-process limit (criterion `pipeline`).
+#
+# For each configuration and each of RUNS rounds, a fresh node is started on a free
+# loopback port, `coco bench` runs against it, the node's peak RSS (VmHWM) is read
+# and the node is stopped; coco and anvil alternate (the order flips every round).
+# Configurations (client settings identical for both nodes):
+#   instant  coco `dev` (one block per transaction)  vs anvil automine, or — when
+#            automine does not complete — anvil --no-mining + evm_mine every MINE_MS
+#   bt50     coco `dev --block-time MINE_MS`          vs anvil --no-mining + evm_mine
+#            every MINE_MS (the generator's --mine-interval-ms)
+# each with JSON-RPC batches of 1 (N1 transfers) and 50 (N transfers); then open-loop
+# latency at half of each node's own bt50/batch-50 median peak, and instant mining
+# one transaction at a time (batch 1, concurrency 1).
+#
+# Environment: N (20000) N1 (4000) NOPEN (N/2) NLAT (1000) RUNS (3) CONC (16)
+#   SENDERS (64) MINE_MS (50) TIMEOUT (120 s per run) SKIP_PIPELINE (unset)
+#   OUT (target/bench: runs.jsonl, summary.md, logs).
+# Prints the summary table (medians, coco/anvil ratios). Stops every process it
+# started on exit (trap).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+N="${N:-20000}"
+N1="${N1:-4000}"
+NOPEN="${NOPEN:-$((N / 2))}"
+NLAT="${NLAT:-1000}"
+RUNS="${RUNS:-3}"
+CONC="${CONC:-16}"
+SENDERS="${SENDERS:-64}"
+MINE_MS="${MINE_MS:-50}"
+TIMEOUT="${TIMEOUT:-120}"
+OUT="${OUT:-$ROOT/target/bench}"
+mkdir -p "$OUT"
+RESULTS="$OUT/runs.jsonl"
+: >"$RESULTS"
+: >"$OUT/bench.log"
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+# Nodes still running (pids of our own children only; removed once reaped).
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "installing tools (if needed) and building release"
+bash scripts/install-tools.sh
+cargo build --release --quiet --bin coco
+[[ -n "${SKIP_PIPELINE:-}" ]] || cargo bench --quiet --bench coco --no-run
+# A private copy: other sessions may rebuild target/release meanwhile.
+COCO="$OUT/coco"
+cp "$ROOT/target/release/coco" "$COCO"
+ANVIL="$ROOT/.tools/bin/anvil"
+log "anvil: $("$ANVIL" --version | head -1)"
+
+# A loopback port nobody listens on (ss -ltn), outside 8545-8600 (used by others).
+free_port() {
+  local used port
+  used="$(ss -Hltn | awk '{n = split($4, a, ":"); print a[n]}' | sort -u)"
+  for _ in $(seq 1 500); do
+    port=$((20000 + RANDOM % 30000))
+    grep -qx "$port" <<<"$used" || { echo "$port"; return 0; }
+  done
+  return 1
+}
+
+NODE_PID=""
+NODE_URL=""
+# start_node coco|anvil MODE: MODE is instant, bt (block time), automine or nomine.
+start_node() {
+  local impl="$1" mode="$2" port attempt
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    case "$impl/$mode" in
+      coco/instant) "$COCO" dev --port "$port" --ephemeral >>"$OUT/node.log" 2>&1 & ;;
+      coco/bt) "$COCO" dev --port "$port" --ephemeral --block-time "$MINE_MS" >>"$OUT/node.log" 2>&1 & ;;
+      anvil/automine) "$ANVIL" --port "$port" --quiet >>"$OUT/node.log" 2>&1 & ;;
+      anvil/nomine) "$ANVIL" --port "$port" --quiet --no-mining >>"$OUT/node.log" 2>&1 & ;;
+      *) echo "unknown node $impl/$mode" >&2; exit 1 ;;
+    esac
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+    NODE_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 300); do
+      kill -0 "$NODE_PID" 2>/dev/null || break
+      if curl -sf -m 1 -H 'content-type: application/json' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$NODE_URL" >/dev/null; then
+        return 0
+      fi
+      sleep 0.1
+    done
+    log "$impl ($mode) did not start on port $port (attempt $attempt)"
+    stop_node
+  done
+  echo "cannot start $impl" >&2
+  exit 1
+}
+
+# Stops the node (SIGINT: coco removes its ephemeral directory; SIGKILL after 10 s)
+# and reaps it; sets NODE_RSS to its peak RSS (VmHWM) in kB.
+NODE_RSS=0
+stop_node() {
+  local pid="$NODE_PID" rest=() p
+  NODE_RSS="$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
+  NODE_RSS="${NODE_RSS:-0}"
+  kill -INT "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    # Exited (a zombie until reaped) or gone.
+    grep -qs '^State:[[:space:]]*[^Z]' "/proc/$pid/status" || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || rest+=("$p"); done
+  PIDS=("${rest[@]}")
+}
+
+# run_one IMPL MODE CONFIG ROUND TXS BATCH CONCURRENCY [RATE]; appends to RESULTS.
+# Returns 1 when the run had failures.
+run_one() {
+  local impl="$1" mode="$2" config="$3" round="$4" txs="$5" batch="$6" conc="$7" rate="${8:-}"
+  local args json status=0
+  start_node "$impl" "$mode"
+  args=(bench --url "$NODE_URL" --txs "$txs" --senders "$SENDERS" --batch "$batch"
+    --concurrency "$conc" --timeout-secs "$TIMEOUT" --json)
+  [[ -n "$rate" ]] && args+=(--rate "$rate")
+  [[ "$mode" == nomine ]] && args+=(--mine-interval-ms "$MINE_MS")
+  json="$("$COCO" "${args[@]}" 2>>"$OUT/bench.log")" || status=$?
+  stop_node
+  [[ "$json" == \{* ]] || json="{\"failures\": $txs, \"errors\": [\"coco bench exited with $status\"]}"
+  jq -c --arg impl "$impl" --arg mode "$mode" --arg config "$config" --argjson round "$round" \
+    --argjson rss "$NODE_RSS" '. + {impl: $impl, mode: $mode, config: $config, round: $round, rss_mb: ($rss / 1024)}' \
+    <<<"$json" >>"$RESULTS"
+  log "$(jq -r '"\(.config) \(.impl) (\(.mode)) round \(.round): \(.tps // 0 | floor) tx/s, p50 \(.p50_ms // 0) ms, p99 \(.p99_ms // 0) ms, failures \(.failures), rss \(.rss_mb | floor) MB, client \(.client_cpu_share // 0) cores"' <<<"$(tail -1 "$RESULTS")")"
+  [[ "$(jq -r .failures <<<"$json")" == 0 ]]
+}
+
+# The anvil mode of each configuration: automine is tried for `instant` and dropped
+# for good after a run that does not complete.
+declare -A ANVIL_MODE=([instant]=automine [bt]=nomine)
+
+# run_pair CONFIG ROUND TXS BATCH CONCURRENCY [COCO_RATE ANVIL_RATE]
+run_pair() {
+  local config="$1" round="$2" txs="$3" batch="$4" conc="$5" crate="${6:-}" arate="${7:-}"
+  local base="${config%%-*}" first second
+  if ((round % 2)); then first=coco second=anvil; else first=anvil second=coco; fi
+  for impl in "$first" "$second"; do
+    if [[ "$impl" == coco ]]; then
+      run_one coco "$base" "$config" "$round" "$txs" "$batch" "$conc" "$crate" || true
+    else
+      until run_one anvil "${ANVIL_MODE[$base]}" "$config" "$round" "$txs" "$batch" "$conc" "$arate"; do
+        [[ "${ANVIL_MODE[$base]}" == automine ]] || break
+        log "anvil automine did not complete: --no-mining + evm_mine every $MINE_MS ms from now on"
+        ANVIL_MODE[$base]=nomine
+      done
+    fi
+  done
+}
+
+# median IMPL CONFIG FIELD (runs without failures only)
+median() {
+  jq -s --arg impl "$1" --arg config "$2" --arg f "$3" '
+    [.[] | select(.impl == $impl and .config == $config and .failures == 0) | .[$f] | numbers] | sort
+    | if length == 0 then null else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' "$RESULTS"
+}
+
+PIPELINE=""
+if [[ -z "${SKIP_PIPELINE:-}" ]]; then
+  log "in-process limit: cargo bench --bench coco -- pipeline"
+  cargo bench --quiet --bench coco -- pipeline 2>&1 | tee "$OUT/pipeline.txt" >&2
+  # criterion: "thrpt:  [low mid high]", e.g. "[10.1 Kelem/s 10.3 Kelem/s 10.5 Kelem/s]"
+  PIPELINE="$(awk '/thrpt:/ {v = $4; u = $5; sub(/\]/, "", u);
+    m = (u ~ /^K/) ? 1e3 : (u ~ /^M/) ? 1e6 : 1; printf "%.0f", v * m; exit}' "$OUT/pipeline.txt")"
+fi
+
+for round in $(seq 1 "$RUNS"); do
+  log "round $round of $RUNS"
+  run_pair instant-b1 "$round" "$N1" 1 "$CONC"
+  run_pair instant-b50 "$round" "$N" 50 "$CONC"
+  run_pair bt-b1 "$round" "$N1" 1 "$CONC"
+  run_pair bt-b50 "$round" "$N" 50 "$CONC"
+done
+
+# Open-loop latency at about half of each node's own peak (bt, batch 50).
+half() { jq -n --argjson t "$(median "$1" bt-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000; }
+COCO_HALF="$(half coco)"
+ANVIL_HALF="$(half anvil)"
+for round in $(seq 1 "$RUNS"); do
+  run_pair bt-open "$round" "$NOPEN" 50 "$CONC" "$COCO_HALF" "$ANVIL_HALF"
+  run_pair instant-single "$round" "$NLAT" 1 1
+done
+
+{
+  echo "coco bench: N=$N (batch 50), N1=$N1 (batch 1), NOPEN=$NOPEN, NLAT=$NLAT, senders $SENDERS,"
+  echo "concurrency $CONC (1 for instant-single), medians of $RUNS runs without failures; $(nproc) cores"
+  echo
+  echo "| config | coco tx/s | anvil tx/s | coco/anvil | coco p50 / p99 ms | anvil p50 / p99 ms | coco RSS MB | anvil RSS MB | client CPU (coco run) | failures coco/anvil | anvil mode |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for config in instant-b1 instant-b50 bt-b1 bt-b50 bt-open instant-single; do
+    jq -rn --arg config "$config" \
+      --argjson ct "$(median coco "$config" tps)" --argjson at "$(median anvil "$config" tps)" \
+      --argjson cp50 "$(median coco "$config" p50_ms)" --argjson cp99 "$(median coco "$config" p99_ms)" \
+      --argjson ap50 "$(median anvil "$config" p50_ms)" --argjson ap99 "$(median anvil "$config" p99_ms)" \
+      --argjson crss "$(median coco "$config" rss_mb)" --argjson arss "$(median anvil "$config" rss_mb)" \
+      --argjson cpu "$(median coco "$config" client_cpu_share)" \
+      --argjson cf "$(jq -s --arg c "$config" '[.[] | select(.impl == "coco" and .config == $c) | .failures] | add' "$RESULTS")" \
+      --argjson af "$(jq -s --arg c "$config" '[.[] | select(.impl == "anvil" and .config == $c) | .failures] | add' "$RESULTS")" \
+      --arg mode "$(jq -rs --arg c "$config" '[.[] | select(.impl == "anvil" and .config == $c) | .mode] | unique | join(", ")' "$RESULTS")" '
+      def f(x; d): if x == null then "—" else (x * d | round) / d | tostring end;
+      "| \($config) | \(f($ct; 1)) | \(f($at; 1)) | \(if $ct and $at then f($ct / $at; 100) + "x" else "—" end) | \(f($cp50; 100)) / \(f($cp99; 100)) | \(f($ap50; 100)) / \(f($ap99; 100)) | \(f($crss; 1)) | \(f($arss; 1)) | \(f($cpu; 100)) cores | \($cf) / \($af) | \($mode) |"'
+  done
+  echo
+  if [[ -n "$PIPELINE" ]]; then
+    BEST="$(median coco bt-b50 tps)"
+    echo "in-process limit (cargo bench --bench coco -- pipeline): $PIPELINE tx/s"
+    jq -rn --argjson e "$BEST" --argjson p "$PIPELINE" \
+      '"end-to-end (bt, batch 50) = \($e | floor) tx/s = \(($e / $p * 100 | round) / 100) of the in-process limit"'
+  fi
+  echo "runs: $RESULTS"
+} | tee "$OUT/summary.md"
