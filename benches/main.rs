@@ -56,7 +56,7 @@ fn sign(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, gas: u6
         chain_id: 31337,
         nonce,
         gas_limit: gas,
-        max_fee_per_gas: 100_000_000_000,
+        max_fee_per_gas: 10_000_000_000_000,
         max_priority_fee_per_gas: 1_000_000_000,
         to,
         input,

@@ -389,6 +389,15 @@ impl Chain {
         };
         let mut built = build_block(self.store.as_ref(), &self.spec, parent, &attrs, ready)
             .map_err(|e| ChainError::Execution(e.to_string()))?;
+        if built.commit.block.transactions.is_empty() && !allow_empty {
+            // Nothing offered can run now (fee cap below the base fee, funds spent):
+            // leave it pooled rather than mine empty blocks in a loop.
+            let mut pool = self.pool.lock();
+            for (hash, _) in &built.invalid {
+                pool.remove(hash);
+            }
+            return Ok(None);
+        }
         if let Some(blinder) = &self.settings.blinding {
             blinder.blind_header(&mut built.commit.block.header);
         }

@@ -1,6 +1,7 @@
 //! Building a block from transactions.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::transaction::Recovered;
@@ -119,7 +120,13 @@ pub fn build_block(
     let mut invalid = Vec::new();
     let mut deferred = Vec::new();
     let mut txs = txs.into_iter();
+    // Senders whose transaction could not run here: their later nonces wait too.
+    let mut held: HashSet<Address> = HashSet::new();
     for tx in txs.by_ref() {
+        if held.contains(&tx.signer()) {
+            deferred.push(tx);
+            continue;
+        }
         match executor.execute_transaction(tx.as_recovered_ref()) {
             Ok(_) => included.push(tx),
             Err(BlockExecutionError::Validation(
@@ -132,7 +139,15 @@ pub fn build_block(
                 hash,
                 error,
             })) => {
-                invalid.push((hash, error.to_string()));
+                held.insert(tx.signer());
+                // A stale nonce can never run: drop it. Anything else (fee cap below a
+                // risen base fee, funds spent meanwhile) may run later: keep it pooled,
+                // as geth does.
+                if error.is_nonce_too_low() {
+                    invalid.push((hash, error.to_string()));
+                } else {
+                    deferred.push(tx);
+                }
             }
             Err(other) => return Err(other),
         }

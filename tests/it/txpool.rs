@@ -288,3 +288,55 @@ async fn legacy_and_access_list_transactions_execute() {
         U256::from(10)
     );
 }
+
+#[tokio::test]
+async fn a_transaction_that_cannot_run_yet_waits_in_the_pool() {
+    let node = TestNode::spawn().await;
+    let poor = PrivateKeySigner::random();
+    let cost = U256::from(21_000u64 * 10 * GWEI as u64 + 1);
+    let rpc = |method: &'static str, params: Value| {
+        let url = node.url.clone();
+        async move {
+            raw_rpc(
+                &url,
+                json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}),
+            )
+            .await
+        }
+    };
+    rpc(
+        "anvil_setBalance",
+        json!([poor.address(), format!("{cost:#x}")]),
+    )
+    .await;
+    rpc("evm_setAutomine", json!([false])).await;
+    // Both pass validation (each alone is affordable); only the first can run.
+    let mut first = eip1559(0);
+    first.chain_id = 31337;
+    let h0 = send(&node, &sign(&poor, first)).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let h1 = send(&node, &sign(&poor, eip1559(1))).await["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rpc("evm_mine", json!([])).await;
+    assert_eq!(wait_receipt(&node, &h0).await["status"], "0x1");
+    let pending = rpc("eth_getTransactionByHash", json!([h1])).await;
+    assert!(
+        pending["result"].is_object() && pending["result"]["blockNumber"].is_null(),
+        "kept, not dropped: {pending}"
+    );
+    // Funded, it runs in the next block.
+    rpc(
+        "anvil_setBalance",
+        json!([
+            poor.address(),
+            format!("{:#x}", U256::from(10u64).pow(U256::from(18)))
+        ]),
+    )
+    .await;
+    rpc("evm_mine", json!([])).await;
+    assert_eq!(wait_receipt(&node, &h1).await["status"], "0x1");
+}
