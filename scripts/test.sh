@@ -7,6 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+bash scripts/check-layers.sh
 bash scripts/install-tools.sh
 export PATH="$ROOT/.tools/bin:$PATH"
 

@@ -9,7 +9,6 @@ pub mod dev;
 mod error;
 pub mod genesis;
 pub mod pool;
-mod spec;
 pub mod state_dump;
 
 use std::sync::Arc;
@@ -27,9 +26,9 @@ use revm::context::TxEnv;
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
 use tokio::sync::broadcast;
 
+pub use crate::execution::ChainSpec;
 pub use error::{ChainError, TxError};
 pub use pool::{Pool, PoolLimits, PoolTx};
-pub use spec::ChainSpec;
 
 use crate::execution::{BlockAttributes, build_block};
 use crate::state::{StateReader, Store, StoredBlock};

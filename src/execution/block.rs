@@ -16,8 +16,8 @@ use alloy_hardforks::EthereumHardforks;
 use revm::context::{BlockEnv, CfgEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 
+use super::ChainSpec;
 use super::db::BlockState;
-use crate::chain::ChainSpec;
 use crate::state::{BlockCommit, StateDiff, StateReader, StoredBlock};
 
 /// What the producer decides about the next block.

@@ -11,9 +11,11 @@
 mod block;
 mod call;
 mod db;
+mod spec;
 mod trace;
 
 pub use block::{BlockAttributes, BuiltBlock, build_block, evm_env, state_commitment};
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
+pub use spec::ChainSpec;
 pub use trace::{create_access_list, header_env, trace_block, trace_call, trace_transaction};

@@ -35,10 +35,10 @@ use revm::state::{AccountInfo, Bytecode};
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 
+use super::ChainSpec;
 use super::block::{BlockAttributes, evm_env};
 use super::call::{CallError, CallLimits, Deadline, geth_message, halt_message, prepare};
 use super::db::{BlockState, DbError};
-use crate::chain::ChainSpec;
 use crate::state::{StateReader, StoredBlock};
 
 /// Most executions `eth_createAccessList` runs looking for a list that no longer grows.
