@@ -15,7 +15,8 @@
 # one transaction at a time (batch 1, concurrency 1).
 #
 # Environment: N (20000) N1 (4000) NOPEN (N/2) NLAT (1000) RUNS (3) CONC (16)
-#   SENDERS (64) MINE_MS (50) TIMEOUT (120 s per run) SKIP_PIPELINE (unset)
+#   SENDERS (64) MINE_MS (50) TIMEOUT (120 s per run; AUTOMINE_TIMEOUT 45 s for an
+#   anvil automine attempt) SKIP_PIPELINE (unset)
 #   OUT (target/bench: runs.jsonl, summary.md, logs).
 # Prints the summary table (medians, coco/anvil ratios). Stops every process it
 # started on exit (trap).
@@ -33,6 +34,7 @@ CONC="${CONC:-16}"
 SENDERS="${SENDERS:-64}"
 MINE_MS="${MINE_MS:-50}"
 TIMEOUT="${TIMEOUT:-120}"
+AUTOMINE_TIMEOUT="${AUTOMINE_TIMEOUT:-45}"
 OUT="${OUT:-$ROOT/target/bench}"
 mkdir -p "$OUT"
 RESULTS="$OUT/runs.jsonl"
@@ -144,33 +146,47 @@ run_one() {
   [[ "$(jq -r .failures <<<"$json")" == 0 ]]
 }
 
-# The anvil mode of each configuration: automine is tried for `instant` and dropped
-# for good after a run that does not complete.
-declare -A ANVIL_MODE=([instant]=automine [bt]=nomine)
+# The anvil mode of each configuration: automine is tried first for the instant
+# ones (with a shorter timeout) and dropped for good after a run that does not
+# complete; bt runs use --no-mining + evm_mine every MINE_MS (a MINE_MS block time).
+declare -A ANVIL_MODE=()
 
 # run_pair CONFIG ROUND TXS BATCH CONCURRENCY [COCO_RATE ANVIL_RATE]
 run_pair() {
   local config="$1" round="$2" txs="$3" batch="$4" conc="$5" crate="${6:-}" arate="${7:-}"
-  local base="${config%%-*}" first second
+  local base="${config%%-*}" first second impl
+  if [[ -z "${ANVIL_MODE[$config]:-}" ]]; then
+    if [[ "$base" == instant ]]; then ANVIL_MODE[$config]=automine; else ANVIL_MODE[$config]=nomine; fi
+  fi
   if ((round % 2)); then first=coco second=anvil; else first=anvil second=coco; fi
   for impl in "$first" "$second"; do
     if [[ "$impl" == coco ]]; then
       run_one coco "$base" "$config" "$round" "$txs" "$batch" "$conc" "$crate" || true
     else
-      until run_one anvil "${ANVIL_MODE[$base]}" "$config" "$round" "$txs" "$batch" "$conc" "$arate"; do
-        [[ "${ANVIL_MODE[$base]}" == automine ]] || break
-        log "anvil automine did not complete: --no-mining + evm_mine every $MINE_MS ms from now on"
-        ANVIL_MODE[$base]=nomine
+      until TIMEOUT="$([[ "${ANVIL_MODE[$config]}" == automine ]] && echo "$AUTOMINE_TIMEOUT" || echo "$TIMEOUT")" \
+        run_one anvil "${ANVIL_MODE[$config]}" "$config" "$round" "$txs" "$batch" "$conc" "$arate"; do
+        [[ "${ANVIL_MODE[$config]}" == automine ]] || break
+        log "$config: anvil automine did not complete; --no-mining + evm_mine every $MINE_MS ms from now on"
+        ANVIL_MODE[$config]=nomine
       done
     fi
   done
 }
 
-# median IMPL CONFIG FIELD (runs without failures only)
+# median IMPL CONFIG FIELD: over the runs without failures (for anvil, in the
+# configuration's final mode).
 median() {
-  jq -s --arg impl "$1" --arg config "$2" --arg f "$3" '
-    [.[] | select(.impl == $impl and .config == $config and .failures == 0) | .[$f] | numbers] | sort
+  jq -s --arg impl "$1" --arg config "$2" --arg f "$3" --arg mode "${ANVIL_MODE[$2]:-}" '
+    [.[] | select(.impl == $impl and .config == $config and .failures == 0)
+      | select(.impl == "coco" or .mode == $mode) | .[$f] | numbers] | sort
     | if length == 0 then null else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' "$RESULTS"
+}
+
+# failures IMPL CONFIG: failed transactions over all runs (for anvil, in the final mode).
+failures() {
+  jq -s --arg impl "$1" --arg config "$2" --arg mode "${ANVIL_MODE[$2]:-}" '
+    [.[] | select(.impl == $impl and .config == $config)
+      | select(.impl == "coco" or .mode == $mode) | .failures] | add // 0' "$RESULTS"
 }
 
 PIPELINE=""
@@ -203,20 +219,22 @@ done
   echo "coco bench: N=$N (batch 50), N1=$N1 (batch 1), NOPEN=$NOPEN, NLAT=$NLAT, senders $SENDERS,"
   echo "concurrency $CONC (1 for instant-single), medians of $RUNS runs without failures; $(nproc) cores"
   echo
-  echo "| config | coco tx/s | anvil tx/s | coco/anvil | coco p50 / p99 ms | anvil p50 / p99 ms | coco RSS MB | anvil RSS MB | client CPU (coco run) | failures coco/anvil | anvil mode |"
+  echo "| config | coco tx/s | anvil tx/s | coco/anvil | coco p50 / p99 ms | anvil p50 / p99 ms | coco RSS MB | anvil RSS MB | client CPU, cores (coco run) | failures coco/anvil | anvil mode |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for config in instant-b1 instant-b50 bt-b1 bt-b50 bt-open instant-single; do
-    jq -rn --arg config "$config" \
+    mode="${ANVIL_MODE[$config]:-}"
+    [[ "$mode" == nomine ]] && mode="--no-mining + evm_mine/${MINE_MS}ms"
+    stalled="$(jq -s --arg c "$config" '[.[] | select(.impl == "anvil" and .config == $c and .mode == "automine" and .failures > 0)] | length' "$RESULTS")"
+    ((stalled == 0)) || mode="$mode (automine stalled)"
+    jq -rn --arg config "$config" --arg mode "$mode" \
       --argjson ct "$(median coco "$config" tps)" --argjson at "$(median anvil "$config" tps)" \
       --argjson cp50 "$(median coco "$config" p50_ms)" --argjson cp99 "$(median coco "$config" p99_ms)" \
       --argjson ap50 "$(median anvil "$config" p50_ms)" --argjson ap99 "$(median anvil "$config" p99_ms)" \
       --argjson crss "$(median coco "$config" rss_mb)" --argjson arss "$(median anvil "$config" rss_mb)" \
       --argjson cpu "$(median coco "$config" client_cpu_share)" \
-      --argjson cf "$(jq -s --arg c "$config" '[.[] | select(.impl == "coco" and .config == $c) | .failures] | add' "$RESULTS")" \
-      --argjson af "$(jq -s --arg c "$config" '[.[] | select(.impl == "anvil" and .config == $c) | .failures] | add' "$RESULTS")" \
-      --arg mode "$(jq -rs --arg c "$config" '[.[] | select(.impl == "anvil" and .config == $c) | .mode] | unique | join(", ")' "$RESULTS")" '
+      --argjson cf "$(failures coco "$config")" --argjson af "$(failures anvil "$config")" '
       def f(x; d): if x == null then "—" else (x * d | round) / d | tostring end;
-      "| \($config) | \(f($ct; 1)) | \(f($at; 1)) | \(if $ct and $at then f($ct / $at; 100) + "x" else "—" end) | \(f($cp50; 100)) / \(f($cp99; 100)) | \(f($ap50; 100)) / \(f($ap99; 100)) | \(f($crss; 1)) | \(f($arss; 1)) | \(f($cpu; 100)) cores | \($cf) / \($af) | \($mode) |"'
+      "| \($config) | \(f($ct; 1)) | \(f($at; 1)) | \(if $ct and $at then f($ct / $at; 100) + "x" else "—" end) | \(f($cp50; 100)) / \(f($cp99; 100)) | \(f($ap50; 100)) / \(f($ap99; 100)) | \(f($crss; 1)) | \(f($arss; 1)) | \(f($cpu; 100)) | \($cf) / \($af) | \($mode) |"'
   done
   echo
   if [[ -n "$PIPELINE" ]]; then

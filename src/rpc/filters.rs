@@ -21,6 +21,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use alloy::consensus::Transaction as _;
+use alloy::consensus::TxReceipt as _;
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::U128;
 use alloy::rpc::types::{Filter, FilterBlockOption, FilterChanges, Log};
@@ -118,7 +119,16 @@ impl Feed {
         } else {
             Vec::new()
         };
-        self.table.on_block(hash, block.header.logs_bloom, &logs);
+        // The receipts' blooms, not the header's: under the confidential policy the
+        // header carries the bloom of public logs only.
+        let bloom = block
+            .receipts
+            .iter()
+            .fold(alloy::primitives::Bloom::ZERO, |mut bloom, r| {
+                bloom.accrue_bloom(&r.bloom());
+                bloom
+            });
+        self.table.on_block(hash, bloom, &logs);
     }
 }
 

@@ -5,6 +5,7 @@
 //   cd tests/hardhat
 //   COCO_URL=http://127.0.0.1:8545 npx hardhat test --network coco
 //   COCO_URL=http://127.0.0.1:8545 npx hardhat run scripts/deploy.js --network coco
+//   COCO_URL=… COCO_KEY=… npx hardhat test --network cocoConfidential test/confidential.js
 //
 // Why Hardhat 2.29.1 and not Hardhat 3: Hardhat 3 needs Node >= 22.13 and these
 // machines have Node 20 (see shared TOOLS.md); Hardhat 2 with hardhat-ethers 3
@@ -16,6 +17,9 @@
 //   COCO_URL            the node's HTTP URL (default http://127.0.0.1:8545)
 //   COCO_HARDHAT_OUT    where cache/ and artifacts/ go (default tests/hardhat/build);
 //                       the Rust tests give every run its own temporary directory
+//   COCO_KEY            the API key for --network cocoConfidential (a node running
+//                       the confidential policy); it must cover dev accounts 0 and 1
+//   COCO_OUTSIDER       an address the key does not cover (default: dev account 2)
 //   COCO_HARDHAT_HELPERS=1  also run the @nomicfoundation/hardhat-network-helpers
 //                       tests (loadFixture, time, mine), which only work on a node
 //                       whose web3_clientVersion starts with "anvil", "hardhatnetwork"
@@ -59,6 +63,18 @@ module.exports = {
       url: process.env.COCO_URL || "http://127.0.0.1:8545",
       // The node's ten prefunded dev accounts.
       accounts: { mnemonic: "test test test test test test test test test test test junk", count: 10 },
+      timeout: 60_000,
+    },
+    // The same node under the confidential read policy (`coco dev --confidential`):
+    // the API key goes in a header, and one key covers both signers (dev accounts
+    // 0 and 1). test/confidential.js runs only on this network.
+    cocoConfidential: {
+      url: process.env.COCO_URL || "http://127.0.0.1:8545",
+      httpHeaders: process.env.COCO_KEY ? { Authorization: `Bearer ${process.env.COCO_KEY}` } : {},
+      accounts: [
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+      ],
       timeout: 60_000,
     },
   },

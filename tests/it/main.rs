@@ -9,6 +9,7 @@ mod debug;
 mod dev;
 mod durability;
 mod foundry_extras;
+mod js_confidential;
 mod js_tools;
 mod login;
 mod rpc;

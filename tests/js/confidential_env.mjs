@@ -81,5 +81,6 @@ export async function expectRefusal(promise, method) {
     if (method) assert(rpc.message.includes(method), `message does not name ${method}: ${rpc.message}`);
     return rpc.message;
   }
-  throw new Error(`not refused: answered ${typeof value === "bigint" ? value + "n" : JSON.stringify(value)}`);
+  const shown = JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
+  throw new Error(`not refused: answered ${shown}`);
 }
