@@ -17,7 +17,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
 
 use super::RpcLimits;
-use super::auth::{Caller, caller_of};
+use super::auth::caller_of;
 use super::error::RpcError;
 use crate::chain::Chain;
 use crate::execution::{self, CallLimits};
@@ -184,24 +184,6 @@ impl DebugRpc {
     }
 }
 
-/// `from` must be one of the caller's addresses (default: the first), unless the caller
-/// sees everything — the rule `eth_call` applies.
-fn check_from(caller: &Caller, request: &mut TransactionRequest) -> Res<()> {
-    if caller.sees_everything() {
-        return Ok(());
-    }
-    match request.from {
-        None => request.from = caller.addresses.first().copied(),
-        Some(from) if caller.holds(&from) => {}
-        Some(_) => {
-            return Err(RpcError::NotAuthorized(
-                "not authorized: `from` must be one of the API key's addresses".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl DebugApiServer for DebugRpc {
     async fn trace_transaction(
@@ -282,7 +264,7 @@ impl EthAccessListApiServer for DebugRpc {
         mut request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
-        check_from(&caller_of(ext), &mut request)?;
+        super::eth::check_from(&caller_of(ext), &mut request)?;
         let (at, env) = self.prepare_call(&mut request, block)?;
         let limits = self.call_limits();
         Ok(self

@@ -369,7 +369,7 @@ impl EthRpc {
 
 /// `from` must be one of the caller's addresses (default: the first), unless the caller
 /// sees everything.
-fn check_from(caller: &Caller, request: &mut TransactionRequest) -> Res<()> {
+pub(crate) fn check_from(caller: &Caller, request: &mut TransactionRequest) -> Res<()> {
     if caller.sees_everything() {
         return Ok(());
     }
