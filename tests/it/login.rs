@@ -202,3 +202,68 @@ async fn siwe_sessions_and_refusals() {
         "{res}"
     );
 }
+
+#[tokio::test]
+async fn keys_cli_adds_lists_and_revokes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let coco = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coco"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let added = coco(&[
+        "keys",
+        "add",
+        "--label",
+        "alice",
+        "--role",
+        "auditor",
+        "--address",
+        DEV_ADDRESSES[0],
+    ]);
+    let key = added.lines().next().unwrap().trim().to_string();
+    assert!(key.starts_with("coco_"), "{added}");
+    let listed = coco(&["keys", "list"]);
+    assert!(
+        listed.contains("alice") && listed.contains("Auditor"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key), "keys are never shown again");
+    assert!(
+        !std::fs::read(data.join("keys.sealed"))
+            .unwrap()
+            .windows(key.len())
+            .any(|w| w == key.as_bytes()),
+        "keys are stored hashed and sealed"
+    );
+
+    // The node reads the key at start.
+    let mut config = coco::node::NodeConfig::test();
+    config.confidential = true;
+    config.data_dir = Some(data.clone());
+    let node = TestNode::spawn_with(config).await;
+    let res = call(
+        &node,
+        Some(&key),
+        "eth_getStorageAt",
+        json!([DEV_ADDRESSES[1], "0x0", "latest"]),
+    )
+    .await;
+    assert!(
+        res["result"].is_string(),
+        "an auditor key reads raw storage: {res}"
+    );
+    let _keep = node.stop().await;
+    assert!(coco(&["keys", "revoke", "alice"]).contains("revoked"));
+    assert!(!coco(&["keys", "list"]).contains("alice"));
+}
