@@ -76,8 +76,9 @@ pub struct BenchArgs {
     /// Pause between receipt polls when no new block has appeared, milliseconds.
     #[arg(long, default_value_t = 1)]
     pub poll_ms: u64,
-    /// maxFeePerGas of every transaction, gwei (the priority fee is 1 gwei).
-    #[arg(long, default_value_t = 100)]
+    /// maxFeePerGas of every transaction, gwei (the priority fee is 1 gwei). Full
+    /// blocks raise the base fee 12.5 % each (EIP-1559): a long run needs headroom.
+    #[arg(long, default_value_t = 1000)]
     pub max_fee_gwei: u64,
     /// Give up on missing receipts (and on an unanswered request) after this long,
     /// seconds; what is missing then counts as failed.
@@ -319,8 +320,11 @@ async fn run_with(
             None => (failed[i], missing) = (true, missing + 1),
         }
     }
-    if missing > 0 {
-        errors.push(format!("{missing} receipts missing"));
+    if let Some(i) = receipts.seen.iter().position(Option::is_none) {
+        let hash = plan.index.iter().find(|(_, j)| **j == i).map(|(h, _)| *h);
+        errors.push(format!(
+            "{missing} receipts missing (first: tx {i}, {hash:?})"
+        ));
     }
     let failures = failed.iter().filter(|f| **f).count();
     latencies.sort_unstable();
@@ -375,12 +379,40 @@ struct Receipts {
     /// Per planned transaction: when its receipt was first seen (ns after the start)
     /// and whether it said success.
     seen: Vec<Option<(u64, bool)>>,
+    /// Receipts seen.
+    count: usize,
     /// Blocks that held planned transactions.
     blocks: u64,
 }
 
+impl Receipts {
+    /// Notes `receipt`, seen at `at`, if it is a planned one seen for the first time.
+    fn record(&mut self, plan: &Plan, receipt: &ReceiptLite, at: u64) -> bool {
+        match plan.index.get(&receipt.hash) {
+            Some(&i) if self.seen[i].is_none() => {
+                self.seen[i] = Some((at, receipt.status == Some(U64::from(1))));
+                self.count += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One answer of a poll: a block's transaction count or its receipts.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum BlockAnswer {
+    Count(U64),
+    Receipts(Vec<ReceiptLite>),
+}
+
 /// Reads every new block's receipts until each planned transaction not rejected has
-/// one, or the timeout passes.
+/// one, or the timeout passes. A block counts as read once its receipts are as many
+/// as its transactions and all name it (a node may announce a block before its
+/// receipts are readable, or answer with the next block); after a second without
+/// progress, the missing transactions are also asked for one by one
+/// (eth_getTransactionReceipt), so nothing is missed for good.
 async fn poll_receipts(
     args: &BenchArgs,
     rpc: &Rpc,
@@ -392,34 +424,64 @@ async fn poll_receipts(
 ) -> Result<Receipts, BenchError> {
     let mut out = Receipts {
         seen: vec![None; args.txs],
+        count: 0,
         blocks: 0,
     };
-    let mut count = 0;
-    while count + rejected.load(Ordering::Relaxed) < args.txs && start.elapsed() < timeout {
+    let mut idle_since = Instant::now();
+    while out.count + rejected.load(Ordering::Relaxed) < args.txs && start.elapsed() < timeout {
         let head = rpc.block_number().await?;
+        if idle_since.elapsed() > Duration::from_secs(1) {
+            let hashes = plan.index.iter().filter(|(_, i)| out.seen[**i].is_none());
+            let calls: Vec<_> = (hashes.take(1000))
+                .map(|(h, _)| ("eth_getTransactionReceipt", json!([h])))
+                .collect();
+            let receipts: Vec<Option<ReceiptLite>> = rpc.batch(&calls).await?;
+            let at = start.elapsed().as_nanos() as u64;
+            for r in receipts.iter().flatten() {
+                if out.record(plan, r, at) {
+                    tracing::warn!(tx = %r.hash, "receipt missed by the block reads");
+                }
+            }
+            idle_since = Instant::now();
+        }
         if head < next {
             tokio::time::sleep(Duration::from_millis(args.poll_ms)).await;
             continue;
         }
         let calls: Vec<_> = (next..=head.min(next + RECEIPT_BLOCKS_PER_POLL - 1))
-            .map(|b| ("eth_getBlockReceipts", json!([U64::from(b)])))
+            .flat_map(|b| {
+                let b = json!([U64::from(b)]);
+                [
+                    ("eth_getBlockTransactionCountByNumber", b.clone()),
+                    ("eth_getBlockReceipts", b),
+                ]
+            })
             .collect();
-        let answers: Vec<Option<Vec<ReceiptLite>>> = rpc.batch(&calls).await?;
-        let at = start.elapsed().as_nanos() as u64;
-        // A block announced but not yet readable (None) is read again next time.
-        for receipts in answers.into_iter().map_while(|r| r) {
-            next += 1;
-            let before = count;
-            for r in receipts {
-                let Some(&i) = plan.index.get(&r.hash) else {
-                    continue;
-                };
-                if out.seen[i].is_none() {
-                    out.seen[i] = Some((at, r.status == Some(U64::from(1))));
-                    count += 1;
+        let answers: Vec<Option<BlockAnswer>> = rpc.batch(&calls).await?;
+        let (at, first) = (start.elapsed().as_nanos() as u64, next);
+        for pair in answers.chunks(2) {
+            let block = Some(U64::from(next));
+            let receipts = match pair {
+                // As many receipts as transactions, all of the block asked for (a node
+                // may answer with a newer block while its head moves).
+                [Some(BlockAnswer::Count(n)), Some(BlockAnswer::Receipts(r))]
+                    if r.len() == n.to::<usize>() && r.iter().all(|r| r.block == block) =>
+                {
+                    r
                 }
+                // Not (fully) readable yet: read again from this block next time.
+                _ => break,
+            };
+            next += 1;
+            let mut ours = false;
+            for r in receipts {
+                ours |= out.record(plan, r, at);
             }
-            out.blocks += u64::from(count > before);
+            out.blocks += u64::from(ours);
+        }
+        match next > first {
+            true => idle_since = Instant::now(),
+            false => tokio::time::sleep(Duration::from_millis(args.poll_ms)).await,
         }
     }
     Ok(out)

@@ -33,6 +33,8 @@ pub(super) struct ReceiptLite {
     #[serde(rename = "transactionHash")]
     pub(super) hash: B256,
     pub(super) status: Option<U64>,
+    #[serde(rename = "blockNumber")]
+    pub(super) block: Option<U64>,
 }
 
 /// A JSON-RPC client over one pooled HTTP client.

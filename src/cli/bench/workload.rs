@@ -118,9 +118,16 @@ pub(super) async fn fund(
     let mut nonce = nonces.remove(0);
 
     let token = funder.address().create(nonce);
+    // Enough for every transfer at its fee cap, but at most 90 % of the funder's
+    // ether shared out (the node checks each transaction's cap against the balance;
+    // what is spent is the gas used at the base fee, far less).
     let per_sender = args.txs.div_ceil(senders.len()) as u128 + 1;
-    let ether =
-        U256::from(per_sender * u128::from(TRANSFER_GAS) * signing.max_fee + 10u128.pow(18));
+    let need = U256::from(per_sender * u128::from(TRANSFER_GAS) * signing.max_fee);
+    let balance: U256 = rpc
+        .call("eth_getBalance", json!([funder.address(), "latest"]))
+        .await?;
+    let share = balance / U256::from(10) * U256::from(9) / U256::from(senders.len());
+    let ether = need.min(share);
     let tokens = U256::from(10u64).pow(U256::from(24u64));
     let code = token_deploy_code()?;
     let mut txs = vec![signing.sign(funder, nonce, TxKind::Create, U256::ZERO, code, 2_000_000)?];
