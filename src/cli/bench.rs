@@ -6,9 +6,11 @@
 //! signed and serialised into JSON-RPC request bodies **before** the clock starts.
 //! `--concurrency` workers send them with `eth_sendRawTransaction` over HTTP in
 //! batches of `--batch` (a JSON array; a plain object for 1), while one poller reads
-//! each new block's receipts (`eth_getBlockReceipts`, batched), so every receipt is
-//! fetched once. The clock stops when the last receipt is seen; each must say
-//! success.
+//! each new block's receipts (`eth_getBlockTransactionCountByNumber` +
+//! `eth_getBlockReceipts`, batched), so every receipt is fetched once. The clock
+//! stops when the last receipt is seen; each must say success.
+//!
+//! Submodules: `rpc`, the small JSON-RPC client; `workload`, funding and signing.
 //!
 //! Latency is send→receipt per transaction: from the moment its request is sent
 //! (open loop, `--rate`: from its scheduled time, so a late send is not hidden) to the

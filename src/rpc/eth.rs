@@ -69,8 +69,10 @@ impl EthRpc {
     }
 
     fn block_by_tag(&self, tag: BlockNumberOrTag) -> Res<Option<Arc<StoredBlock>>> {
+        // One read of the head: a block produced in between must not change the answer.
+        let head = self.chain.head();
         match self.block_number_of(tag) {
-            Some(n) if n == self.chain.head().header.number => Ok(Some(self.chain.head())),
+            Some(n) if n == head.header.number => Ok(Some(head)),
             Some(n) => Ok(self.chain.store().block(n)?),
             None => Ok(None),
         }
