@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use alloy::eips::{BlockId, BlockNumberOrTag};
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use alloy::rpc::types::trace::geth::{
     GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
 };
@@ -16,11 +16,11 @@ use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::proc_macros::rpc;
 
-use super::RpcLimits;
 use super::auth::caller_of;
 use super::error::RpcError;
+use super::eth::EthRpc;
 use crate::chain::Chain;
-use crate::execution::{self, CallLimits};
+use crate::execution;
 use crate::state::StoredBlock;
 
 type Res<T> = Result<T, RpcError>;
@@ -74,69 +74,23 @@ pub trait EthAccessListApi {
     ) -> RpcResult<AccessListResult>;
 }
 
-/// The tracing API over a chain.
+/// The tracing API over a chain: blocks, environments, limits and the blocking pool are
+/// `eth_call`'s ([`EthRpc`]).
 #[derive(Debug, Clone)]
 pub struct DebugRpc {
     chain: Arc<Chain>,
-    limits: RpcLimits,
-    default_from: Option<Address>,
+    eth: EthRpc,
 }
 
 impl DebugRpc {
-    /// An API over `chain`; calls without `from` come from `default_from` (as `eth_call`).
-    pub fn new(chain: Arc<Chain>, limits: RpcLimits, default_from: Option<Address>) -> Self {
-        Self {
-            chain,
-            limits,
-            default_from,
-        }
-    }
-
-    fn call_limits(&self) -> CallLimits {
-        CallLimits {
-            gas_cap: self.limits.call_gas_cap,
-            timeout: self.limits.call_timeout,
-        }
+    /// An API over `chain`, resolving blocks and calls as `eth` does.
+    pub fn new(chain: Arc<Chain>, eth: EthRpc) -> Self {
+        Self { chain, eth }
     }
 
     /// The block `id` names; `header not found` if none.
     fn block(&self, id: BlockId) -> Res<Arc<StoredBlock>> {
-        let head = self.chain.head();
-        let number = match id {
-            BlockId::Hash(hash) => self
-                .chain
-                .store()
-                .block_number(hash.block_hash)?
-                .ok_or(RpcError::HeaderNotFound)?,
-            BlockId::Number(BlockNumberOrTag::Number(n)) => n,
-            BlockId::Number(BlockNumberOrTag::Earliest) => 0,
-            BlockId::Number(_) => head.header.number,
-        };
-        if number == head.header.number {
-            return Ok(head);
-        }
-        self.chain
-            .store()
-            .block(number)?
-            .ok_or(RpcError::HeaderNotFound)
-    }
-
-    /// Runs `f` on a blocking thread; gives up (the execution stops itself at its own
-    /// deadline) after twice the call time limit.
-    async fn run_blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Chain) -> Res<T> + Send + 'static,
-    ) -> Res<T> {
-        let chain = self.chain.clone();
-        let timeout = self.limits.call_timeout;
-        let task = tokio::task::spawn_blocking(move || f(&chain));
-        match tokio::time::timeout(timeout * 2, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(RpcError::Chain(crate::chain::ChainError::Execution(
-                join.to_string(),
-            ))),
-            Err(_) => Err(RpcError::Timeout(timeout)),
-        }
+        self.eth.state_block(Some(id))
     }
 
     async fn trace_block(
@@ -145,8 +99,9 @@ impl DebugRpc {
         opts: Option<GethDebugTracingOptions>,
     ) -> Res<Vec<TraceResult>> {
         let opts = opts.unwrap_or_default();
-        let timeout = self.limits.call_timeout;
+        let timeout = self.eth.call_limits().timeout;
         let traces = self
+            .eth
             .run_blocking(move |chain| {
                 Ok(execution::trace_block(
                     chain.store().as_ref(),
@@ -166,22 +121,6 @@ impl DebugRpc {
             .await?;
         Ok(traces)
     }
-
-    /// The block a call runs on and its environment; fills in `from`.
-    fn prepare_call(
-        &self,
-        request: &mut TransactionRequest,
-        block: Option<BlockId>,
-    ) -> Res<(u64, alloy_evm::EvmEnv)> {
-        let block = self.block(block.unwrap_or_default())?;
-        if request.from.is_none() {
-            request.from = self.default_from;
-        }
-        Ok((
-            block.header.number,
-            execution::header_env(self.chain.spec(), &block.header),
-        ))
-    }
 }
 
 #[async_trait]
@@ -199,8 +138,9 @@ impl DebugApiServer for DebugRpc {
             .ok_or(RpcError::TransactionNotFound)?;
         let block = self.block(BlockId::number(number))?;
         let opts = opts.unwrap_or_default();
-        let timeout = self.limits.call_timeout;
+        let timeout = self.eth.call_limits().timeout;
         Ok(self
+            .eth
             .run_blocking(move |chain| {
                 Ok(execution::trace_transaction(
                     chain.store().as_ref(),
@@ -220,10 +160,11 @@ impl DebugApiServer for DebugRpc {
         block: Option<BlockId>,
         opts: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<GethTrace> {
-        let (at, env) = self.prepare_call(&mut request, block)?;
+        let (at, env) = self.eth.prepare_call(&mut request, block)?;
         let opts = opts.unwrap_or_default();
-        let limits = self.call_limits();
+        let limits = self.eth.call_limits();
         Ok(self
+            .eth
             .run_blocking(move |chain| {
                 Ok(execution::trace_call(
                     chain.store().as_ref(),
@@ -265,9 +206,10 @@ impl EthAccessListApiServer for DebugRpc {
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
         super::eth::check_from(&caller_of(ext), &mut request)?;
-        let (at, env) = self.prepare_call(&mut request, block)?;
-        let limits = self.call_limits();
+        let (at, env) = self.eth.prepare_call(&mut request, block)?;
+        let limits = self.eth.call_limits();
         Ok(self
+            .eth
             .run_blocking(move |chain| {
                 Ok(execution::create_access_list(
                     chain.store().as_ref(),

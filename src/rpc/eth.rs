@@ -18,7 +18,7 @@ use super::auth::{Caller, caller_of};
 use super::convert;
 use super::error::RpcError;
 use crate::chain::{Chain, Mining, TxError};
-use crate::execution::{self, BlockAttributes};
+use crate::execution;
 use crate::state::{StateReader, StoredBlock};
 
 /// The suggested priority fee: 1 gwei, as geth and anvil suggest on an idle chain.
@@ -86,7 +86,7 @@ impl EthRpc {
     }
 
     /// The block whose post-state a state read uses; `header not found` if none.
-    fn state_block(&self, id: Option<BlockId>) -> Res<Arc<StoredBlock>> {
+    pub(crate) fn state_block(&self, id: Option<BlockId>) -> Res<Arc<StoredBlock>> {
         let block = match id.unwrap_or_default() {
             BlockId::Number(tag) => self.block_by_tag(tag)?,
             BlockId::Hash(hash) => self.block_by_hash_inner(hash.block_hash)?,
@@ -107,21 +107,8 @@ impl EthRpc {
             .filter(|a| a.exists))
     }
 
-    fn env_at(&self, block: &StoredBlock) -> alloy_evm::EvmEnv {
-        let h = &block.header;
-        let attrs = BlockAttributes {
-            number: h.number,
-            timestamp: h.timestamp,
-            beneficiary: h.beneficiary,
-            gas_limit: h.gas_limit,
-            base_fee: h.base_fee_per_gas.unwrap_or_default(),
-            prevrandao: h.mix_hash,
-            extra_data: h.extra_data.clone(),
-        };
-        execution::evm_env(self.chain.spec(), &attrs)
-    }
-
-    async fn run_blocking<T: Send + 'static>(
+    /// Runs `f` on a blocking thread, giving up after twice the call time limit.
+    pub(crate) async fn run_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Chain) -> Res<T> + Send + 'static,
     ) -> Res<T> {
@@ -198,14 +185,16 @@ impl EthRpc {
         .await
     }
 
-    fn call_limits(&self) -> execution::CallLimits {
+    /// Gas cap and time limit of calls.
+    pub(crate) fn call_limits(&self) -> execution::CallLimits {
         execution::CallLimits {
             gas_cap: self.limits.call_gas_cap,
             timeout: self.limits.call_timeout,
         }
     }
 
-    fn prepare_call(
+    /// The block a call runs on and its environment; fills in `from`.
+    pub(crate) fn prepare_call(
         &self,
         request: &mut TransactionRequest,
         block: Option<BlockId>,
@@ -214,7 +203,10 @@ impl EthRpc {
         if request.from.is_none() {
             request.from = self.accounts.first().copied();
         }
-        Ok((block.header.number, self.env_at(&block)))
+        Ok((
+            block.header.number,
+            execution::header_env(self.chain.spec(), &block.header),
+        ))
     }
 
     fn fee_history_inner(

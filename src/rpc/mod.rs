@@ -91,11 +91,11 @@ pub fn module(
     anvil_compat: bool,
 ) -> RpcModule<()> {
     let accounts = signers.iter().map(|s| s.address()).collect();
-    let tracing = DebugRpc::new(chain.clone(), limits, signers.first().map(|s| s.address()));
     let mut eth = EthRpc::new(chain.clone(), limits, accounts);
     if anvil_compat {
         eth = eth.anvil_compat();
     }
+    let tracing = DebugRpc::new(chain.clone(), eth.clone());
     let filters = FilterRpc::new(chain.clone(), eth.clone(), FilterLimits::default());
     let mut module = RpcModule::new(());
     module

@@ -132,7 +132,7 @@ impl Store {
         let first = applied.map_or(0, |a| a.seq + 1);
         let mut head = applied.map(|a| a.version);
         for seq in first..log.len() {
-            head = Some(apply_entry(&tables, &log, seq, log.read(seq)?)?.0);
+            head = Some(apply_entry(&tables, &log, seq, &log.read(seq)?)?.0);
         }
         if first < log.len() {
             tables
@@ -164,9 +164,9 @@ impl Store {
     }
 
     /// Appends an entry to the log (durably) and applies it; returns the new version.
-    fn append(&self, entry: LogEntry) -> Result<(u64, Vec<u64>)> {
+    fn append(&self, entry: &LogEntry) -> Result<(u64, Vec<u64>)> {
         let mut log = self.log.lock();
-        let seq = log.append(&entry)?;
+        let seq = log.append(entry)?;
         let (version, removed) = apply_entry(&self.tables, &log, seq, entry)?;
         *self.head.write() = Some(version);
         Ok((version, removed))
@@ -175,8 +175,12 @@ impl Store {
     /// Makes a block durable (block log, fsync) and then visible.
     pub fn commit_block(&self, commit: BlockCommit) -> Result<Arc<StoredBlock>> {
         let number = commit.block.header.number;
-        let block = Arc::new(commit.block.clone());
-        self.append(LogEntry::Block(Box::new(commit)))?;
+        let entry = LogEntry::Block(Box::new(commit));
+        self.append(&entry)?;
+        let LogEntry::Block(commit) = entry else {
+            unreachable!("built as a block entry two lines above")
+        };
+        let block = Arc::new(commit.block);
         self.cache_block(number, block.clone());
         Ok(block)
     }
@@ -190,13 +194,13 @@ impl Store {
                 reason: "too many state patches on one block; mine a block first".into(),
             });
         }
-        Ok(self.append(LogEntry::Patch { version, diff })?.0)
+        Ok(self.append(&LogEntry::Patch { version, diff })?.0)
     }
 
     /// Returns the state and chain to `version` (from [`Store::version`]), undoing every
     /// block and patch above it. Returns the numbers of the blocks removed.
     pub fn truncate(&self, version: u64) -> Result<Vec<u64>> {
-        let (_, removed) = self.append(LogEntry::Truncate { to: version })?;
+        let (_, removed) = self.append(&LogEntry::Truncate { to: version })?;
         let mut cache = self.blocks.lock();
         for number in &removed {
             cache.remove(number);
@@ -273,20 +277,20 @@ fn apply_entry(
     tables: &Tables,
     log: &BlockLog,
     seq: u64,
-    entry: LogEntry,
+    entry: &LogEntry,
 ) -> Result<(u64, Vec<u64>)> {
     match entry {
         LogEntry::Block(commit) => {
-            tables.apply_block(seq, &commit)?;
+            tables.apply_block(seq, commit)?;
             Ok((block_version(commit.block.header.number), vec![]))
         }
         LogEntry::Patch { version, diff } => {
-            tables.apply_patch(seq, version, &diff)?;
-            Ok((version, vec![]))
+            tables.apply_patch(seq, *version, diff)?;
+            Ok((*version, vec![]))
         }
         LogEntry::Truncate { to } => {
-            let removed = tables.apply_truncate(seq, to, |s| log.read(s))?;
-            Ok((to, removed))
+            let removed = tables.apply_truncate(seq, *to, |s| log.read(s))?;
+            Ok((*to, removed))
         }
     }
 }

@@ -148,3 +148,87 @@ pub async fn raw_rpc(url: &str, body: serde_json::Value) -> serde_json::Value {
         .await
         .expect("json")
 }
+
+/// The committed contract artifacts, bound once for every test file.
+pub mod contracts {
+    alloy::sol!(
+        #[sol(rpc)]
+        Counter,
+        "contracts/out/Counter.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        Token,
+        "contracts/out/Token.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        ConfidentialToken,
+        "contracts/out/ConfidentialToken.json"
+    );
+}
+
+/// The `result` of a JSON-RPC call to `node`; panics on an error answer.
+pub async fn rpc_ok(node: &TestNode, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let res = raw_rpc(
+        &node.url,
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+    )
+    .await;
+    assert!(res.get("error").is_none(), "{method} {params}: {res}");
+    res["result"].clone()
+}
+
+/// The whole JSON-RPC response of a call made with API key `key` (or anonymously).
+pub async fn call_as(
+    node: &TestNode,
+    key: Option<&str>,
+    method: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let mut req = reqwest::Client::new()
+        .post(&node.url)
+        .json(&serde_json::json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}));
+    if let Some(key) = key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// A command line (with its directory) for failure messages. Secrets go in the
+/// environment, so they never appear here.
+pub fn describe(cmd: &tokio::process::Command) -> String {
+    let std = cmd.as_std();
+    let mut s = String::new();
+    if let Some(dir) = std.get_current_dir() {
+        s.push_str(&format!("(in {}) ", dir.display()));
+    }
+    s.push_str(&std.get_program().to_string_lossy());
+    for a in std.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs an external tool to completion without blocking the runtime the node runs on;
+/// killed when dropped, a panic past `timeout`. Returns (success, stdout, stderr).
+pub async fn exec(
+    mut cmd: tokio::process::Command,
+    timeout: std::time::Duration,
+) -> (bool, String, String) {
+    let line = describe(&cmd);
+    cmd.kill_on_drop(true)
+        .stdin(std::process::Stdio::null())
+        .env("NO_COLOR", "1")
+        .env("FORCE_COLOR", "0");
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {timeout:?}: {line}"))
+        .unwrap_or_else(|e| panic!("could not start `{line}`: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -4,17 +4,11 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol;
 use coco::rpc::auth::{KeyRecord, Role, generate_key, key_hash};
 use serde_json::{Value, json};
 
+use crate::common::contracts::{ConfidentialToken, Token};
 use crate::common::*;
-
-sol!(
-    #[sol(rpc)]
-    Token,
-    "contracts/out/Token.json"
-);
 
 struct Fixture {
     node: TestNode,
@@ -40,17 +34,6 @@ fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
         },
     );
     key
-}
-
-async fn call(node: &TestNode, key: Option<&str>, method: &str, params: Value) -> Value {
-    let client = reqwest::Client::new();
-    let mut req = client
-        .post(&node.url)
-        .json(&json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}));
-    if let Some(key) = key {
-        req = req.header("authorization", format!("Bearer {key}"));
-    }
-    req.send().await.unwrap().json().await.unwrap()
 }
 
 async fn fixture() -> Fixture {
@@ -112,16 +95,16 @@ async fn every_caller_gets_the_expected_answer() {
         let sees_tx = matches!(name, "owner" | "auditor");
         let sees_log = matches!(name, "owner" | "recipient" | "auditor");
         // The transfer transaction and its receipt: sender, `to` (the token) and auditors.
-        let tx = call(node, key, "eth_getTransactionByHash", json!([f.transfer])).await;
+        let tx = call_as(node, key, "eth_getTransactionByHash", json!([f.transfer])).await;
         assert_eq!(!tx["result"].is_null(), sees_tx, "{name}: tx {tx}");
-        let receipt = call(node, key, "eth_getTransactionReceipt", json!([f.transfer])).await;
+        let receipt = call_as(node, key, "eth_getTransactionReceipt", json!([f.transfer])).await;
         assert_eq!(
             !receipt["result"].is_null(),
             sees_tx,
             "{name}: receipt {receipt}"
         );
         // The Transfer log: the sender, both sides (indexed topics), auditors.
-        let logs = call(
+        let logs = call_as(
             node,
             key,
             "eth_getLogs",
@@ -135,7 +118,7 @@ async fn every_caller_gets_the_expected_answer() {
             .count();
         assert_eq!(transfer_logs == 1, sees_log, "{name}: logs {logs:?}");
         // Balances: own addresses or auditors.
-        let bal = call(node, key, "eth_getBalance", json!([a, "latest"])).await;
+        let bal = call_as(node, key, "eth_getBalance", json!([a, "latest"])).await;
         assert_eq!(
             bal["result"].is_string(),
             matches!(name, "owner" | "auditor"),
@@ -144,14 +127,14 @@ async fn every_caller_gets_the_expected_answer() {
         if bal["error"].is_object() {
             assert_eq!(bal["error"]["code"], -32030);
         }
-        let nonce = call(node, key, "eth_getTransactionCount", json!([b, "latest"])).await;
+        let nonce = call_as(node, key, "eth_getTransactionCount", json!([b, "latest"])).await;
         assert_eq!(
             nonce["result"].is_string(),
             matches!(name, "recipient" | "auditor"),
             "{name}: {nonce}"
         );
         // Raw storage: auditors only.
-        let slot = call(
+        let slot = call_as(
             node,
             key,
             "eth_getStorageAt",
@@ -164,13 +147,13 @@ async fn every_caller_gets_the_expected_answer() {
             "{name}: {slot}"
         );
         // Public data for everyone.
-        let head = call(node, key, "eth_blockNumber", json!([])).await;
+        let head = call_as(node, key, "eth_blockNumber", json!([])).await;
         assert!(head["result"].is_string(), "{name}: {head}");
-        let code = call(node, key, "eth_getCode", json!([f.token, "latest"])).await;
+        let code = call_as(node, key, "eth_getCode", json!([f.token, "latest"])).await;
         assert!(code["result"].as_str().unwrap().len() > 2, "{name}");
         // Blocks list only visible transactions.
         let number = receipt_block(node, &f).await;
-        let block = call(node, key, "eth_getBlockByNumber", json!([number, false])).await;
+        let block = call_as(node, key, "eth_getBlockByNumber", json!([number, false])).await;
         let listed = block["result"]["transactions"].as_array().unwrap().len();
         assert_eq!(listed == 1, sees_tx, "{name}: block {block}");
         // eth_call: authenticated callers only, `from` one of theirs.
@@ -178,7 +161,7 @@ async fn every_caller_gets_the_expected_answer() {
             "0x70a08231{}",
             alloy::hex::encode(B256::left_padding_from(b.as_slice()))
         );
-        let c = call(
+        let c = call_as(
             node,
             key,
             "eth_call",
@@ -186,7 +169,7 @@ async fn every_caller_gets_the_expected_answer() {
         )
         .await;
         assert_eq!(c["result"].is_string(), name != "anonymous", "{name}: {c}");
-        let c = call(
+        let c = call_as(
             node,
             key,
             "eth_call",
@@ -199,13 +182,13 @@ async fn every_caller_gets_the_expected_answer() {
             "{name}: from {c}"
         );
         // Traces: auditors only.
-        let accounts = call(node, key, "eth_accounts", json!([])).await;
+        let accounts = call_as(node, key, "eth_accounts", json!([])).await;
         assert!(accounts["result"].is_array());
     }
 }
 
 async fn receipt_block(node: &TestNode, f: &Fixture) -> Value {
-    call(
+    call_as(
         node,
         Some(&f.key_auditor),
         "eth_getTransactionReceipt",
@@ -220,7 +203,7 @@ async fn outsiders_learn_nothing_about_a_transfer() {
     let f = fixture().await;
     let node = &f.node;
     let amount_hex = format!("{:064x}", f.amount);
-    let balance_a = call(
+    let balance_a = call_as(
         node,
         Some(&f.key_a),
         "eth_getBalance",
@@ -252,7 +235,7 @@ async fn outsiders_learn_nothing_about_a_transfer() {
     ];
     for key in [Some(f.key_c.as_str()), None, Some("coco_wrong")] {
         for (method, params) in &probes {
-            let res = call(node, key, method, params.clone()).await;
+            let res = call_as(node, key, method, params.clone()).await;
             let text = res.to_string().to_lowercase();
             assert!(
                 !text.contains(&amount_hex),
@@ -272,7 +255,7 @@ async fn outsiders_learn_nothing_about_a_transfer() {
             }
         }
     }
-    let wrong = call(node, Some("coco_wrong"), "eth_chainId", json!([])).await;
+    let wrong = call_as(node, Some("coco_wrong"), "eth_chainId", json!([])).await;
     assert_eq!(wrong["error"]["code"], -32030);
     assert!(
         wrong["error"]["message"]
@@ -286,8 +269,8 @@ async fn outsiders_learn_nothing_about_a_transfer() {
 async fn filters_are_bound_to_their_key() {
     let f = fixture().await;
     let node = &f.node;
-    let id = call(node, Some(&f.key_a), "eth_newBlockFilter", json!([])).await["result"].clone();
-    let other = call(
+    let id = call_as(node, Some(&f.key_a), "eth_newBlockFilter", json!([])).await["result"].clone();
+    let other = call_as(
         node,
         Some(&f.key_b),
         "eth_getFilterChanges",
@@ -295,7 +278,7 @@ async fn filters_are_bound_to_their_key() {
     )
     .await;
     assert_eq!(other["error"]["message"], "filter not found");
-    let mine = call(node, Some(&f.key_a), "eth_getFilterChanges", json!([id])).await;
+    let mine = call_as(node, Some(&f.key_a), "eth_getFilterChanges", json!([id])).await;
     assert!(mine["result"].is_array(), "{mine}");
 }
 
@@ -322,12 +305,12 @@ async fn insufficient_funds_reveals_figures_only_to_the_holder() {
         "0x{}",
         alloy::hex::encode(alloy::eips::Encodable2718::encoded_2718(&envelope))
     );
-    let own = call(node, Some(&f.key_a), "eth_sendRawTransaction", json!([raw])).await;
+    let own = call_as(node, Some(&f.key_a), "eth_sendRawTransaction", json!([raw])).await;
     assert!(
         own["error"]["message"].as_str().unwrap().contains(" have "),
         "{own}"
     );
-    let other = call(node, Some(&f.key_c), "eth_sendRawTransaction", json!([raw])).await;
+    let other = call_as(node, Some(&f.key_c), "eth_sendRawTransaction", json!([raw])).await;
     assert_eq!(
         other["error"]["message"],
         "insufficient funds for gas * price + value"
@@ -421,12 +404,6 @@ async fn cast_works_with_header_keys_and_url_keys() {
     assert_eq!(String::from_utf8_lossy(&nonce.stdout).trim(), "1");
 }
 
-sol!(
-    #[sol(rpc)]
-    ConfidentialToken,
-    "contracts/out/ConfidentialToken.json"
-);
-
 #[tokio::test]
 async fn confidential_token_answers_only_the_holder() {
     let f = fixture().await;
@@ -473,7 +450,7 @@ async fn confidential_token_answers_only_the_holder() {
     let carol = connect(&f.key_c, 2);
     let as_carol = ConfidentialToken::new(*token.address(), &carol);
     assert!(as_carol.balanceOf(f.a).call().await.is_err());
-    let posing = call(
+    let posing = call_as(
         node,
         Some(&f.key_c),
         "eth_call",
@@ -490,7 +467,7 @@ async fn headers_are_blinded_and_auditors_can_unblind() {
     let f = fixture().await;
     let node = &f.node;
     let number = receipt_block(node, &f).await;
-    let block = call(
+    let block = call_as(
         node,
         None,
         "eth_getBlockByNumber",
@@ -507,7 +484,7 @@ async fn headers_are_blinded_and_auditors_can_unblind() {
         "",
         "the public bloom covers public logs only (none yet)"
     );
-    let refused = call(
+    let refused = call_as(
         node,
         Some(&f.key_c),
         "coco_getBlindingKey",
@@ -516,7 +493,7 @@ async fn headers_are_blinded_and_auditors_can_unblind() {
     .await;
     assert_eq!(refused["error"]["code"], -32030);
     let r_n: B256 = serde_json::from_value(
-        call(
+        call_as(
             node,
             Some(&f.key_auditor),
             "coco_getBlindingKey",
@@ -527,7 +504,7 @@ async fn headers_are_blinded_and_auditors_can_unblind() {
     )
     .unwrap();
     let receipts: Vec<alloy::rpc::types::TransactionReceipt> = serde_json::from_value(
-        call(
+        call_as(
             node,
             Some(&f.key_auditor),
             "eth_getBlockReceipts",

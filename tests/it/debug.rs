@@ -6,28 +6,11 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::rpc::types::trace::geth::{CallFrame, DefaultFrame};
-use alloy::sol;
 use alloy::sol_types::{SolCall, SolEvent};
 use serde_json::{Value, json};
 
+use crate::common::contracts::Counter;
 use crate::common::*;
-
-sol!(
-    #[sol(rpc)]
-    Counter,
-    "contracts/out/Counter.json"
-);
-
-/// `result` of a JSON-RPC call; panics on an error answer.
-async fn rpc(node: &TestNode, method: &str, params: Value) -> Value {
-    let res = raw_rpc(
-        &node.url,
-        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
-    )
-    .await;
-    assert!(res["error"].is_null(), "{method}: {res}");
-    res["result"].clone()
-}
 
 /// `error` of a JSON-RPC call that must fail.
 async fn rpc_error(node: &TestNode, method: &str, params: Value) -> Value {
@@ -109,7 +92,7 @@ async fn struct_logs_of_a_storage_write() {
     let hash = receipt.transaction_hash;
 
     // The default tracer: geth's struct logger.
-    let trace = rpc(&node, "debug_traceTransaction", json!([hash])).await;
+    let trace = rpc_ok(&node, "debug_traceTransaction", json!([hash])).await;
     assert_eq!(trace["failed"], false, "{trace}");
     assert_eq!(
         trace["gas"],
@@ -135,7 +118,7 @@ async fn struct_logs_of_a_storage_write() {
 
     // Options: no storage, no stack; memory on.
     let opts = json!({"disableStorage": true, "disableStack": true, "enableMemory": true});
-    let trace = rpc(&node, "debug_traceTransaction", json!([hash, opts])).await;
+    let trace = rpc_ok(&node, "debug_traceTransaction", json!([hash, opts])).await;
     let logs = trace["structLogs"].as_array().unwrap();
     assert!(logs.iter().all(|l| l.get("storage").is_none()), "{trace}");
     assert!(logs.iter().all(|l| l.get("stack").is_none()));
@@ -146,7 +129,7 @@ async fn struct_logs_of_a_storage_write() {
     assert_eq!(trace["gas"], json!(receipt.gas_used));
 
     // prestateTracer: slot 0 held 0 before the write; diff mode shows 42 after.
-    let pre = rpc(
+    let pre = rpc_ok(
         &node,
         "debug_traceTransaction",
         json!([hash, {"tracer": "prestateTracer"}]),
@@ -156,7 +139,7 @@ async fn struct_logs_of_a_storage_write() {
     assert!(account.is_object(), "counter in prestate: {pre}");
     let slots = account["storage"].as_object().expect("storage");
     assert_eq!(slots[&slot0], json!(B256::ZERO), "{pre}");
-    let diff = rpc(
+    let diff = rpc_ok(
         &node,
         "debug_traceTransaction",
         json!([hash, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": true}}]),
@@ -194,7 +177,7 @@ async fn replay_applies_earlier_transactions_of_the_block() {
     let counter = Counter::deploy(&provider).await.expect("deploy");
     // Two writes in one block: the second (5 -> 6) costs far less than a write from
     // zero, so its trace matches its receipt only if the first one was replayed.
-    rpc(&node, "evm_setAutomine", json!([false])).await;
+    rpc_ok(&node, "evm_setAutomine", json!([false])).await;
     let first = counter
         .setNumber(U256::from(5))
         .gas(100_000)
@@ -207,13 +190,13 @@ async fn replay_applies_earlier_transactions_of_the_block() {
         .send()
         .await
         .unwrap();
-    rpc(&node, "evm_mine", json!([])).await;
+    rpc_ok(&node, "evm_mine", json!([])).await;
     let first = first.get_receipt().await.unwrap();
     let second = second.get_receipt().await.unwrap();
     assert_eq!(first.block_number, second.block_number, "one block");
     assert!(second.gas_used < first.gas_used);
     for receipt in [&first, &second] {
-        let trace = rpc(
+        let trace = rpc_ok(
             &node,
             "debug_traceTransaction",
             json!([receipt.transaction_hash]),
@@ -225,13 +208,13 @@ async fn replay_applies_earlier_transactions_of_the_block() {
     // The whole block, by number and by hash, in order.
     let number = first.block_number.unwrap();
     let block_hash = first.block_hash.unwrap();
-    let by_number = rpc(
+    let by_number = rpc_ok(
         &node,
         "debug_traceBlockByNumber",
         json!([format!("{number:#x}"), {"tracer": "callTracer"}]),
     )
     .await;
-    let by_hash = rpc(
+    let by_hash = rpc_ok(
         &node,
         "debug_traceBlockByHash",
         json!([block_hash, {"tracer": "callTracer"}]),
@@ -269,7 +252,7 @@ async fn call_tracer_shows_nested_calls() {
     assert_eq!(counter.number().call().await.unwrap(), U256::from(1));
 
     let opts = json!({"tracer": "callTracer", "tracerConfig": {"withLog": true}});
-    let trace = rpc(
+    let trace = rpc_ok(
         &node,
         "debug_traceTransaction",
         json!([receipt.transaction_hash, opts]),
@@ -295,7 +278,7 @@ async fn call_tracer_shows_nested_calls() {
         Counter::Incremented::SIGNATURE_HASH
     );
 
-    let top = rpc(
+    let top = rpc_ok(
         &node,
         "debug_traceTransaction",
         json!([receipt.transaction_hash, {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": true}}]),
@@ -326,7 +309,7 @@ async fn reverted_transactions_trace_as_failed() {
         .unwrap();
     assert!(!receipt.status());
 
-    let trace = rpc(
+    let trace = rpc_ok(
         &node,
         "debug_traceTransaction",
         json!([receipt.transaction_hash]),
@@ -338,7 +321,7 @@ async fn reverted_transactions_trace_as_failed() {
     let data = trace["returnValue"].as_str().unwrap();
     assert!(data.contains("08c379a0"), "Error(string) data: {data}");
 
-    let call = rpc(
+    let call = rpc_ok(
         &node,
         "debug_traceTransaction",
         json!([receipt.transaction_hash, {"tracer": "callTracer"}]),
@@ -364,14 +347,14 @@ async fn trace_call_runs_on_a_block_state() {
     let number = set.block_number.unwrap();
     let read = json!({"to": counter.address(), "data": hex(Counter::numberCall {}.abi_encode())});
 
-    let trace = rpc(&node, "debug_traceCall", json!([read, "latest"])).await;
+    let trace = rpc_ok(&node, "debug_traceCall", json!([read, "latest"])).await;
     assert_eq!(trace["failed"], false, "{trace}");
     assert_eq!(trace["returnValue"], json!(B256::from(U256::from(7))));
     assert!(ops(&trace).contains(&"SLOAD".to_string()));
 
     // Before the write, through callTracer.
     let before = format!("{:#x}", number - 1);
-    let call = rpc(
+    let call = rpc_ok(
         &node,
         "debug_traceCall",
         json!([read, before, {"tracer": "callTracer"}]),
@@ -386,12 +369,12 @@ async fn trace_call_runs_on_a_block_state() {
         "tracer": "callTracer",
         "stateOverrides": {counter.address().to_string(): {"stateDiff": {slot0: B256::from(U256::from(99))}}}
     });
-    let call = rpc(&node, "debug_traceCall", json!([read, "latest", overrides])).await;
+    let call = rpc_ok(&node, "debug_traceCall", json!([read, "latest", overrides])).await;
     assert_eq!(call["output"], json!(B256::from(U256::from(99))), "{call}");
 
     // A reverting call is a failed trace, not an error.
     let fail = json!({"to": counter.address(), "data": hex(Counter::failCall {}.abi_encode())});
-    let trace = rpc(&node, "debug_traceCall", json!([fail, "latest"])).await;
+    let trace = rpc_ok(&node, "debug_traceCall", json!([fail, "latest"])).await;
     assert_eq!(trace["failed"], true);
     // A block that does not exist is.
     let err = rpc_error(&node, "debug_traceCall", json!([read, "0xffffff"])).await;
@@ -409,7 +392,7 @@ async fn create_access_list_lists_touched_storage() {
         "to": counter.address(),
         "data": hex(Counter::incrementCall {}.abi_encode()),
     });
-    let result = rpc(&node, "eth_createAccessList", json!([increment, "latest"])).await;
+    let result = rpc_ok(&node, "eth_createAccessList", json!([increment, "latest"])).await;
     assert!(result.get("error").is_none(), "{result}");
     let list = result["accessList"].as_array().expect("accessList");
     assert_eq!(list.len(), 1, "{result}");
@@ -439,7 +422,7 @@ async fn create_access_list_lists_touched_storage() {
 
     // A reverting call still answers, with geth's `error` field.
     let fail = json!({"from": from, "to": counter.address(), "data": hex(Counter::failCall {}.abi_encode())});
-    let result = rpc(&node, "eth_createAccessList", json!([fail])).await;
+    let result = rpc_ok(&node, "eth_createAccessList", json!([fail])).await;
     assert_eq!(
         result["error"], "execution reverted: Counter: failed",
         "{result}"

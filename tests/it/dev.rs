@@ -9,16 +9,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-async fn rpc(node: &TestNode, method: &str, params: Value) -> Value {
-    let res = raw_rpc(
-        &node.url,
-        json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}),
-    )
-    .await;
-    assert!(res.get("error").is_none(), "{method}: {res}");
-    res["result"].clone()
-}
-
 async fn balance(node: &TestNode, who: Address) -> U256 {
     node.reader().get_balance(who).await.unwrap()
 }
@@ -27,9 +17,9 @@ async fn balance(node: &TestNode, who: Address) -> U256 {
 async fn snapshots_revert_blocks_state_and_patches() {
     let node = TestNode::spawn().await;
     let target = Address::repeat_byte(0x31);
-    let snap = rpc(&node, "evm_snapshot", json!([])).await;
+    let snap = rpc_ok(&node, "evm_snapshot", json!([])).await;
     let head = node.reader().get_block_number().await.unwrap();
-    rpc(&node, "anvil_setBalance", json!([target, "0x1234"])).await;
+    rpc_ok(&node, "anvil_setBalance", json!([target, "0x1234"])).await;
     assert_eq!(balance(&node, target).await, U256::from(0x1234));
     let receipt = node
         .provider(0)
@@ -44,7 +34,10 @@ async fn snapshots_revert_blocks_state_and_patches() {
         .await
         .unwrap();
     assert_eq!(balance(&node, target).await, U256::from(0x1235));
-    assert_eq!(rpc(&node, "evm_revert", json!([snap])).await, json!(true));
+    assert_eq!(
+        rpc_ok(&node, "evm_revert", json!([snap])).await,
+        json!(true)
+    );
     assert_eq!(
         balance(&node, target).await,
         U256::ZERO,
@@ -59,7 +52,7 @@ async fn snapshots_revert_blocks_state_and_patches() {
             .is_none()
     );
     assert_eq!(
-        rpc(&node, "evm_revert", json!([snap])).await,
+        rpc_ok(&node, "evm_revert", json!([snap])).await,
         json!(false),
         "a snapshot is used once"
     );
@@ -76,7 +69,7 @@ async fn snapshots_revert_blocks_state_and_patches() {
         .get_receipt()
         .await
         .unwrap();
-    rpc(
+    rpc_ok(
         &node,
         "hardhat_setBalance",
         json!([
@@ -102,12 +95,12 @@ async fn snapshots_revert_blocks_state_and_patches() {
 async fn state_patches_set_code_nonce_storage() {
     let node = TestNode::spawn().await;
     let who = Address::repeat_byte(0x44);
-    rpc(&node, "anvil_setCode", json!([who, "0x6001600055"])).await;
-    rpc(&node, "anvil_setNonce", json!([who, "0x5"])).await;
+    rpc_ok(&node, "anvil_setCode", json!([who, "0x6001600055"])).await;
+    rpc_ok(&node, "anvil_setNonce", json!([who, "0x5"])).await;
     let slot = B256::with_last_byte(3);
     let value = B256::repeat_byte(0xab);
     assert_eq!(
-        rpc(&node, "anvil_setStorageAt", json!([who, slot, value])).await,
+        rpc_ok(&node, "anvil_setStorageAt", json!([who, slot, value])).await,
         json!(true)
     );
     let reader = node.reader();
@@ -126,14 +119,14 @@ async fn state_patches_set_code_nonce_storage() {
 async fn send_transaction_signs_with_dev_keys_and_impersonates() {
     let node = TestNode::spawn().await;
     let to = Address::repeat_byte(0x55);
-    let hash = rpc(
+    let hash = rpc_ok(
         &node,
         "eth_sendTransaction",
         json!([{"from": DEV_ADDRESSES[1], "to": to, "value": "0x64"}]),
     )
     .await;
     // Instant mining: the receipt exists when the send returns.
-    let receipt = rpc(&node, "eth_getTransactionReceipt", json!([hash])).await;
+    let receipt = rpc_ok(&node, "eth_getTransactionReceipt", json!([hash])).await;
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(
         receipt["from"].as_str().unwrap().to_lowercase(),
@@ -141,7 +134,7 @@ async fn send_transaction_signs_with_dev_keys_and_impersonates() {
     );
 
     let whale = Address::repeat_byte(0x77);
-    rpc(
+    rpc_ok(
         &node,
         "anvil_setBalance",
         json!([whale, "0xde0b6b3a7640000"]),
@@ -159,17 +152,17 @@ async fn send_transaction_signs_with_dev_keys_and_impersonates() {
             .contains("unknown account"),
         "{res}"
     );
-    rpc(&node, "anvil_impersonateAccount", json!([whale])).await;
-    let hash = rpc(
+    rpc_ok(&node, "anvil_impersonateAccount", json!([whale])).await;
+    let hash = rpc_ok(
         &node,
         "eth_sendTransaction",
         json!([{"from": whale, "to": to, "value": "0x1"}]),
     )
     .await;
-    let receipt = rpc(&node, "eth_getTransactionReceipt", json!([hash])).await;
+    let receipt = rpc_ok(&node, "eth_getTransactionReceipt", json!([hash])).await;
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(balance(&node, to).await, U256::from(0x65));
-    rpc(&node, "anvil_stopImpersonatingAccount", json!([whale])).await;
+    rpc_ok(&node, "anvil_stopImpersonatingAccount", json!([whale])).await;
     let res = raw_rpc(
         &node.url,
         json!({"jsonrpc":"2.0","id":1,"method":"eth_sendTransaction","params":[{"from": whale, "to": to, "value": "0x1"}]}),
@@ -183,7 +176,7 @@ async fn signatures_recover_to_the_dev_account() {
     let node = TestNode::spawn().await;
     let account: Address = DEV_ADDRESSES[2].parse().unwrap();
     let message = b"hello coco";
-    let sig = rpc(
+    let sig = rpc_ok(
         &node,
         "personal_sign",
         json!([Bytes::from_static(message), account]),
@@ -191,7 +184,7 @@ async fn signatures_recover_to_the_dev_account() {
     .await;
     let sig: Signature = sig.as_str().unwrap().parse().unwrap();
     assert_eq!(sig.recover_address_from_msg(message).unwrap(), account);
-    let sig2 = rpc(
+    let sig2 = rpc_ok(
         &node,
         "eth_sign",
         json!([account, Bytes::from_static(message)]),
@@ -208,7 +201,7 @@ async fn signatures_recover_to_the_dev_account() {
         "domain": {"name": "coco", "chainId": 31337},
         "message": {"contents": "hi"}
     });
-    let sig = rpc(
+    let sig = rpc_ok(
         &node,
         "eth_signTypedData_v4",
         json!([account, typed.to_string()]),
@@ -224,7 +217,7 @@ async fn signatures_recover_to_the_dev_account() {
 async fn mining_modes_and_time() {
     let node = TestNode::spawn().await;
     let reader = node.reader();
-    rpc(&node, "evm_setAutomine", json!([false])).await;
+    rpc_ok(&node, "evm_setAutomine", json!([false])).await;
     let start = reader.get_block_number().await.unwrap();
     let hashes: Vec<Value> = futures_hashes(&node, 3).await;
     assert_eq!(
@@ -232,7 +225,7 @@ async fn mining_modes_and_time() {
         start,
         "nothing mined while automine is off"
     );
-    rpc(&node, "evm_mine", json!([])).await;
+    rpc_ok(&node, "evm_mine", json!([])).await;
     assert_eq!(reader.get_block_number().await.unwrap(), start + 1);
     let block = reader
         .get_block_by_number((start + 1).into())
@@ -246,12 +239,12 @@ async fn mining_modes_and_time() {
     );
     for h in hashes {
         assert_eq!(
-            rpc(&node, "eth_getTransactionReceipt", json!([h])).await["blockNumber"],
+            rpc_ok(&node, "eth_getTransactionReceipt", json!([h])).await["blockNumber"],
             json!(format!("{:#x}", start + 1))
         );
     }
 
-    rpc(&node, "hardhat_mine", json!(["0x3", "0xa"])).await;
+    rpc_ok(&node, "hardhat_mine", json!(["0x3", "0xa"])).await;
     assert_eq!(reader.get_block_number().await.unwrap(), start + 4);
     let a = reader
         .get_block_by_number((start + 2).into())
@@ -276,8 +269,8 @@ async fn mining_modes_and_time() {
         .unwrap()
         .header
         .timestamp;
-    rpc(&node, "evm_setNextBlockTimestamp", json!([latest + 1000])).await;
-    rpc(&node, "evm_mine", json!([])).await;
+    rpc_ok(&node, "evm_setNextBlockTimestamp", json!([latest + 1000])).await;
+    rpc_ok(&node, "evm_mine", json!([])).await;
     let ts = reader
         .get_block_by_number((start + 5).into())
         .await
@@ -298,9 +291,9 @@ async fn mining_modes_and_time() {
             .contains("lower than previous block's timestamp")
     );
 
-    let offset = rpc(&node, "evm_increaseTime", json!([3600])).await;
+    let offset = rpc_ok(&node, "evm_increaseTime", json!([3600])).await;
     assert!(offset.as_i64().unwrap() >= 3600);
-    rpc(&node, "evm_mine", json!([])).await;
+    rpc_ok(&node, "evm_mine", json!([])).await;
     let later = reader
         .get_block_by_number((start + 6).into())
         .await
@@ -310,7 +303,7 @@ async fn mining_modes_and_time() {
         .timestamp;
     assert!(later >= ts + 3600, "time moved forward: {later} vs {ts}");
 
-    rpc(&node, "evm_setAutomine", json!([true])).await;
+    rpc_ok(&node, "evm_setAutomine", json!([true])).await;
     node.provider(0)
         .send_transaction(
             TransactionRequest::default()
@@ -322,9 +315,9 @@ async fn mining_modes_and_time() {
         .get_receipt()
         .await
         .unwrap();
-    let info = rpc(&node, "anvil_nodeInfo", json!([])).await;
+    let info = rpc_ok(&node, "anvil_nodeInfo", json!([])).await;
     assert_eq!(info["currentBlockNumber"], json!(start + 7));
-    rpc(&node, "anvil_reset", json!([])).await;
+    rpc_ok(&node, "anvil_reset", json!([])).await;
     assert_eq!(reader.get_block_number().await.unwrap(), 0);
 }
 
@@ -333,7 +326,7 @@ async fn futures_hashes(node: &TestNode, n: u64) -> Vec<Value> {
     let mut out = Vec::new();
     for i in 0..n {
         out.push(
-            rpc(
+            rpc_ok(
                 node,
                 "eth_sendTransaction",
                 json!([{"from": DEV_ADDRESSES[0], "to": Address::repeat_byte(9), "value": "0x1", "nonce": format!("{i:#x}")}]),
@@ -347,11 +340,11 @@ async fn futures_hashes(node: &TestNode, n: u64) -> Vec<Value> {
 #[tokio::test]
 async fn client_version_compat_is_opt_in() {
     let node = TestNode::spawn().await;
-    let v = rpc(&node, "web3_clientVersion", json!([])).await;
+    let v = rpc_ok(&node, "web3_clientVersion", json!([])).await;
     assert!(v.as_str().unwrap().starts_with("coco/"));
     let mut config = coco::node::NodeConfig::test();
     config.anvil_compat = true;
     let node = TestNode::spawn_with(config).await;
-    let v = rpc(&node, "web3_clientVersion", json!([])).await;
+    let v = rpc_ok(&node, "web3_clientVersion", json!([])).await;
     assert!(v.as_str().unwrap().starts_with("anvil/"), "{v}");
 }

@@ -8,17 +8,11 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
-use alloy::sol;
 use coco::node::NodeConfig;
 use serde_json::json;
 
+use crate::common::contracts::Counter;
 use crate::common::*;
-
-sol!(
-    #[sol(rpc)]
-    Counter,
-    "contracts/out/Counter.json"
-);
 
 /// A `coco dev` child process on a free port.
 struct Process {

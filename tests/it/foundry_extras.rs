@@ -14,36 +14,18 @@ use std::time::Duration;
 
 use alloy::primitives::U256;
 use alloy::providers::Provider;
-use alloy::sol;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+use crate::common::contracts::Counter;
 use crate::common::*;
-
-sol!(
-    #[sol(rpc)]
-    Counter,
-    "contracts/out/Counter.json"
-);
 
 /// Any single tool invocation taking longer than this is a hang.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Runs `cmd` to completion; returns (success, stdout, stderr).
-async fn exec(mut cmd: Command) -> (bool, String, String) {
-    let line = format!("{:?}", cmd.as_std());
-    cmd.kill_on_drop(true)
-        .stdin(std::process::Stdio::null())
-        .env("NO_COLOR", "1");
-    let out = tokio::time::timeout(TOOL_TIMEOUT, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {TOOL_TIMEOUT:?}: {line}"))
-        .unwrap_or_else(|e| panic!("could not start {line}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+async fn exec(cmd: Command) -> (bool, String, String) {
+    crate::common::exec(cmd, TOOL_TIMEOUT).await
 }
 
 /// Runs `cmd`, which must succeed (or fail, with `ok` false); returns stdout + stderr.

@@ -15,11 +15,12 @@
 //! it is not 0. Missing tools make the tests fail (see `common::tool`), never skip.
 
 use crate::common::*;
+use crate::js_tools::{hardhat, hardhat_out, node_script};
 
 use alloy::primitives::Address;
 use coco::rpc::auth::{KeyRecord, Role, generate_key, key_hash};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+
 use std::time::Duration;
 use tokio::process::Command;
 
@@ -78,10 +79,7 @@ async fn confidential_node() -> (TestNode, Keys) {
 /// Runs `cmd` against `node` with `keys` to completion (with a timeout).
 /// Returns (success, stdout, stderr).
 async fn exec(mut cmd: Command, node: &TestNode, keys: &Keys) -> (bool, String, String) {
-    let line = describe(&cmd);
-    cmd.kill_on_drop(true)
-        .stdin(std::process::Stdio::null())
-        .env("COCO_URL", &node.url)
+    cmd.env("COCO_URL", &node.url)
         .env("COCO_WS_URL", &node.ws_url)
         .env("COCO_PRIVATE_KEY", DEV_KEYS[0])
         .env("COCO_KEY_A", &keys.a)
@@ -90,18 +88,8 @@ async fn exec(mut cmd: Command, node: &TestNode, keys: &Keys) -> (bool, String, 
         .env("COCO_KEY_AUDITOR", &keys.auditor)
         .env("COCO_KEY", &keys.ab)
         .env("COCO_OUTSIDER", DEV_ADDRESSES[2])
-        .env("NO_COLOR", "1")
-        .env("FORCE_COLOR", "0")
         .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true");
-    let out = tokio::time::timeout(FLOW_TIMEOUT, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {FLOW_TIMEOUT:?}: {line}"))
-        .unwrap_or_else(|e| panic!("could not start `{line}`: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::common::exec(cmd, FLOW_TIMEOUT).await
 }
 
 /// Runs `cmd` against `node`; panics with the command line and the tool's
@@ -116,81 +104,15 @@ async fn run(cmd: Command, node: &TestNode, keys: &Keys) -> String {
     stdout
 }
 
-/// Renders a command line (with its directory) for failure messages. Keys are
-/// passed in the environment, so they never appear here.
-fn describe(cmd: &Command) -> String {
-    let std = cmd.as_std();
-    let mut s = String::new();
-    if let Some(dir) = std.get_current_dir() {
-        s.push_str(&format!("(in {}) ", dir.display()));
-    }
-    s.push_str(&std.get_program().to_string_lossy());
-    for a in std.get_args() {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
-}
-
-/// `dir/node_modules/<package>` must resolve: `scripts/install-tools.sh`
-/// links the projects' node_modules to `.tools/node_modules`.
-fn require_package(dir: &Path, package: &str) {
-    let path = dir.join("node_modules").join(package).join("package.json");
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-tools.sh (scripts/test.sh does)",
-        path.display()
-    );
-}
-
-/// `node tests/js/<script>` with the packages from `.tools`.
-fn node_script(script: &str, package: &str) -> Command {
-    let dir = repo_root().join("tests/js");
-    require_package(&dir, package);
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join(script)).current_dir(&dir);
-    cmd
-}
-
-/// `hardhat <args>` in `tests/hardhat`, with its cache and artifacts in `out`.
-fn hardhat(out: &Path, args: &[&str]) -> Command {
-    let dir = repo_root().join("tests/hardhat");
-    require_package(&dir, "hardhat");
-    let mut cmd = Command::new(tool("hardhat"));
-    cmd.args(args)
-        .current_dir(&dir)
-        .env("COCO_HARDHAT_OUT", out)
-        .env_remove("COCO_HARDHAT_HELPERS");
-    cmd
-}
-
-/// A temporary directory for one Hardhat run's cache/ and artifacts/.
-fn hardhat_out() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::Builder::new()
-        .prefix("coco-hardhat-")
-        .tempdir()
-        .expect("temp dir");
-    let path = tmp.path().to_path_buf();
-    (tmp, path)
-}
-
-/// A JSON-RPC call presenting `key` as a bearer token; the whole response.
-async fn call_as(node: &TestNode, key: &str, method: &str, params: Value) -> Value {
-    reqwest::Client::new()
-        .post(&node.url)
-        .header("authorization", format!("Bearer {key}"))
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
-}
-
 /// The logs `key` gets from `eth_getLogs` over the whole chain.
 async fn logs_as(node: &TestNode, key: &str) -> Vec<Value> {
-    let res = call_as(node, key, "eth_getLogs", json!([{"fromBlock": "0x0"}])).await;
+    let res = call_as(
+        node,
+        Some(key),
+        "eth_getLogs",
+        json!([{"fromBlock": "0x0"}]),
+    )
+    .await;
     res["result"]
         .as_array()
         .unwrap_or_else(|| panic!("eth_getLogs: {res}"))

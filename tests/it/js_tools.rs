@@ -25,24 +25,11 @@ const FLOW_TIMEOUT: Duration = Duration::from_secs(300);
 /// Runs `cmd` against `node` to completion (with a timeout). Returns
 /// (success, stdout, stderr).
 async fn exec(mut cmd: Command, node: &TestNode) -> (bool, String, String) {
-    let line = describe(&cmd);
-    cmd.kill_on_drop(true)
-        .stdin(std::process::Stdio::null())
-        .env("COCO_URL", &node.url)
+    cmd.env("COCO_URL", &node.url)
         .env("COCO_WS_URL", &node.ws_url)
         .env("COCO_PRIVATE_KEY", DEV_KEYS[0])
-        .env("NO_COLOR", "1")
-        .env("FORCE_COLOR", "0")
         .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true");
-    let out = tokio::time::timeout(FLOW_TIMEOUT, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {FLOW_TIMEOUT:?}: {line}"))
-        .unwrap_or_else(|e| panic!("could not start `{line}`: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::common::exec(cmd, FLOW_TIMEOUT).await
 }
 
 /// Runs `cmd` against `node`; panics with the command line and the tool's
@@ -57,24 +44,9 @@ async fn run(cmd: Command, node: &TestNode) -> String {
     stdout
 }
 
-/// Renders a command line (with its directory) for failure messages.
-fn describe(cmd: &Command) -> String {
-    let std = cmd.as_std();
-    let mut s = String::new();
-    if let Some(dir) = std.get_current_dir() {
-        s.push_str(&format!("(in {}) ", dir.display()));
-    }
-    s.push_str(&std.get_program().to_string_lossy());
-    for a in std.get_args() {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
-}
-
 /// `dir/node_modules/<package>` must resolve: `scripts/install-tools.sh`
 /// links the projects' node_modules to `.tools/node_modules`.
-fn require_package(dir: &Path, package: &str) {
+pub(crate) fn require_package(dir: &Path, package: &str) {
     let path = dir.join("node_modules").join(package).join("package.json");
     assert!(
         path.exists(),
@@ -84,7 +56,7 @@ fn require_package(dir: &Path, package: &str) {
 }
 
 /// `node tests/js/<script>` with the packages from `.tools`.
-fn node_script(script: &str, package: &str) -> Command {
+pub(crate) fn node_script(script: &str, package: &str) -> Command {
     let dir = repo_root().join("tests/js");
     require_package(&dir, package);
     let mut cmd = Command::new("node");
@@ -94,7 +66,7 @@ fn node_script(script: &str, package: &str) -> Command {
 
 /// `hardhat <args>` in `tests/hardhat`, with its cache and artifacts in `out`
 /// (so parallel runs and the source tree stay apart).
-fn hardhat(out: &Path, args: &[&str]) -> Command {
+pub(crate) fn hardhat(out: &Path, args: &[&str]) -> Command {
     let dir = repo_root().join("tests/hardhat");
     require_package(&dir, "hardhat");
     let mut cmd = Command::new(tool("hardhat"));
@@ -106,7 +78,7 @@ fn hardhat(out: &Path, args: &[&str]) -> Command {
 }
 
 /// A temporary directory for one Hardhat run's cache/ and artifacts/.
-fn hardhat_out() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn hardhat_out() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::Builder::new()
         .prefix("coco-hardhat-")
         .tempdir()

@@ -3,19 +3,9 @@
 use alloy::primitives::Address;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::*;
-
-async fn call(node: &TestNode, key: Option<&str>, method: &str, params: Value) -> Value {
-    let mut req = reqwest::Client::new()
-        .post(&node.url)
-        .json(&json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}));
-    if let Some(key) = key {
-        req = req.header("authorization", format!("Bearer {key}"));
-    }
-    req.send().await.unwrap().json().await.unwrap()
-}
 
 fn message(domain: &str, address: Address, chain_id: u64, nonce: &str, expires: &str) -> String {
     format!(
@@ -31,7 +21,7 @@ fn sign(signer: &PrivateKeySigner, text: &str) -> String {
 }
 
 async fn nonce(node: &TestNode) -> String {
-    call(node, None, "coco_loginNonce", json!([])).await["result"]
+    call_as(node, None, "coco_loginNonce", json!([])).await["result"]
         .as_str()
         .unwrap()
         .to_string()
@@ -47,7 +37,7 @@ async fn siwe_sessions_and_refusals() {
     let later = "2099-01-01T00:00:00Z";
 
     // Before login: balances are refused.
-    let res = call(
+    let res = call_as(
         &node,
         None,
         "eth_getBalance",
@@ -58,7 +48,7 @@ async fn siwe_sessions_and_refusals() {
 
     let n = nonce(&node).await;
     let text = message("localhost:8545", alice.address(), 31337, &n, later);
-    let res = call(
+    let res = call_as(
         &node,
         None,
         "coco_login",
@@ -69,7 +59,7 @@ async fn siwe_sessions_and_refusals() {
         .as_str()
         .expect("a session key")
         .to_string();
-    let res = call(
+    let res = call_as(
         &node,
         Some(&key),
         "eth_getBalance",
@@ -79,7 +69,7 @@ async fn siwe_sessions_and_refusals() {
     assert!(res["result"].is_string(), "{res}");
 
     // Replay: the nonce is single-use.
-    let res = call(
+    let res = call_as(
         &node,
         None,
         "coco_login",
@@ -139,7 +129,7 @@ async fn siwe_sessions_and_refusals() {
         ),
     ];
     for (text, signer, why) in cases {
-        let res = call(
+        let res = call_as(
             &node,
             None,
             "coco_login",
@@ -161,7 +151,7 @@ async fn siwe_sessions_and_refusals() {
         &nonce(&node).await,
         later,
     );
-    let res = call(
+    let res = call_as(
         &node,
         Some(&key),
         "coco_login",
@@ -173,7 +163,7 @@ async fn siwe_sessions_and_refusals() {
         2,
         "{res}"
     );
-    let res = call(
+    let res = call_as(
         &node,
         Some(&key),
         "eth_getBalance",
@@ -184,10 +174,10 @@ async fn siwe_sessions_and_refusals() {
 
     // Logout revokes the session.
     assert_eq!(
-        call(&node, Some(&key), "coco_logout", json!([])).await["result"],
+        call_as(&node, Some(&key), "coco_logout", json!([])).await["result"],
         true
     );
-    let res = call(
+    let res = call_as(
         &node,
         Some(&key),
         "eth_getBalance",
@@ -252,7 +242,7 @@ async fn keys_cli_adds_lists_and_revokes() {
     config.confidential = true;
     config.data_dir = Some(data.clone());
     let node = TestNode::spawn_with(config).await;
-    let res = call(
+    let res = call_as(
         &node,
         Some(&key),
         "eth_getStorageAt",

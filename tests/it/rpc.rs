@@ -7,16 +7,10 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, U256, address};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, TransactionRequest};
-use alloy::sol;
 use serde_json::json;
 
+use crate::common::contracts::Counter;
 use crate::common::*;
-
-sol!(
-    #[sol(rpc)]
-    Counter,
-    "contracts/out/Counter.json"
-);
 
 #[tokio::test]
 async fn deploy_call_events_and_receipts() {

@@ -7,20 +7,14 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder, WsConnect};
 use alloy::pubsub::Subscription;
 use alloy::rpc::types::{Filter, Log, Transaction, TransactionReceipt, TransactionRequest};
-use alloy::sol;
 use alloy::sol_types::SolEvent;
 use alloy::transports::TransportError;
 use coco::chain::Mining;
 use coco::node::NodeConfig;
 use serde_json::{Value, json};
 
+use crate::common::contracts::Counter;
 use crate::common::*;
-
-sol!(
-    #[sol(rpc)]
-    Counter,
-    "contracts/out/Counter.json"
-);
 
 /// How long a test waits for an item before it fails.
 const WAIT: Duration = Duration::from_secs(30);

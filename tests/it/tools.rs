@@ -35,32 +35,9 @@ const TOO_LARGE_SELECTOR: &str = "0x677fd0e3";
 // Running commands
 // ---------------------------------------------------------------------------
 
-/// Renders a command line for failure messages.
-fn describe(cmd: &Command) -> String {
-    let std = cmd.as_std();
-    let mut s = std.get_program().to_string_lossy().into_owned();
-    for a in std.get_args() {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
-}
-
 /// Runs `cmd` to completion (with a timeout) and returns (success, stdout, stderr).
-async fn exec(mut cmd: Command) -> (bool, String, String) {
-    let line = describe(&cmd);
-    cmd.kill_on_drop(true)
-        .stdin(std::process::Stdio::null())
-        .env("NO_COLOR", "1");
-    let out = tokio::time::timeout(TOOL_TIMEOUT, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {TOOL_TIMEOUT:?}: {line}"))
-        .unwrap_or_else(|e| panic!("could not start `{line}`: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+async fn exec(cmd: Command) -> (bool, String, String) {
+    crate::common::exec(cmd, TOOL_TIMEOUT).await
 }
 
 /// Runs `cmd`; panics with the command line, stdout and stderr unless it exits 0.

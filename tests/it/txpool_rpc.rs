@@ -34,21 +34,11 @@ fn send_raw(signer: &PrivateKeySigner, nonce: u64) -> (String, String) {
     )
 }
 
-async fn call(node: &TestNode, method: &str, params: Value) -> Value {
-    let res = raw_rpc(
-        &node.url,
-        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
-    )
-    .await;
-    assert!(res.get("error").is_none(), "{method}: {res}");
-    res["result"].clone()
-}
-
 /// Sends a signed transaction; returns its hash.
 async fn send(node: &TestNode, signer: &PrivateKeySigner, nonce: u64) -> String {
     let (raw, hash) = send_raw(signer, nonce);
     assert_eq!(
-        call(node, "eth_sendRawTransaction", json!([raw])).await,
+        rpc_ok(node, "eth_sendRawTransaction", json!([raw])).await,
         json!(hash)
     );
     hash
@@ -72,7 +62,7 @@ async fn txpool_splits_ready_from_gapped_in_geths_shapes() {
     let (a_key, b_key) = (a.address().to_checksum(None), b.address().to_checksum(None));
 
     assert_eq!(
-        call(&node, "txpool_status", json!([])).await,
+        rpc_ok(&node, "txpool_status", json!([])).await,
         json!({"pending": "0x0", "queued": "0x0"})
     );
 
@@ -82,11 +72,11 @@ async fn txpool_splits_ready_from_gapped_in_geths_shapes() {
     let b2 = send(&node, &b, 2).await;
 
     assert_eq!(
-        call(&node, "txpool_status", json!([])).await,
+        rpc_ok(&node, "txpool_status", json!([])).await,
         json!({"pending": "0x2", "queued": "0x2"})
     );
 
-    let content = call(&node, "txpool_content", json!([])).await;
+    let content = rpc_ok(&node, "txpool_content", json!([])).await;
     assert_eq!(keys(&content["pending"]), vec![a_key.clone()], "{content}");
     assert_eq!(keys(&content["queued"]), {
         let mut k = vec![a_key.clone(), b_key.clone()];
@@ -106,7 +96,7 @@ async fn txpool_splits_ready_from_gapped_in_geths_shapes() {
     assert_eq!(content["queued"][&a_key]["3"]["hash"], json!(a3));
     assert_eq!(content["queued"][&b_key]["2"]["hash"], json!(b2));
 
-    let inspect = call(&node, "txpool_inspect", json!([])).await;
+    let inspect = rpc_ok(&node, "txpool_inspect", json!([])).await;
     let line = format!(
         "{}: 1 wei + 21000 gas × 10000000000 wei",
         Address::repeat_byte(0x55).to_checksum(None)
@@ -129,15 +119,15 @@ async fn txpool_splits_ready_from_gapped_in_geths_shapes() {
     // Filling the gap makes a's 3 ready; mining takes every ready one.
     send(&node, &a, 2).await;
     assert_eq!(
-        call(&node, "txpool_status", json!([])).await,
+        rpc_ok(&node, "txpool_status", json!([])).await,
         json!({"pending": "0x4", "queued": "0x1"})
     );
-    call(&node, "evm_mine", json!([])).await;
+    rpc_ok(&node, "evm_mine", json!([])).await;
     assert_eq!(
-        call(&node, "txpool_status", json!([])).await,
+        rpc_ok(&node, "txpool_status", json!([])).await,
         json!({"pending": "0x0", "queued": "0x1"})
     );
-    let content = call(&node, "txpool_content", json!([])).await;
+    let content = rpc_ok(&node, "txpool_content", json!([])).await;
     assert_eq!(content["pending"], json!({}));
     assert_eq!(keys(&content["queued"]), vec![b_key.clone()]);
     node.stop().await;
