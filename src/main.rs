@@ -1,7 +1,7 @@
 //! The `coco` binary: parse the command line, start tracing, run.
 
 use clap::Parser;
-use coco::cli::{Cli, Command, banner, run_keys};
+use coco::cli::{Cli, Command, banner, run_import, run_init, run_keys};
 use coco::node::Node;
 use eyre::WrapErr;
 
@@ -14,10 +14,21 @@ fn main() -> eyre::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Command::Keys(command) = cli.command {
-        print!("{}", run_keys(command)?);
-        return Ok(());
-    }
+    let cli = match cli.command {
+        Command::Keys(command) => {
+            print!("{}", run_keys(command)?);
+            return Ok(());
+        }
+        Command::Init(args) => {
+            println!("{}", run_init(&args)?);
+            return Ok(());
+        }
+        Command::Import(args) => {
+            println!("{}", run_import(&args)?);
+            return Ok(());
+        }
+        command => Cli { command },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -43,7 +54,31 @@ fn main() -> eyre::Result<()> {
                 println!("{}", report.render(args.json));
                 Ok(report.check()?)
             }
-            Command::Keys(_) => unreachable!("handled before the runtime starts"),
+            Command::Node(args) => {
+                let node = Node::spawn(args.node_config())
+                    .await
+                    .wrap_err("starting the node")?;
+                let head = node.chain.head();
+                println!(
+                    "serving chain {} at block {} ({}) on {} (read policy: {})",
+                    node.chain.spec().chain_id(),
+                    head.header.number,
+                    head.header.hash_slow(),
+                    node.http_url(),
+                    if node.open_policy { "open" } else { "confidential" }
+                );
+                tokio::select! {
+                    result = node.stopped() => result.wrap_err("the node stopped")?,
+                    _ = tokio::signal::ctrl_c() => {
+                        tracing::info!("shutting down");
+                    }
+                }
+                node.stop().await;
+                Ok(())
+            }
+            Command::Keys(_) | Command::Init(_) | Command::Import(_) => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     })
 }

@@ -105,6 +105,9 @@ pub enum ChainError {
     /// Block execution failed in a way no transaction explains.
     #[error("block execution failed: {0}")]
     Execution(String),
+    /// An imported block was refused.
+    #[error(transparent)]
+    Import(#[from] crate::execution::ImportError),
 }
 
 impl From<DbError> for ChainError {

@@ -7,7 +7,7 @@ use alloy::trie::EMPTY_ROOT_HASH;
 use alloy_hardforks::EthereumHardforks;
 
 use super::ChainSpec;
-use crate::execution::state_commitment;
+use crate::state::merkle::MerkleState;
 use crate::state::{
     AccountChange, AccountRecord, BlockCommit, CodeEntry, SlotChange, StateDiff, StoredBlock,
 };
@@ -84,7 +84,7 @@ pub fn genesis_commit(spec: &ChainSpec) -> BlockCommit {
         parent_hash: B256::ZERO,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: genesis.coinbase,
-        state_root: state_commitment(B256::ZERO, &diff),
+        state_root: MerkleState::default().root_with(&diff),
         transactions_root: EMPTY_ROOT_HASH,
         receipts_root: EMPTY_ROOT_HASH,
         logs_bloom: Default::default(),
@@ -115,6 +115,8 @@ pub fn genesis_commit(spec: &ChainSpec) -> BlockCommit {
             transactions: vec![],
             senders: vec![],
             receipts: vec![],
+            ommers: vec![],
+            withdrawals: vec![],
         },
         diff,
     }

@@ -107,6 +107,8 @@ pub struct Chain {
     blocks: broadcast::Sender<Arc<StoredBlock>>,
     pending: broadcast::Sender<Arc<PoolTx>>,
     dev: dev::DevState,
+    /// The block marked safe and finalized, `u64::MAX` for none (then the head is).
+    finalized: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Chain {
@@ -150,6 +152,7 @@ impl Chain {
             blocks,
             pending,
             dev: dev::DevState::new(settings_mining),
+            finalized: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
 
@@ -166,6 +169,21 @@ impl Chain {
     /// The settings.
     pub fn settings(&self) -> &ChainSettings {
         &self.settings
+    }
+
+    /// Marks block `number` safe and finalized.
+    pub fn set_finalized(&self, number: u64) {
+        self.finalized
+            .store(number, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The block the `safe` and `finalized` tags name: the marked one, else the head
+    /// (a single node's blocks are final once durable).
+    pub fn finalized(&self) -> u64 {
+        match self.finalized.load(std::sync::atomic::Ordering::Relaxed) {
+            u64::MAX => self.head().header.number,
+            n => n.min(self.head().header.number),
+        }
     }
 
     /// The newest durable block.
@@ -386,7 +404,14 @@ impl Chain {
             prevrandao: keccak256(parent.hash_slow()),
             extra_data: Bytes::new(),
         };
-        let mut built = build_block(self.store.as_ref(), &self.spec, parent, &attrs, ready)
+        let mut built = build_block(
+            self.store.as_ref(),
+            &self.store.merkle(),
+            &self.spec,
+            parent,
+            &attrs,
+            ready,
+        )
             .map_err(|e| ChainError::Execution(e.to_string()))?;
         if built.commit.block.transactions.is_empty() && !allow_empty {
             // Nothing offered can run now (fee cap below the base fee, funds spent):
@@ -418,6 +443,36 @@ impl Chain {
             self.wake();
         }
         Ok(Some(block))
+    }
+}
+
+impl Chain {
+    /// Executes a block built elsewhere on top of the head, checks it against its header
+    /// and makes it the new head (`coco import`). Pooled transactions it includes leave
+    /// the pool.
+    pub fn import(
+        &self,
+        block: alloy::consensus::Block<TxEnvelope>,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
+        let _one_at_a_time = self.mine_lock.lock();
+        let head = self.head();
+        let commit = crate::execution::execute_block(
+            self.store.as_ref(),
+            &self.store.merkle(),
+            &self.spec,
+            &head.header,
+            block,
+        )?;
+        let block = self.store.commit_block(commit)?;
+        {
+            let mut pool = self.pool.lock();
+            for (tx, sender) in block.transactions.iter().zip(&block.senders) {
+                pool.remove(tx.tx_hash());
+                pool.prune_sender(*sender, tx.nonce() + 1);
+            }
+        }
+        self.publish(block.clone());
+        Ok(block)
     }
 }
 

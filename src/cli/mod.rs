@@ -11,6 +11,9 @@ use crate::chain::Mining;
 use crate::node::{DEV_MNEMONIC, Node, NodeConfig};
 
 pub mod bench;
+mod chainfile;
+
+pub use chainfile::{ImportArgs, InitArgs, NodeArgs, run_import, run_init};
 
 /// coco: a confidential, Ethereum-compatible ledger for consortiums.
 #[derive(Debug, Parser)]
@@ -31,6 +34,14 @@ pub enum Command {
     Keys(KeysCommand),
     /// Load-test a node: pre-signed ERC-20 transfers over JSON-RPC, to receipts.
     Bench(bench::BenchArgs),
+    /// Create a data directory holding the chain of a geth-style genesis file.
+    Init(InitArgs),
+    /// Execute and validate blocks from an RLP file (concatenated blocks) into a data
+    /// directory made by `coco init`.
+    Import(ImportArgs),
+    /// Serve the chain of a data directory (made by `coco init`/`coco import`) over
+    /// JSON-RPC, without producing blocks.
+    Node(NodeArgs),
 }
 
 /// `coco keys …`

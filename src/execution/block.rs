@@ -6,8 +6,7 @@ use std::collections::HashSet;
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope, TxReceipt};
-use alloy::primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
-use alloy::rlp::Encodable;
+use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
 use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
@@ -18,7 +17,8 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 
 use super::ChainSpec;
 use super::db::BlockState;
-use crate::state::{BlockCommit, StateDiff, StateReader, StoredBlock};
+use crate::state::merkle::MerkleState;
+use crate::state::{BlockCommit, StateReader, StoredBlock};
 
 /// What the producer decides about the next block.
 #[derive(Debug, Clone)]
@@ -73,25 +73,13 @@ pub fn evm_env(spec: &ChainSpec, attrs: &BlockAttributes) -> EvmEnv {
     }
 }
 
-/// The incremental state commitment: `keccak(parent ‖ keccak(rlp(diff)))`.
-///
-/// Each block's commitment binds the whole history of state changes without touching
-/// state the block did not change (a from-scratch Merkle-Patricia root would).
-pub fn state_commitment(parent: B256, diff: &StateDiff) -> B256 {
-    let mut encoded = Vec::with_capacity(diff.length());
-    diff.encode(&mut encoded);
-    let mut preimage = [0u8; 64];
-    preimage[..32].copy_from_slice(parent.as_slice());
-    preimage[32..].copy_from_slice(keccak256(&encoded).as_slice());
-    keccak256(preimage)
-}
-
 /// Executes `txs` on top of `parent` and returns the block.
 ///
 /// Transactions that revm refuses (stale nonce, no funds) are reported in `invalid` and
 /// left out; those that do not fit in the remaining gas come back in `deferred`.
 pub fn build_block(
     reader: &dyn StateReader,
+    merkle: &MerkleState,
     spec: &ChainSpec,
     parent: &Header,
     attrs: &BlockAttributes,
@@ -175,7 +163,7 @@ pub fn build_block(
         parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: attrs.beneficiary,
-        state_root: state_commitment(parent.state_root, &diff),
+        state_root: merkle.root_with(&diff),
         transactions_root: calculate_transaction_root(&transactions),
         receipts_root: calculate_receipt_root(&receipts),
         logs_bloom,
@@ -202,6 +190,8 @@ pub fn build_block(
                 transactions,
                 senders,
                 receipts,
+                ommers: vec![],
+                withdrawals: vec![],
             },
             diff,
         },

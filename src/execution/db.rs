@@ -149,19 +149,27 @@ impl<'a> BlockState<'a> {
 
     /// The accumulated changes, sorted by address; code sorted by hash.
     pub fn into_diff(self) -> StateDiff {
+        self.to_diff()
+    }
+
+    /// The changes accumulated so far, leaving the overlay as it is.
+    pub fn to_diff(&self) -> StateDiff {
         let mut accounts: Vec<AccountChange> = self
             .changed
-            .into_iter()
+            .iter()
             .map(|(address, changed)| {
                 let mut storage: Vec<SlotChange> = changed
                     .storage
-                    .into_iter()
-                    .map(|(key, value)| SlotChange { key, value })
+                    .iter()
+                    .map(|(key, value)| SlotChange {
+                        key: *key,
+                        value: *value,
+                    })
                     .collect();
                 storage.sort_unstable_by_key(|s| s.key);
                 AccountChange {
-                    address,
-                    record: changed.record,
+                    address: *address,
+                    record: changed.record.clone(),
                     storage,
                 }
             })
@@ -169,9 +177,9 @@ impl<'a> BlockState<'a> {
         accounts.sort_unstable_by_key(|a| a.address);
         let mut code: Vec<CodeEntry> = self
             .code
-            .into_iter()
+            .iter()
             .map(|(hash, code)| CodeEntry {
-                hash,
+                hash: *hash,
                 code: code.original_bytes(),
             })
             .collect();

@@ -6,16 +6,20 @@
 //! requests) and returns the block with its state diff. [`call`] and [`estimate_gas`]
 //! serve `eth_call` and `eth_estimateGas` on a throw-away overlay; [`trace_transaction`],
 //! [`trace_block`], [`trace_call`] and [`create_access_list`] serve `debug_trace*` and
-//! `eth_createAccessList` with revm-inspectors.
+//! `eth_createAccessList` with revm-inspectors; [`simulate`] serves `eth_simulateV1`.
 
 mod block;
 mod call;
 mod db;
+mod import;
+mod simulate;
 mod spec;
 mod trace;
 
-pub use block::{BlockAttributes, BuiltBlock, build_block, evm_env, state_commitment};
+pub use block::{BlockAttributes, BuiltBlock, build_block, evm_env};
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
+pub use import::{ImportError, execute_block, header_evm_env};
+pub use simulate::{SimulateError, SimulateFailure, SimulatedBlockOutput, simulate};
 pub use spec::ChainSpec;
 pub use trace::{create_access_list, header_env, trace_block, trace_call, trace_transaction};

@@ -1,5 +1,6 @@
 //! The chain specification: chain id and fork schedule, read from a geth-style genesis.
 
+use alloy::eips::eip7840::BlobParams;
 use alloy::genesis::{ChainConfig, Genesis};
 use alloy_evm::eth::spec::EthExecutorSpec;
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
@@ -27,6 +28,24 @@ impl ChainSpec {
     /// EIP-155 chain id.
     pub fn chain_id(&self) -> u64 {
         self.config.chain_id
+    }
+
+    /// The blob parameters in force at `timestamp`, `None` before Cancun.
+    pub fn blob_params_at(&self, timestamp: u64) -> Option<BlobParams> {
+        if !self.is_cancun_active_at_timestamp(timestamp) {
+            return None;
+        }
+        let schedule = self.config.blob_schedule_blob_params();
+        if let Some(params) = schedule.active_scheduled_params_at_timestamp(timestamp) {
+            return Some(*params);
+        }
+        Some(if self.is_osaka_active_at_timestamp(timestamp) {
+            schedule.osaka
+        } else if self.is_prague_active_at_timestamp(timestamp) {
+            schedule.prague
+        } else {
+            schedule.cancun
+        })
     }
 
     /// The revm spec in force for a block.

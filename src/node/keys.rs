@@ -198,3 +198,30 @@ pub fn revoke_key(dir: &Path, label: &str) -> Result<bool, NodeError> {
     save_keys(dir, &secrets, &keys)?;
     Ok(keys.len() < before)
 }
+
+const FINALIZED_LABEL: &str = "coco/finalized";
+
+/// The block marked safe and finalized in `dir` (`coco import --finalize-head`).
+pub(super) fn load_finalized(dir: &Path, secrets: &Secrets) -> Result<Option<u64>, NodeError> {
+    let path = dir.join("finalized.sealed");
+    let Some(sealed) = read(&path)? else {
+        return Ok(None);
+    };
+    let bytes = secrets
+        .platform
+        .unseal(FINALIZED_LABEL, &sealed)
+        .map_err(|e| setup_err(&path, e))?;
+    let bytes: [u8; 8] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| setup_err(&path, "not a block number"))?;
+    Ok(Some(u64::from_be_bytes(bytes)))
+}
+
+/// Marks block `number` safe and finalized in `dir`.
+pub(super) fn store_finalized(dir: &Path, secrets: &Secrets, number: u64) -> Result<(), NodeError> {
+    write_private(
+        &dir.join("finalized.sealed"),
+        &secrets.platform.seal(FINALIZED_LABEL, &number.to_be_bytes()),
+    )
+}

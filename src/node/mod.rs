@@ -66,6 +66,8 @@ pub struct NodeConfig {
     pub load_state: Option<PathBuf>,
     /// Where the latest state is written (anvil's JSON format) on stop.
     pub dump_state: Option<PathBuf>,
+    /// Serve a chain `coco init` created in `data_dir` instead of creating a dev chain.
+    pub existing_chain: bool,
 }
 
 impl NodeConfig {
@@ -90,6 +92,20 @@ impl NodeConfig {
             confidential: false,
             load_state: None,
             dump_state: None,
+            existing_chain: false,
+        }
+    }
+
+    /// `coco node` defaults: serve the chain in `data_dir` (made by `coco init` and
+    /// `coco import`) on 127.0.0.1:8545 without producing blocks, no dev methods.
+    pub fn serve(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir: Some(data_dir),
+            accounts: 0,
+            mining: Mining::Manual,
+            dev: false,
+            existing_chain: true,
+            ..Self::dev()
         }
     }
 
@@ -187,6 +203,9 @@ impl Node {
         let signers = dev_signers(&config.mnemonic, config.accounts)?;
         let secrets = keys::Secrets::load_or_create(&data_dir)?;
         let spec = keys::load_or_create_genesis(&data_dir, &secrets, || {
+            if config.existing_chain {
+                return Err(no_chain(&data_dir));
+            }
             let text = config.genesis.as_deref().unwrap_or(genesis::DEV_GENESIS);
             let mut g = genesis::parse_genesis(text).map_err(|e| NodeError::Setup {
                 path: PathBuf::from("genesis"),
@@ -207,16 +226,6 @@ impl Node {
             genesis::fund(&mut g, signers.iter().map(|s| s.address()), config.balance);
             Ok(g)
         })?;
-        let store = Store::open(
-            &StoreConfig {
-                dir: data_dir.clone(),
-                cache_bytes: config.cache_bytes,
-                fsync: temp.is_none(),
-                block_cache: 256,
-            },
-            &secrets.ledger_secret,
-            &secrets.node_id,
-        )?;
         let blinding = config.confidential.then(|| {
             let secret = secrets.ledger_secret.clone();
             Blinder(Arc::new(move |n| B256::from(secret.blinding_key(n))))
@@ -227,11 +236,28 @@ impl Node {
             pool: PoolLimits::default(),
             blinding,
         };
-        let chain = Arc::new(Chain::open(
-            Arc::new(store),
-            ChainSpec::new(spec),
+        let chain = Arc::new(open_chain(
+            &data_dir,
+            &secrets,
+            spec,
+            config.cache_bytes,
+            temp.is_none(),
             settings,
         )?);
+        if let Some(number) = keys::load_finalized(&data_dir, &secrets)? {
+            chain.set_finalized(number);
+        }
+        // A plain Ethereum chain (a genesis without a consortium section) is public.
+        let open_policy = if config.existing_chain {
+            !chain
+                .spec()
+                .genesis
+                .config
+                .extra_fields
+                .contains_key("consortium")
+        } else {
+            !config.confidential
+        };
         if let Some(path) = &config.load_state {
             load_state(&chain, path)?;
         }
@@ -275,11 +301,11 @@ impl Node {
                 hosts,
             ))
             .expect("login methods are unique");
-        let (addr, rpc) = rpc::serve(addr, config.rpc, module, keys.clone(), !config.confidential)
+        let (addr, rpc) = rpc::serve(addr, config.rpc, module, keys.clone(), open_policy)
             .await
             .map_err(|source| NodeError::Listen { addr, source })?;
         Ok(Self {
-            open_policy: !config.confidential,
+            open_policy,
             dev_key,
             keys,
             addr,
@@ -338,6 +364,88 @@ impl Node {
             }
         }
     }
+}
+
+fn no_chain(dir: &Path) -> NodeError {
+    NodeError::Setup {
+        path: dir.to_path_buf(),
+        reason: "no chain here: run `coco init --genesis <genesis.json> --data-dir` first".into(),
+    }
+}
+
+/// Opens the store and the chain of a data directory (committing genesis if new).
+fn open_chain(
+    data_dir: &Path,
+    secrets: &keys::Secrets,
+    genesis: alloy::genesis::Genesis,
+    cache_bytes: u64,
+    fsync: bool,
+    settings: ChainSettings,
+) -> Result<Chain, NodeError> {
+    let store = Store::open(
+        &StoreConfig {
+            dir: data_dir.to_path_buf(),
+            cache_bytes,
+            fsync,
+            block_cache: 256,
+        },
+        &secrets.ledger_secret,
+        &secrets.node_id,
+    )?;
+    Ok(Chain::open(
+        Arc::new(store),
+        ChainSpec::new(genesis),
+        settings,
+    )?)
+}
+
+fn plain_settings() -> ChainSettings {
+    ChainSettings {
+        beneficiary: Address::ZERO,
+        mining: Mining::Manual,
+        pool: PoolLimits::default(),
+        blinding: None,
+    }
+}
+
+/// `coco init`: creates a data directory holding the chain of a geth-style genesis file
+/// (its block 0 only). Returns the genesis block's hash. A directory that already holds a
+/// chain is accepted only if it is the same genesis.
+pub fn init_chain(data_dir: &Path, genesis_text: &str) -> Result<B256, NodeError> {
+    let parsed = genesis::parse_genesis(genesis_text).map_err(|e| NodeError::Setup {
+        path: PathBuf::from("--genesis"),
+        reason: format!("not a geth genesis file: {e}"),
+    })?;
+    let secrets = keys::Secrets::load_or_create(data_dir)?;
+    let stored = keys::load_or_create_genesis(data_dir, &secrets, || Ok(parsed.clone()))?;
+    let chain = open_chain(data_dir, &secrets, stored, 64 << 20, true, plain_settings())?;
+    let hash = chain.store().block(0)?.map(|b| b.header.hash_slow());
+    let ours = ChainSpec::new(parsed);
+    let expected = genesis::genesis_commit(&ours).block.header.hash_slow();
+    match hash {
+        Some(hash) if hash == expected => Ok(hash),
+        _ => Err(NodeError::Setup {
+            path: data_dir.to_path_buf(),
+            reason: "this directory already holds a chain with another genesis".into(),
+        }),
+    }
+}
+
+/// Marks block `number` of the chain in `data_dir` safe and finalized (what the
+/// `safe` and `finalized` block tags name from the next start on).
+pub fn set_finalized(data_dir: &Path, number: u64) -> Result<(), NodeError> {
+    let secrets = keys::Secrets::load_or_create(data_dir)?;
+    keys::store_finalized(data_dir, &secrets, number)
+}
+
+/// Opens the chain `coco init` created in `data_dir`, without serving it (`coco import`).
+pub fn open_existing(data_dir: &Path) -> Result<Chain, NodeError> {
+    if !data_dir.join("genesis.sealed").exists() {
+        return Err(no_chain(data_dir));
+    }
+    let secrets = keys::Secrets::load_or_create(data_dir)?;
+    let genesis = keys::load_or_create_genesis(data_dir, &secrets, || Err(no_chain(data_dir)))?;
+    open_chain(data_dir, &secrets, genesis, 64 << 20, true, plain_settings())
 }
 
 /// anvil's rule: a directory given for a state file means `<dir>/state.json`.

@@ -4,33 +4,45 @@
 //!
 //! An account that does not exist reads as the empty account, as in geth and anvil:
 //! tools deserialize the answer into a non-optional object.
+//!
+//! `eth_getProof` (EIP-1186) proves an account and some of its slots against the
+//! block's state root, from the store's Merkle-Patricia leaves.
 
 use std::sync::Arc;
 
 use alloy::consensus::TrieAccount;
 use alloy::eips::{BlockId, BlockNumberOrTag};
-use alloy::primitives::{Address, Bytes, KECCAK256_EMPTY};
-use alloy::rpc::types::AccountInfo;
+use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY};
+use alloy::rpc::types::{AccountInfo, EIP1186AccountProofResponse, EIP1186StorageProof};
+use alloy::serde::JsonStorageKey;
+use jsonrpsee::core::async_trait;
 use alloy::trie::EMPTY_ROOT_HASH;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
 use super::error::RpcError;
 use crate::chain::Chain;
+use crate::state::merkle::AccountProof;
 use crate::state::{AccountRecord, StateReader};
 
 /// Whole-account reads.
 #[rpc(server, namespace = "eth")]
 pub trait AccountApi {
     /// The account at a block: `{nonce, balance, codeHash, storageRoot}`.
-    ///
-    /// coco does not compute per-account storage roots yet: `storageRoot` is always the
-    /// empty-trie root `0x56e8…b421`, also for accounts that hold storage.
     #[method(name = "getAccount")]
-    fn account(&self, address: Address, block: Option<BlockId>) -> RpcResult<TrieAccount>;
+    async fn account(&self, address: Address, block: Option<BlockId>)
+    -> RpcResult<TrieAccount>;
     /// The account at a block with its code: `{balance, nonce, code}`.
     #[method(name = "getAccountInfo")]
     fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo>;
+    /// EIP-1186: the account and the given slots with their Merkle proofs.
+    #[method(name = "getProof")]
+    async fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
 }
 
 /// Whole-account reads over a chain.
@@ -45,11 +57,15 @@ impl AccountRpc {
         Self { chain }
     }
 
+    /// The number of the block `block` names (`header not found` for an unknown one).
+    fn number(&self, block: Option<BlockId>) -> Result<u64, RpcError> {
+        resolve_block(&self.chain, block.unwrap_or_default())?.ok_or(RpcError::HeaderNotFound)
+    }
+
     /// The account's record at `block` (`header not found` for an unknown block),
     /// the empty account when it does not exist.
     fn record(&self, address: Address, block: Option<BlockId>) -> Result<AccountRecord, RpcError> {
-        let at = resolve_block(&self.chain, block.unwrap_or_default())?
-            .ok_or(RpcError::HeaderNotFound)?;
+        let at = self.number(block)?;
         Ok(self
             .chain
             .store()
@@ -59,14 +75,38 @@ impl AccountRpc {
     }
 }
 
+/// The proof of `address` and `slots` in the state after block `at`.
+fn prove(chain: &Chain, at: u64, address: Address, slots: &[B256]) -> Result<AccountProof, RpcError> {
+    let store = chain.store();
+    if store.head() == Some(at) {
+        return Ok(store.merkle().proof(address, slots));
+    }
+    // An older block: rebuild its leaves (a walk of the block log).
+    Ok(store.merkle_at(at)?.proof(address, slots))
+}
+
+async fn blocking<T: Send + 'static>(
+    chain: &Arc<Chain>,
+    f: impl FnOnce(&Chain) -> Result<T, RpcError> + Send + 'static,
+) -> RpcResult<T> {
+    let chain = chain.clone();
+    tokio::task::spawn_blocking(move || f(&chain))
+        .await
+        .map_err(|e| RpcError::Chain(crate::chain::ChainError::Execution(e.to_string())))?
+        .map_err(Into::into)
+}
+
 /// The number of the block `id` names, `None` when there is no such block.
-/// Tags resolve as in the rest of the `eth` namespace: `pending`, `safe` and
-/// `finalized` are the newest block.
+/// Tags resolve as in the rest of the `eth` namespace: `pending` is the newest block,
+/// `safe` and `finalized` the finalized one.
 pub(crate) fn resolve_block(chain: &Chain, id: BlockId) -> Result<Option<u64>, RpcError> {
     let head = chain.head().header.number;
     Ok(match id {
         BlockId::Number(BlockNumberOrTag::Earliest) => Some(0),
         BlockId::Number(BlockNumberOrTag::Number(n)) => (n <= head).then_some(n),
+        BlockId::Number(BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized) => {
+            Some(chain.finalized().min(head))
+        }
         BlockId::Number(_) => Some(head),
         BlockId::Hash(hash) => chain
             .store()
@@ -75,15 +115,51 @@ pub(crate) fn resolve_block(chain: &Chain, id: BlockId) -> Result<Option<u64>, R
     })
 }
 
+#[async_trait]
 impl AccountApiServer for AccountRpc {
-    fn account(&self, address: Address, block: Option<BlockId>) -> RpcResult<TrieAccount> {
+    async fn account(&self, address: Address, block: Option<BlockId>) -> RpcResult<TrieAccount> {
         let record = self.record(address, block)?;
+        let at = self.number(block)?;
+        let storage_root = match self.chain.store().head() == Some(at) {
+            true => self.chain.store().merkle().storage_root(address),
+            false => {
+                blocking(&self.chain, move |chain| prove(chain, at, address, &[]))
+                    .await?
+                    .account
+                    .map(|a| a.storage_root)
+            }
+        };
         Ok(TrieAccount::new(
             record.nonce,
             record.balance,
-            EMPTY_ROOT_HASH,
+            storage_root.unwrap_or(EMPTY_ROOT_HASH),
             record.code_hash,
         ))
+    }
+
+    async fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        let at = self.number(block)?;
+        let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
+        let proof = blocking(&self.chain, move |chain| prove(chain, at, address, &slots)).await?;
+        let account = proof.account.unwrap_or_default();
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: account.balance,
+            code_hash: account.code_hash,
+            nonce: account.nonce,
+            storage_hash: account.storage_root,
+            account_proof: proof.proof,
+            storage_proof: keys
+                .into_iter()
+                .zip(proof.storage)
+                .map(|(key, (_, value, proof))| EIP1186StorageProof { key, value, proof })
+                .collect(),
+        })
     }
 
     fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo> {

@@ -1,5 +1,7 @@
 //! The JSON-RPC namespaces coco serves, one trait each.
 
+use std::collections::BTreeMap;
+
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy::rpc::types::pubsub::{Params, SubscriptionKind};
@@ -9,6 +11,8 @@ use alloy::rpc::types::{
 };
 use jsonrpsee::core::{RpcResult, SubscriptionResult as SubscribeResult};
 use jsonrpsee::proc_macros::rpc;
+
+use super::params::StorageKey;
 
 /// `web3_*`.
 #[rpc(server, namespace = "web3")]
@@ -53,6 +57,12 @@ pub trait EthApi {
     /// Suggested priority fee.
     #[method(name = "maxPriorityFeePerGas")]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    /// Base fee per gas of the next block.
+    #[method(name = "baseFee")]
+    fn base_fee(&self) -> RpcResult<U256>;
+    /// Base fee per blob gas of the next block (from Cancun).
+    #[method(name = "blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
     /// Base fees, gas ratios and reward percentiles of recent blocks.
     #[method(name = "feeHistory")]
     fn fee_history(
@@ -75,7 +85,19 @@ pub trait EthApi {
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// A storage slot at a block.
     #[method(name = "getStorageAt")]
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: StorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
+    /// Several storage slots of several accounts at one block.
+    #[method(name = "getStorageValues")]
+    fn storage_values(
+        &self,
+        requests: BTreeMap<Address, Vec<StorageKey>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>>;
     /// Executes a call without creating a transaction.
     #[method(name = "call", with_extensions)]
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;

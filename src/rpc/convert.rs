@@ -1,32 +1,46 @@
-//! Stored blocks to the RPC objects tools expect (alloy's types, geth's shapes).
+//! Stored blocks to the RPC objects tools expect (alloy's types, geth's shapes), and to
+//! their consensus encodings (`debug_getRaw*`).
+//!
+//! Field sets follow geth, which Ethereum's conformance tests are written against:
+//! blocks carry no `totalDifficulty`, and the fields of later forks only where the header
+//! has them; mined transactions carry `blockTimestamp`; pending ones report their fee cap
+//! as `gasPrice`; receipts carry `root` before Byzantium and `status` after, and the
+//! blob fields for blob transactions only.
 
 use alloy::consensus::transaction::Recovered;
-use alloy::consensus::{BlockBody, Transaction as _, TxEnvelope, TxReceipt};
-use alloy::consensus::{ReceiptEnvelope, ReceiptWithBloom};
+use alloy::consensus::{
+    BlockBody, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope, TxReceipt,
+};
+use alloy::eips::eip4895::Withdrawals;
+use alloy::eips::eip7840::BlobParams;
 use alloy::primitives::{Address, B256, U256};
 use alloy::rlp::Encodable;
 use alloy::rpc::types::{Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt};
 
 use crate::state::StoredBlock;
 
-/// The RPC header of a stored block.
-pub fn header(block: &StoredBlock) -> Header {
-    let hash = block.header.hash_slow();
-    let body = BlockBody {
-        transactions: block.transactions.clone(),
-        ommers: vec![],
-        withdrawals: block.header.withdrawals_root.map(|_| Default::default()),
-    };
-    let size = alloy::consensus::Block {
-        header: block.header.clone(),
-        body,
+/// The stored block as the consensus block it was sealed as: header, transactions,
+/// ommers and (from Shanghai) withdrawals.
+pub fn consensus_block(stored: &StoredBlock) -> alloy::consensus::Block<TxEnvelope> {
+    alloy::consensus::Block {
+        header: stored.header.clone(),
+        body: BlockBody {
+            transactions: stored.transactions.clone(),
+            ommers: stored.ommers.clone(),
+            withdrawals: stored
+                .withdrawals()
+                .map(|w| Withdrawals::new(w.to_vec())),
+        },
     }
-    .length();
+}
+
+/// The RPC header of a stored block, with the size of the whole block's RLP.
+pub fn header(block: &StoredBlock) -> Header {
     Header {
-        hash,
+        hash: block.header.hash_slow(),
         inner: block.header.clone(),
         total_difficulty: None,
-        size: Some(U256::from(size)),
+        size: Some(U256::from(consensus_block(block).length())),
     }
 }
 
@@ -35,28 +49,22 @@ pub fn header(block: &StoredBlock) -> Header {
 pub fn block(stored: &StoredBlock, full: bool, visible: impl Fn(usize) -> bool) -> Block {
     let header = header(stored);
     let hash = header.hash;
+    let indexes = (0..stored.transactions.len()).filter(|i| visible(*i));
     let transactions = if full {
-        BlockTransactions::Full(
-            (0..stored.transactions.len())
-                .filter(|i| visible(*i))
-                .map(|i| transaction_at(stored, hash, i))
-                .collect(),
-        )
+        BlockTransactions::Full(indexes.map(|i| transaction_at(stored, hash, i)).collect())
     } else {
         BlockTransactions::Hashes(
-            stored
-                .transactions
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| visible(*i))
-                .map(|(_, t)| *t.tx_hash())
+            indexes
+                .map(|i| *stored.transactions[i].tx_hash())
                 .collect(),
         )
     };
     Block {
-        withdrawals: stored.header.withdrawals_root.map(|_| Default::default()),
+        withdrawals: stored
+            .withdrawals()
+            .map(|w| Withdrawals::new(w.to_vec())),
         header,
-        uncles: vec![],
+        uncles: stored.ommers.iter().map(|o| o.hash_slow()).collect(),
         transactions,
     }
 }
@@ -64,26 +72,26 @@ pub fn block(stored: &StoredBlock, full: bool, visible: impl Fn(usize) -> bool) 
 /// Transaction `index` of a block as an RPC transaction.
 pub fn transaction_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Transaction {
     let tx = stored.transactions[index].clone();
-    let base_fee = stored.header.base_fee_per_gas;
-    let effective = tx.effective_gas_price(base_fee);
+    let effective = tx.effective_gas_price(stored.header.base_fee_per_gas);
     Transaction {
         inner: Recovered::new_unchecked(tx, stored.senders[index]),
         block_hash: Some(block_hash),
         block_number: Some(stored.header.number),
         transaction_index: Some(index as u64),
         effective_gas_price: Some(effective),
-        block_timestamp: None,
+        block_timestamp: Some(stored.header.timestamp),
     }
 }
 
-/// A pending (pooled) transaction as an RPC transaction.
+/// A pending (pooled) transaction as an RPC transaction. As in geth, a dynamic-fee
+/// transaction reports its fee cap as `gasPrice` until a block fixes what it pays.
 pub fn pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
     Transaction {
         inner: tx.clone(),
         block_hash: None,
         block_number: None,
         transaction_index: None,
-        effective_gas_price: None,
+        effective_gas_price: Some(tx.max_fee_per_gas()),
         block_timestamp: None,
     }
 }
@@ -112,8 +120,15 @@ pub fn logs_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Vec<Log>
         .collect()
 }
 
-/// The receipt of transaction `index` of a block.
-pub fn receipt_at(stored: &StoredBlock, block_hash: B256, index: usize) -> TransactionReceipt {
+/// The receipt of transaction `index` of a block. `blob_params` are the blob fee
+/// parameters in force for the block (`None` before Cancun): blob transactions report
+/// the blob gas they used and the blob base fee they paid.
+pub fn receipt_at(
+    stored: &StoredBlock,
+    block_hash: B256,
+    index: usize,
+    blob_params: Option<BlobParams>,
+) -> TransactionReceipt {
     let tx = &stored.transactions[index];
     let sender = stored.senders[index];
     let receipt = &stored.receipts[index];
@@ -122,14 +137,12 @@ pub fn receipt_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Trans
         .checked_sub(1)
         .map(|i| stored.receipts[i].cumulative_gas_used())
         .unwrap_or(0);
-    let logs = logs_at(stored, block_hash, index);
-    let with_logs = alloy::consensus::Receipt {
-        status: receipt.status_or_post_state(),
-        cumulative_gas_used: cumulative,
-        logs,
-    };
     let with_bloom = ReceiptWithBloom {
-        receipt: with_logs,
+        receipt: alloy::consensus::Receipt {
+            status: receipt.status_or_post_state(),
+            cumulative_gas_used: cumulative,
+            logs: logs_at(stored, block_hash, index),
+        },
         logs_bloom: receipt.bloom(),
     };
     let inner = match receipt {
@@ -139,6 +152,7 @@ pub fn receipt_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Trans
         ReceiptEnvelope::Eip4844(_) => ReceiptEnvelope::Eip4844(with_bloom),
         ReceiptEnvelope::Eip7702(_) => ReceiptEnvelope::Eip7702(with_bloom),
     };
+    let blob_gas_used = tx.blob_gas_used();
     let contract_address: Option<Address> = tx.is_create().then(|| sender.create(tx.nonce()));
     TransactionReceipt {
         inner,
@@ -148,10 +162,94 @@ pub fn receipt_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Trans
         block_number: Some(stored.header.number),
         gas_used: cumulative - previous,
         effective_gas_price: tx.effective_gas_price(stored.header.base_fee_per_gas),
-        blob_gas_used: None,
-        blob_gas_price: None,
+        blob_gas_used,
+        blob_gas_price: blob_gas_used
+            .and(blob_params)
+            .and_then(|params| stored.header.blob_fee(params)),
         from: sender,
         to: tx.to(),
         contract_address,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::consensus::{Eip658Value, Header as ConsensusHeader, Receipt, TxLegacy};
+    use alloy::primitives::{Bytes, Signature, TxKind};
+
+    fn legacy_block(chain_id: Option<u64>, status: Eip658Value) -> StoredBlock {
+        let tx = TxLegacy {
+            chain_id,
+            nonce: 0,
+            gas_price: 1,
+            gas_limit: 21_000,
+            to: TxKind::Create,
+            value: U256::ZERO,
+            input: Bytes::from_static(&[0x60, 0x00]),
+        };
+        let signature = Signature::new(U256::from(1), U256::from(2), true);
+        let envelope = TxEnvelope::Legacy(alloy::consensus::Signed::new_unhashed(tx, signature));
+        let receipt = ReceiptEnvelope::Legacy(ReceiptWithBloom {
+            receipt: Receipt {
+                status,
+                cumulative_gas_used: 21_000,
+                logs: vec![],
+            },
+            logs_bloom: Default::default(),
+        });
+        StoredBlock {
+            header: ConsensusHeader {
+                number: 1,
+                timestamp: 10,
+                ..Default::default()
+            },
+            transactions: vec![envelope],
+            senders: vec![Address::repeat_byte(7)],
+            receipts: vec![receipt],
+            ommers: vec![ConsensusHeader::default()],
+            withdrawals: vec![],
+        }
+    }
+
+    #[test]
+    fn pre_eip155_legacy_transactions_have_no_chain_id_and_carry_the_block_time() {
+        let block = legacy_block(None, Eip658Value::Eip658(true));
+        let json = serde_json::to_value(transaction_at(&block, B256::ZERO, 0)).unwrap();
+        let object = json.as_object().unwrap();
+        assert!(!object.contains_key("chainId"), "{json}");
+        assert!(!object.contains_key("yParity"), "{json}");
+        assert_eq!(json["v"], "0x1c");
+        assert_eq!(json["blockTimestamp"], "0xa");
+        assert_eq!(json["gasPrice"], "0x1");
+    }
+
+    #[test]
+    fn pre_byzantium_receipts_carry_the_state_root() {
+        let root = B256::repeat_byte(9);
+        let block = legacy_block(None, Eip658Value::PostState(root));
+        let json = serde_json::to_value(receipt_at(&block, B256::ZERO, 0, None)).unwrap();
+        assert_eq!(json["root"], serde_json::to_value(root).unwrap());
+        let object = json.as_object().unwrap();
+        assert!(!object.contains_key("status"), "{json}");
+        assert!(!object.contains_key("blobGasPrice"), "{json}");
+        assert_eq!(json["contractAddress"], serde_json::to_value(Address::repeat_byte(7).create(0)).unwrap());
+    }
+
+    #[test]
+    fn blocks_list_their_uncles_and_size_covers_them() {
+        let mut block = legacy_block(Some(1), Eip658Value::Eip658(true));
+        let with_uncle = serde_json::to_value(self::block(&block, false, |_| true)).unwrap();
+        assert_eq!(
+            with_uncle["uncles"],
+            serde_json::json!([ConsensusHeader::default().hash_slow()])
+        );
+        let object = with_uncle.as_object().unwrap();
+        for absent in ["totalDifficulty", "withdrawals", "baseFeePerGas", "blobGasUsed"] {
+            assert!(!object.contains_key(absent), "{absent} in {with_uncle}");
+        }
+        let size_with = header(&block).size.unwrap();
+        block.ommers.clear();
+        assert!(header(&block).size.unwrap() < size_with);
     }
 }

@@ -88,16 +88,21 @@ impl DebugRpc {
         Self { chain, eth }
     }
 
-    /// The block `id` names; `header not found` if none.
+    /// The block `id` names; geth's `block … not found` if none.
     fn block(&self, id: BlockId) -> Res<Arc<StoredBlock>> {
-        self.eth.state_block(Some(id))
+        self.eth.named_block(id)
     }
 
+    /// Replays every transaction of `block`; the genesis block has no parent state to
+    /// replay on.
     async fn trace_block(
         &self,
         block: Arc<StoredBlock>,
         opts: Option<GethDebugTracingOptions>,
     ) -> Res<Vec<TraceResult>> {
+        if block.header.number == 0 {
+            return Err(RpcError::GenesisNotTraceable);
+        }
         let opts = opts.unwrap_or_default();
         let timeout = self.eth.call_limits().timeout;
         let traces = self

@@ -45,6 +45,16 @@ pub enum RpcError {
     /// No mined transaction has this hash (geth's `debug_traceTransaction` message).
     #[error("transaction not found")]
     TransactionNotFound,
+    /// A block named by hash or number does not exist (geth's text for traces and raw
+    /// reads).
+    #[error("block {0} not found")]
+    BlockNotFound(String),
+    /// The genesis block has no parent state to replay it on.
+    #[error("genesis is not traceable")]
+    GenesisNotTraceable,
+    /// What was asked needs a fork the chain has not activated (named).
+    #[error("{0} is not active on this chain yet")]
+    ForkNotActive(&'static str),
     /// The read policy refuses the request.
     #[error("{0}")]
     NotAuthorized(String),
@@ -174,6 +184,22 @@ mod tests {
         let obj = object(RpcError::TransactionNotFound);
         assert_eq!(obj.code(), SERVER_ERROR);
         assert_eq!(obj.message(), "transaction not found");
+    }
+
+    #[test]
+    fn trace_and_lookup_errors_are_geths_server_errors() {
+        for (err, text) in [
+            (RpcError::GenesisNotTraceable, "genesis is not traceable"),
+            (
+                RpcError::BlockNotFound("0x01".into()),
+                "block 0x01 not found",
+            ),
+            (RpcError::HeaderNotFound, "header not found"),
+        ] {
+            let obj = object(err);
+            assert_eq!(obj.code(), SERVER_ERROR);
+            assert_eq!(obj.message(), text);
+        }
     }
 
     #[test]

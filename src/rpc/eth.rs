@@ -1,8 +1,11 @@
 //! The `eth_`, `net_` and `web3_` namespaces over a [`Chain`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alloy::consensus::{Transaction as _, TxReceipt};
+use alloy::eips::eip4844::DATA_GAS_PER_BLOB;
+use alloy::eips::eip7840::BlobParams;
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256, keccak256};
 use alloy::rpc::types::{
@@ -17,6 +20,7 @@ use super::api::{EthApiServer, NetApiServer, Web3ApiServer};
 use super::auth::{Caller, caller_of};
 use super::convert;
 use super::error::RpcError;
+use super::params::StorageKey;
 use crate::chain::{Chain, Mining, TxError};
 use crate::execution;
 use crate::state::{StateReader, StoredBlock};
@@ -32,6 +36,9 @@ pub const ANVIL_COMPAT_CLIENT_VERSION: &str =
     concat!("anvil/v1.7.1 (coco/v", env!("CARGO_PKG_VERSION"), ")");
 
 type Res<T> = Result<T, RpcError>;
+
+/// Most slots one `eth_getStorageValues` may read.
+const MAX_STORAGE_VALUES: usize = 1024;
 
 /// Longest a send waits for its block under instant mining.
 const INCLUSION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -59,10 +66,10 @@ impl EthRpc {
     fn block_number_of(&self, tag: BlockNumberOrTag) -> Option<u64> {
         let head = self.chain.head().header.number;
         match tag {
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Pending
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized => Some(head),
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(head),
+            BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => {
+                Some(self.chain.finalized().min(head))
+            }
             BlockNumberOrTag::Earliest => Some(0),
             BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
         }
@@ -92,6 +99,18 @@ impl EthRpc {
             BlockId::Hash(hash) => self.block_by_hash_inner(hash.block_hash)?,
         };
         block.ok_or(RpcError::HeaderNotFound)
+    }
+
+    /// The block `id` names, for methods that read a block rather than state at it:
+    /// geth's `block … not found` if none.
+    pub(crate) fn named_block(&self, id: BlockId) -> Res<Arc<StoredBlock>> {
+        self.state_block(Some(id)).map_err(|e| match e {
+            RpcError::HeaderNotFound => RpcError::BlockNotFound(match id {
+                BlockId::Hash(hash) => hash.block_hash.to_string(),
+                BlockId::Number(tag) => format!("#{tag}"),
+            }),
+            other => other,
+        })
     }
 
     fn account(
@@ -209,6 +228,52 @@ impl EthRpc {
         ))
     }
 
+    /// The block and index of a mined transaction `caller` may see.
+    pub(crate) fn mined_transaction(
+        &self,
+        caller: &Caller,
+        hash: B256,
+    ) -> Res<Option<(Arc<StoredBlock>, usize)>> {
+        let store = self.chain.store();
+        let Some((number, index)) = store.transaction_location(hash)? else {
+            return Ok(None);
+        };
+        let block = store.block(number)?.ok_or(RpcError::HeaderNotFound)?;
+        Ok(visible_tx(caller, &block, index).then_some((block, index)))
+    }
+
+    /// A pooled transaction `caller` may see.
+    pub(crate) fn pooled_transaction(
+        &self,
+        caller: &Caller,
+        hash: B256,
+    ) -> Option<Arc<crate::chain::PoolTx>> {
+        self.chain
+            .pool_tx(&hash)
+            .filter(|p| caller.can_see_transaction(&p.tx.signer(), p.tx.to().as_ref()))
+    }
+
+    /// Storage slots of `address` after block `at` (zero for an account that does not
+    /// exist).
+    fn slots(&self, address: Address, slots: &[StorageKey], at: u64) -> Res<Vec<B256>> {
+        let store = self.chain.store();
+        let Some(account) = store.account(address, at)?.filter(|a| a.exists) else {
+            return Ok(vec![B256::ZERO; slots.len()]);
+        };
+        slots
+            .iter()
+            .map(|slot| {
+                let value = store.storage(address, account.incarnation, slot.0.into(), at)?;
+                Ok(B256::from(value))
+            })
+            .collect()
+    }
+
+    /// The blob fee parameters in force at `timestamp`, `None` before Cancun.
+    pub(crate) fn blob_params(&self, timestamp: u64) -> Option<BlobParams> {
+        self.chain.spec().blob_params_at(timestamp)
+    }
+
     fn fee_history_inner(
         &self,
         count: u64,
@@ -248,21 +313,50 @@ impl EthRpc {
             } else {
                 h.gas_used as f64 / h.gas_limit as f64
             });
-            history.base_fee_per_blob_gas.push(1);
-            history.blob_gas_used_ratio.push(0.0);
+            let blob_params = self.blob_params(h.timestamp);
+            let (blob_fee, blob_ratio) = match blob_params {
+                Some(params) => (
+                    h.blob_fee(params).unwrap_or_default(),
+                    h.blob_gas_used.unwrap_or_default() as f64
+                        / (params.max_blob_count * DATA_GAS_PER_BLOB).max(1) as f64,
+                ),
+                None => (0, 0.0),
+            };
+            history.base_fee_per_blob_gas.push(blob_fee);
+            history.blob_gas_used_ratio.push(blob_ratio);
             if let Some(p) = &percentiles {
                 rewards.push(block_rewards(&block, p));
             }
             if n == newest {
-                let next = h
-                    .next_block_base_fee(alloy::eips::eip1559::BaseFeeParams::ethereum())
-                    .unwrap_or_default();
-                history.base_fee_per_gas.push(next as u128);
-                history.base_fee_per_blob_gas.push(1);
+                history
+                    .base_fee_per_gas
+                    .push(self.next_base_fee(h) as u128);
+                history.base_fee_per_blob_gas.push(
+                    blob_params
+                        .and_then(|params| h.next_block_blob_fee(params))
+                        .unwrap_or_default(),
+                );
             }
         }
         history.reward = percentiles.map(|_| rewards);
         Ok(history)
+    }
+
+    /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
+    /// for London's first block, zero before London.
+    fn next_base_fee(&self, parent: &alloy::consensus::Header) -> u64 {
+        use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
+        use alloy_hardforks::EthereumHardforks;
+        if !self
+            .chain
+            .spec()
+            .is_london_active_at_block(parent.number + 1)
+        {
+            return 0;
+        }
+        parent
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or(INITIAL_BASE_FEE)
     }
 
     /// Whether `caller` may see a log (looks up its transaction's sender).
@@ -391,8 +485,9 @@ fn receipt_for(
     block: &StoredBlock,
     hash: B256,
     index: usize,
+    blob_params: Option<BlobParams>,
 ) -> TransactionReceipt {
-    let mut receipt = convert::receipt_at(block, hash, index);
+    let mut receipt = convert::receipt_at(block, hash, index, blob_params);
     if caller.sees_everything() {
         return receipt;
     }
@@ -493,6 +588,19 @@ impl EthApiServer for EthRpc {
         Ok(U256::from(SUGGESTED_TIP))
     }
 
+    fn base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.next_base_fee(&self.chain.head().header)))
+    }
+
+    fn blob_base_fee(&self) -> RpcResult<U256> {
+        let head = self.chain.head();
+        let fee = self
+            .blob_params(head.header.timestamp)
+            .and_then(|params| head.header.next_block_blob_fee(params))
+            .ok_or(RpcError::ForkNotActive("Cancun (blob fees)"))?;
+        Ok(U256::from(fee))
+    }
+
     fn fee_history(
         &self,
         block_count: U64,
@@ -545,20 +653,36 @@ impl EthApiServer for EthRpc {
             .unwrap_or_default())
     }
 
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: StorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
         let at = self.state_block(block)?.header.number;
-        let store = self.chain.store();
-        let Some(account) = store
-            .account(address, at)
-            .map_err(RpcError::from)?
-            .filter(|a| a.exists)
-        else {
-            return Ok(B256::ZERO);
-        };
-        let value = store
-            .storage(address, account.incarnation, slot, at)
-            .map_err(RpcError::from)?;
-        Ok(B256::from(value))
+        Ok(self.slots(address, &[slot], at)?.remove(0))
+    }
+
+    fn storage_values(
+        &self,
+        requests: BTreeMap<Address, Vec<StorageKey>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
+        let count: usize = requests.values().map(Vec::len).sum();
+        if count == 0 {
+            return Err(RpcError::InvalidParams("empty request".into()).into());
+        }
+        if count > MAX_STORAGE_VALUES {
+            return Err(RpcError::InvalidParams(format!(
+                "too many slots requested: {count} (at most {MAX_STORAGE_VALUES})"
+            ))
+            .into());
+        }
+        let at = self.state_block(block)?.header.number;
+        Ok(requests
+            .into_iter()
+            .map(|(address, slots)| Ok((address, self.slots(address, &slots, at)?)))
+            .collect::<Res<_>>()?)
     }
 
     async fn call(
@@ -614,27 +738,12 @@ impl EthApiServer for EthRpc {
 
     fn transaction_by_hash(&self, ext: &Extensions, hash: B256) -> RpcResult<Option<Transaction>> {
         let caller = caller_of(ext);
-        if let Some(pooled) = self.chain.pool_tx(&hash) {
-            let visible = caller.can_see_transaction(&pooled.tx.signer(), pooled.tx.to().as_ref());
-            return Ok(visible.then(|| convert::pending_transaction(&pooled.tx)));
+        if let Some(pooled) = self.pooled_transaction(&caller, hash) {
+            return Ok(Some(convert::pending_transaction(&pooled.tx)));
         }
-        let store = self.chain.store();
-        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)?
-        else {
-            return Ok(None);
-        };
-        let block = store
-            .block(number)
-            .map_err(RpcError::from)?
-            .ok_or(RpcError::HeaderNotFound)?;
-        if !visible_tx(&caller, &block, index) {
-            return Ok(None);
-        }
-        Ok(Some(convert::transaction_at(
-            &block,
-            block.header.hash_slow(),
-            index,
-        )))
+        Ok(self
+            .mined_transaction(&caller, hash)?
+            .map(|(block, index)| convert::transaction_at(&block, block.header.hash_slow(), index)))
     }
 
     fn transaction_receipt(
@@ -643,24 +752,17 @@ impl EthApiServer for EthRpc {
         hash: B256,
     ) -> RpcResult<Option<TransactionReceipt>> {
         let caller = caller_of(ext);
-        let store = self.chain.store();
-        let Some((number, index)) = store.transaction_location(hash).map_err(RpcError::from)?
-        else {
-            return Ok(None);
-        };
-        let block = store
-            .block(number)
-            .map_err(RpcError::from)?
-            .ok_or(RpcError::HeaderNotFound)?;
-        if !visible_tx(&caller, &block, index) {
-            return Ok(None);
-        }
-        Ok(Some(receipt_for(
-            &caller,
-            &block,
-            block.header.hash_slow(),
-            index,
-        )))
+        Ok(self
+            .mined_transaction(&caller, hash)?
+            .map(|(block, index)| {
+                receipt_for(
+                    &caller,
+                    &block,
+                    block.header.hash_slow(),
+                    index,
+                    self.blob_params(block.header.timestamp),
+                )
+            }))
     }
 
     fn block_by_number(
@@ -694,9 +796,10 @@ impl EthApiServer for EthRpc {
         };
         Ok(block.map(|b| {
             let hash = b.header.hash_slow();
+            let blob_params = self.blob_params(b.header.timestamp);
             (0..b.transactions.len())
                 .filter(|i| visible_tx(&caller, &b, *i))
-                .map(|i| receipt_for(&caller, &b, hash, i))
+                .map(|i| receipt_for(&caller, &b, hash, i, blob_params))
                 .collect()
         }))
     }
@@ -743,6 +846,19 @@ impl EthApiServer for EthRpc {
 
     async fn logs(&self, ext: &Extensions, filter: Filter) -> RpcResult<Vec<Log>> {
         let caller = caller_of(ext);
+        // geth refuses a range that names a block past the head (installed filters may:
+        // they wait for it).
+        if let FilterBlockOption::Range {
+            to_block: Some(BlockNumberOrTag::Number(to)),
+            ..
+        } = filter.block_option
+            && to > self.chain.head().header.number
+        {
+            return Err(RpcError::InvalidParams(
+                "block range extends beyond current head block".into(),
+            )
+            .into());
+        }
         let logs = self.logs_blocking(filter).await?;
         Ok(logs
             .into_iter()

@@ -13,6 +13,7 @@ pub mod account;
 pub mod api;
 pub mod auth;
 pub mod blinding;
+pub mod config;
 pub mod convert;
 pub mod debug;
 pub mod dev;
@@ -20,8 +21,11 @@ pub mod error;
 pub mod eth;
 pub mod filters;
 pub mod login;
+pub mod params;
 pub mod policy;
 pub mod pubsub;
+pub mod raw;
+pub mod simulate;
 pub mod state_dump;
 pub mod txpool;
 pub mod uncles;
@@ -141,6 +145,21 @@ pub fn module(
     module
         .merge(DebugApiServer::into_rpc(tracing.clone()))
         .expect("debug methods are unique");
+    module
+        .merge(raw::DebugRawApiServer::into_rpc(raw::RawRpc::new(
+            eth.clone(),
+        )))
+        .expect("raw debug methods are unique");
+    module
+        .merge(config::ConfigApiServer::into_rpc(config::ConfigRpc::new(
+            chain.clone(),
+        )))
+        .expect("config methods are unique");
+    module
+        .merge(simulate::SimulateApiServer::into_rpc(
+            simulate::SimulateRpc::new(eth.clone()),
+        ))
+        .expect("eth_simulateV1 is unique");
     module
         .merge(EthAccessListApiServer::into_rpc(tracing))
         .expect("eth_createAccessList is unique");

@@ -72,6 +72,10 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_getUncleByBlockNumberAndIndex"
         | "eth_getUncleByBlockHashAndIndex"
         | "eth_blobBaseFee"
+        | "eth_baseFee"
+        | "eth_config"
+        | "eth_capabilities"
+        | "debug_getRawHeader"
         | "txpool_status" => Public,
         // Filtered per caller inside the method.
         "eth_getBlockByNumber"
@@ -91,15 +95,19 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_subscribe"
         | "eth_unsubscribe"
         | "eth_sendRawTransaction"
+        | "debug_getRawTransaction"
         | "coco_loginNonce"
         | "coco_login"
         | "coco_logout" => Public,
         // Reads by address.
-        "eth_getBalance" | "eth_getTransactionCount" | "eth_getAccount" | "eth_getAccountInfo" => {
-            OwnAddress
-        }
+        "eth_getBalance"
+        | "eth_getTransactionCount"
+        | "eth_getAccount"
+        | "eth_getAccountInfo"
+        | "txpool_contentFrom" => OwnAddress,
         // Execution as one of the caller's addresses; dev signing and controls.
         "eth_call"
+        | "eth_simulateV1"
         | "eth_estimateGas"
         | "eth_createAccessList"
         | "eth_sendTransaction"
@@ -111,9 +119,12 @@ pub fn rule(method: &str) -> Option<Rule> {
         m if m.starts_with("evm_") || m.starts_with("anvil_") || m.starts_with("hardhat_") => {
             Authenticated
         }
-        // Raw state, traces and the whole pool.
+        // Raw state, traces, unfiltered blocks and receipts, and the whole pool.
         "eth_getStorageAt"
+        | "eth_getStorageValues"
         | "eth_getProof"
+        | "debug_getRawBlock"
+        | "debug_getRawReceipts"
         | "txpool_content"
         | "txpool_inspect"
         | "coco_getBlindingKey" => Auditor,

@@ -42,6 +42,15 @@ pub struct TxPoolContent<T> {
     pub queued: BTreeMap<String, ByNonce<T>>,
 }
 
+/// `txpool_contentFrom`: one sender's transactions, per nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TxPoolContentFrom<T> {
+    /// Ready transactions.
+    pub pending: ByNonce<T>,
+    /// Transactions behind a nonce gap.
+    pub queued: ByNonce<T>,
+}
+
 /// geth's `txpool` namespace.
 #[rpc(server, namespace = "txpool")]
 pub trait TxPoolApi {
@@ -51,6 +60,9 @@ pub trait TxPoolApi {
     /// Every pooled transaction, as RPC transaction objects.
     #[method(name = "content")]
     fn content(&self) -> RpcResult<TxPoolContent<Transaction>>;
+    /// One sender's pooled transactions, as RPC transaction objects.
+    #[method(name = "contentFrom")]
+    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>>;
     /// Every pooled transaction as a one-line summary:
     /// `"<to>: <value> wei + <gas> gas × <fee cap> wei"`.
     #[method(name = "inspect")]
@@ -179,6 +191,20 @@ impl TxPoolApiServer for TxPoolRpc {
 
     fn content(&self) -> RpcResult<TxPoolContent<Transaction>> {
         self.content_with(rpc_tx)
+    }
+
+    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>> {
+        let txs = self
+            .chain
+            .with_pool(|pool| pool.all().filter(|t| t.tx.signer() == address).cloned().collect());
+        let (pending, queued) = split(
+            self.chain.state_nonce(address).map_err(RpcError::from)?,
+            txs,
+        );
+        Ok(TxPoolContentFrom {
+            pending: by_nonce(&pending, rpc_tx),
+            queued: by_nonce(&queued, rpc_tx),
+        })
     }
 
     fn inspect(&self) -> RpcResult<TxPoolContent<String>> {

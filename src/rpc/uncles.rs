@@ -1,6 +1,6 @@
-//! Uncle (ommer) queries. coco's blocks never have uncles, so, as geth answers on a
-//! post-merge chain: a count of `0x0` for a block that exists, `null` for one that
-//! does not, and `null` for every uncle lookup.
+//! Uncle (ommer) queries. Blocks coco produces never have uncles; imported
+//! proof-of-work blocks may. As geth: the count for a block that exists, `null` for one
+//! that does not; an uncle is its header as a block without transactions or uncles.
 
 use std::sync::Arc;
 
@@ -11,6 +11,9 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
 use super::account::resolve_block;
+use super::convert;
+use super::error::RpcError;
+use crate::state::StoredBlock;
 use crate::chain::Chain;
 
 /// `eth_getUncle*`.
@@ -22,14 +25,14 @@ pub trait UncleApi {
     /// Number of uncles of a block by hash: `0x0`, or `null` for an unknown block.
     #[method(name = "getUncleCountByBlockHash")]
     fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
-    /// An uncle by block number and index: always `null`.
+    /// An uncle by block number and index, `null` when there is none.
     #[method(name = "getUncleByBlockNumberAndIndex")]
     fn uncle_by_number_and_index(
         &self,
         number: BlockNumberOrTag,
         index: Index,
     ) -> RpcResult<Option<Block>>;
-    /// An uncle by block hash and index: always `null`.
+    /// An uncle by block hash and index, `null` when there is none.
     #[method(name = "getUncleByBlockHashAndIndex")]
     fn uncle_by_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<Block>>;
 }
@@ -46,8 +49,32 @@ impl UncleRpc {
         Self { chain }
     }
 
+    fn block(&self, id: BlockId) -> RpcResult<Option<Arc<StoredBlock>>> {
+        let Some(number) = resolve_block(&self.chain, id)? else {
+            return Ok(None);
+        };
+        Ok(self.chain.store().block(number).map_err(RpcError::from)?)
+    }
+
     fn count(&self, id: BlockId) -> RpcResult<Option<U64>> {
-        Ok(resolve_block(&self.chain, id)?.map(|_| U64::ZERO))
+        Ok(self.block(id)?.map(|b| U64::from(b.ommers.len())))
+    }
+
+    fn uncle(&self, id: BlockId, index: Index) -> RpcResult<Option<Block>> {
+        let Some(block) = self.block(id)? else {
+            return Ok(None);
+        };
+        Ok(block.ommers.get(usize::from(index)).map(|ommer| {
+            let uncle = StoredBlock {
+                header: ommer.clone(),
+                transactions: vec![],
+                senders: vec![],
+                receipts: vec![],
+                ommers: vec![],
+                withdrawals: vec![],
+            };
+            convert::block(&uncle, false, |_| false)
+        }))
     }
 }
 
@@ -62,13 +89,13 @@ impl UncleApiServer for UncleRpc {
 
     fn uncle_by_number_and_index(
         &self,
-        _number: BlockNumberOrTag,
-        _index: Index,
+        number: BlockNumberOrTag,
+        index: Index,
     ) -> RpcResult<Option<Block>> {
-        Ok(None)
+        self.uncle(BlockId::Number(number), index)
     }
 
-    fn uncle_by_hash_and_index(&self, _hash: B256, _index: Index) -> RpcResult<Option<Block>> {
-        Ok(None)
+    fn uncle_by_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<Block>> {
+        self.uncle(BlockId::from(hash), index)
     }
 }

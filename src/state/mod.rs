@@ -18,6 +18,7 @@
 
 mod blocklog;
 mod error;
+pub mod merkle;
 mod tables;
 mod types;
 
@@ -36,6 +37,7 @@ pub use types::{
 };
 
 use blocklog::BlockLog;
+use merkle::MerkleState;
 use tables::{Table, Tables, be_u64, block_version, decode, storage_key, visible_at};
 
 /// Reads of versioned state at a given block.
@@ -71,6 +73,8 @@ pub struct Store {
     head: RwLock<Option<u64>>,
     blocks: Mutex<BTreeMap<u64, Arc<StoredBlock>>>,
     block_cache: usize,
+    /// The Merkle-Patricia leaves of the latest state.
+    merkle: RwLock<MerkleState>,
 }
 
 impl std::fmt::Debug for Store {
@@ -144,13 +148,32 @@ impl Store {
                 "replayed block log into the store"
             );
         }
-        Ok(Self {
+        let store = Self {
             tables,
             log: Mutex::new(log),
             head: RwLock::new(head),
             blocks: Mutex::new(BTreeMap::new()),
             block_cache: config.block_cache.max(1),
-        })
+            merkle: RwLock::new(MerkleState::default()),
+        };
+        if let Some(at) = store.head() {
+            *store.merkle.write() = store.merkle_at(at)?;
+        }
+        Ok(store)
+    }
+
+    /// The Merkle-Patricia leaves of the state at block `at` (with its patches), rebuilt
+    /// from the block log. Costs a walk of the whole log: for the latest state use
+    /// [`Store::merkle`].
+    pub fn merkle_at(&self, at: u64) -> Result<MerkleState> {
+        let mut named = merkle::Named::new();
+        self.for_each_state_diff(|diff| MerkleState::name(&mut named, diff))?;
+        MerkleState::rebuild(self, at, named)
+    }
+
+    /// The Merkle-Patricia leaves of the latest state.
+    pub fn merkle(&self) -> parking_lot::RwLockReadGuard<'_, MerkleState> {
+        self.merkle.read()
     }
 
     /// Number of the newest durable block, `None` before genesis.
@@ -169,6 +192,15 @@ impl Store {
         let seq = log.append(entry)?;
         let (version, removed) = apply_entry(&self.tables, &log, seq, entry)?;
         *self.head.write() = Some(version);
+        match entry {
+            LogEntry::Block(commit) => self.merkle.write().apply(&commit.diff),
+            LogEntry::Patch { diff, .. } => self.merkle.write().apply(diff),
+            LogEntry::Truncate { to } => {
+                // The rebuild walks the log: let go of it first.
+                drop(log);
+                *self.merkle.write() = self.merkle_at(to >> tables::VERSION_BITS)?;
+            }
+        }
         Ok((version, removed))
     }
 
@@ -353,6 +385,8 @@ mod tests {
                 transactions: vec![],
                 senders: vec![],
                 receipts: vec![],
+                ommers: vec![],
+                withdrawals: vec![],
             },
             diff: StateDiff {
                 accounts: changes

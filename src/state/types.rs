@@ -1,6 +1,7 @@
 //! Records kept by the store, in the shapes they are encoded with (alloy RLP).
 
 use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy::eips::eip4895::Withdrawal;
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
@@ -85,6 +86,20 @@ pub struct StoredBlock {
     pub senders: Vec<Address>,
     /// Receipts, one per transaction.
     pub receipts: Vec<ReceiptEnvelope>,
+    /// Ommer (uncle) headers (proof-of-work blocks only).
+    pub ommers: Vec<Header>,
+    /// Withdrawals; present in the block when the header has a withdrawals root.
+    pub withdrawals: Vec<Withdrawal>,
+}
+
+impl StoredBlock {
+    /// The block's withdrawals, `None` before Shanghai.
+    pub fn withdrawals(&self) -> Option<&[Withdrawal]> {
+        self.header
+            .withdrawals_root
+            .is_some()
+            .then_some(self.withdrawals.as_slice())
+    }
 }
 
 /// One entry of the block log: a block and the state it produced.

@@ -1,0 +1,729 @@
+//! `eth_simulateV1`: a sequence of blocks, each with its own header and state overrides
+//! and a list of calls, simulated on top of a block of the chain as geth simulates them.
+//!
+//! The blocks are settled first ([`plan`]): numbers and timestamps default to one and
+//! twelve seconds after the previous block, must increase, and gaps are filled with
+//! empty blocks. Each block then runs through alloy-evm's Ethereum block executor (the
+//! same system calls, receipts and requests as a mined block) over one [`BlockState`]
+//! overlay that carries the state from block to block and is never committed. The state
+//! root of each block is the Merkle-Patricia root of the base state ([`MerkleState`])
+//! with the overlay laid over it, so headers and hashes are those of the blocks a real
+//! chain would hold.
+//!
+//! Calls are unsigned transactions (zero signature) built from the requests as geth
+//! builds them: EIP-1559 unless they carry a gas price (legacy), blob hashes (EIP-4844)
+//! or authorizations (EIP-7702). A missing nonce is the sender's, a missing gas limit is
+//! what is left of the block, and every call's gas comes out of one budget (the call gas
+//! cap) for the whole simulation. Without `validation`, nonces are not checked and the
+//! base fee is zero unless overridden (fee-less calls skip the base-fee check, as
+//! `eth_call`); with it, the base fee follows EIP-1559 and every transaction check of a
+//! real block applies. A call that reverts or halts is a result with an error, not an
+//! error of the whole request; a transaction that could not be included at all is.
+//!
+//! With `traceTransfers`, ether transfers appear among the logs as ERC-7528 `Transfer`
+//! events from `0xEeee…EEeE` ([`tracer`]).
+
+mod plan;
+mod tracer;
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy::consensus::transaction::Recovered;
+use alloy::consensus::{
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Signed, TxEip1559, TxEip4844,
+    TxEip4844Variant, TxEip7702, TxEnvelope, TxLegacy, TxReceipt,
+};
+use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
+use alloy::eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy::primitives::{Address, B256, Bloom, Bytes, Log, Signature, TxKind, U256};
+use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::simulate::{SimCallResult, SimulateError as CallFailure, SimulatePayload};
+use alloy::rpc::types::state::StateOverride;
+use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
+use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
+use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
+use alloy_evm::overrides::{StateOverrideError, apply_state_overrides};
+use alloy_evm::precompiles::PrecompilesMap;
+use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
+use alloy_hardforks::EthereumHardforks;
+use revm::context_interface::result::{ExecutionResult, HaltReason, InvalidTransaction};
+use revm::database_interface::{Database, DatabaseCommit};
+use revm::primitives::AddressMap;
+use revm::state::{Account, AccountInfo, Bytecode};
+
+use super::ChainSpec;
+use super::call::{CallError, CallLimits, Deadline, geth_message, halt_message};
+use super::db::{BlockState, DbError};
+use super::import::header_evm_env;
+use crate::state::merkle::MerkleState;
+use crate::state::{StateReader, StoredBlock};
+use plan::PlannedBlock;
+use tracer::LogCollector;
+
+/// What kind of refusal a simulation ended with; each has its JSON-RPC code (geth's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimulateFailure {
+    /// A transaction's nonce is below the sender's (validation only).
+    NonceTooLow,
+    /// A transaction's nonce is above the sender's (validation only).
+    NonceTooHigh,
+    /// A fee cap below the block's base fee.
+    BaseFeeTooLow,
+    /// A gas limit below the transaction's intrinsic gas.
+    IntrinsicGas,
+    /// The sender cannot pay for gas and value.
+    InsufficientFunds,
+    /// The calls of a block need more gas than the block has.
+    BlockGasLimit,
+    /// Block numbers do not increase.
+    BlockNumberOrder,
+    /// Block timestamps do not increase.
+    TimestampOrder,
+    /// The sender has code (never raised: simulations skip the EOA check, as geth).
+    SenderNotEoa,
+    /// Init code above the EIP-3860 limit.
+    InitCodeTooLarge,
+    /// More blocks than a simulation may produce.
+    TooManyBlocks,
+    /// A malformed request (conflicting fields, a missing `to`, a tip above the fee cap).
+    InvalidParams,
+    /// A request geth refuses with its generic error (chain id mismatch, a bad state
+    /// override such as moving an account that is not a precompile).
+    Rejected,
+    /// Any other transaction refusal (geth reports these as internal errors).
+    OtherInvalid,
+}
+
+/// Why `eth_simulateV1` produced no blocks.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// The request or one of its transactions was refused.
+    #[error("{message}")]
+    Refused {
+        /// The refusal's class.
+        kind: SimulateFailure,
+        /// geth's wording.
+        message: String,
+    },
+    /// The simulation ran past its time limit.
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(Duration),
+    /// The store failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Block execution failed for a reason that is not the request's fault.
+    #[error("simulation failed: {0}")]
+    Execution(String),
+}
+
+impl SimulateError {
+    fn refused(kind: SimulateFailure, message: String) -> Self {
+        Self::Refused { kind, message }
+    }
+}
+
+/// One simulated block: the block as a mined one would be stored, and its calls' results.
+#[derive(Debug, Clone)]
+pub struct SimulatedBlockOutput {
+    /// Header, transactions (unsigned), senders and receipts.
+    pub block: StoredBlock,
+    /// One result per call, logs carrying the block's hash.
+    pub calls: Vec<SimCallResult>,
+}
+
+/// Simulates `payload` on top of block `base`, whose state `reader` reads and `merkle`
+/// holds the Merkle-Patricia leaves of. Nothing is written anywhere.
+///
+/// `limits.gas_cap` is the gas all calls together may use; `limits.timeout` bounds the
+/// whole simulation.
+pub fn simulate(
+    reader: &dyn StateReader,
+    merkle: &MerkleState,
+    spec: &ChainSpec,
+    base: &Header,
+    payload: SimulatePayload,
+    limits: CallLimits,
+) -> Result<Vec<SimulatedBlockOutput>, SimulateError> {
+    let deadline = Instant::now() + limits.timeout;
+    let blocks = plan::plan(base.number, base.timestamp, payload.block_state_calls)?;
+    let first_spec = spec.spec_id(base.number + 1, base.timestamp + 1);
+    let mut sim = Simulator {
+        spec,
+        merkle,
+        validation: payload.validation,
+        trace_transfers: payload.trace_transfers,
+        gas_pool: limits.gas_cap,
+        deadline,
+        timeout: limits.timeout,
+    };
+    let mut db = SimDb {
+        state: BlockState::new(reader, base.number, first_spec),
+        base: base.number,
+        hashes: HashMap::new(),
+    };
+    let mut parent = base.clone();
+    let mut out = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        let (next, output) = sim.block(db, &parent, block)?;
+        db = next;
+        parent = output.block.header.clone();
+        out.push(output);
+    }
+    Ok(out)
+}
+
+/// revm's database for a simulation: the overlay over the base block, plus the hashes
+/// of the blocks simulated so far (for `BLOCKHASH`).
+#[derive(Debug)]
+struct SimDb<'a> {
+    state: BlockState<'a>,
+    base: u64,
+    hashes: HashMap<u64, B256>,
+}
+
+impl Database for SimDb<'_> {
+    type Error = DbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
+        self.state.basic(address)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+        self.state.code_by_hash(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        self.state.storage(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+        if number > self.base {
+            // A simulated block (the chain's own block of that number is not an ancestor).
+            return Ok(self.hashes.get(&number).copied().unwrap_or_default());
+        }
+        self.state.block_hash(number)
+    }
+}
+
+impl DatabaseCommit for SimDb<'_> {
+    fn commit(&mut self, changes: AddressMap<Account>) {
+        self.state.commit(changes);
+    }
+}
+
+/// The simulation's settings and running budget.
+struct Simulator<'a> {
+    spec: &'a ChainSpec,
+    merkle: &'a MerkleState,
+    validation: bool,
+    trace_transfers: bool,
+    /// Gas left for the remaining calls.
+    gas_pool: u64,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Simulator<'_> {
+    /// The header of `block` before execution: inherited from `parent` (beneficiary, gas
+    /// limit, difficulty) unless overridden, base fee and blob gas by the fork rules.
+    fn header(&self, parent: &Header, block: &PlannedBlock) -> Header {
+        let spec = self.spec;
+        let o = &block.overrides;
+        let (number, timestamp) = (block.number, block.timestamp);
+        let london = spec.is_london_active_at_block(number);
+        let shanghai = spec.is_shanghai_active_at_timestamp(timestamp);
+        let cancun = spec.is_cancun_active_at_timestamp(timestamp);
+        let base_fee = london.then(|| match o.base_fee {
+            Some(fee) => fee.saturating_to(),
+            None if self.validation => parent
+                .next_block_base_fee(BaseFeeParams::ethereum())
+                .unwrap_or(INITIAL_BASE_FEE),
+            None => 0,
+        });
+        let excess_blob_gas = cancun.then(|| {
+            spec.blob_params_at(timestamp)
+                .filter(|_| spec.is_cancun_active_at_timestamp(parent.timestamp))
+                .and_then(|params| parent.next_block_excess_blob_gas(params))
+                .unwrap_or_default()
+        });
+        Header {
+            parent_hash: parent.hash_slow(),
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: o.coinbase.unwrap_or(parent.beneficiary),
+            difficulty: o.difficulty.unwrap_or(parent.difficulty),
+            number,
+            gas_limit: o.gas_limit.unwrap_or(parent.gas_limit),
+            timestamp,
+            mix_hash: o.random.unwrap_or_default(),
+            base_fee_per_gas: base_fee,
+            withdrawals_root: shanghai.then_some(alloy::trie::EMPTY_ROOT_HASH),
+            excess_blob_gas,
+            blob_gas_used: cancun.then_some(0),
+            parent_beacon_block_root: cancun.then(|| o.beacon_root.unwrap_or_default()),
+            ..Default::default()
+        }
+    }
+
+    /// Simulates one block on `db`; returns the overlay with the block's changes.
+    fn block<'a>(
+        &mut self,
+        db: SimDb<'a>,
+        parent: &Header,
+        block: PlannedBlock,
+    ) -> Result<(SimDb<'a>, SimulatedBlockOutput), SimulateError> {
+        let spec = self.spec;
+        let mut header = self.header(parent, &block);
+        let mut env = header_evm_env(spec, &header);
+        env.cfg_env.disable_nonce_check = !self.validation;
+        env.cfg_env.disable_base_fee = !self.validation;
+        env.cfg_env.disable_eip3607 = true;
+        env.cfg_env.disable_block_gas_limit = true;
+        env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
+        if let (Some(fee), Some(blob)) = (
+            block.overrides.blob_base_fee,
+            env.block_env.blob_excess_gas_and_price.as_mut(),
+        ) {
+            blob.blob_gasprice = fee.saturating_to();
+        }
+        let inspector = (
+            LogCollector::new(self.trace_transfers),
+            Deadline::new(self.deadline),
+        );
+        let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
+        if let Some(overrides) = block.state {
+            let (db, _, precompiles) = evm.components_mut();
+            override_state(db, precompiles, overrides)?;
+        }
+        let shanghai = spec.is_shanghai_active_at_timestamp(header.timestamp);
+        let ctx = EthBlockExecutionCtx {
+            parent_hash: header.parent_hash,
+            parent_beacon_block_root: header.parent_beacon_block_root,
+            ommers: &[],
+            withdrawals: shanghai.then_some(Cow::Owned(Vec::new())),
+            extra_data: Bytes::new(),
+            tx_count_hint: Some(block.calls.len()),
+            slot_number: None,
+        };
+        let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
+        executor
+            .apply_pre_execution_changes()
+            .map_err(|e| SimulateError::Execution(e.to_string()))?;
+        executor.evm_mut().inspector_mut().0.start_block();
+
+        let byzantium = spec.is_byzantium_active_at_block(header.number);
+        let mut transactions = Vec::with_capacity(block.calls.len());
+        let mut senders = Vec::with_capacity(block.calls.len());
+        let mut calls = Vec::with_capacity(block.calls.len());
+        let mut post_states = Vec::new();
+        let mut block_gas_used = 0u64;
+        for (index, call) in block.calls.into_iter().enumerate() {
+            let from = call.from.unwrap_or_default();
+            let nonce = match call.nonce {
+                Some(nonce) => nonce,
+                None => executor
+                    .evm_mut()
+                    .db_mut()
+                    .basic(from)?
+                    .map(|a| a.nonce)
+                    .unwrap_or_default(),
+            };
+            let remaining = header.gas_limit.saturating_sub(block_gas_used);
+            let gas = call.gas.unwrap_or(remaining);
+            if gas > remaining {
+                return Err(SimulateError::refused(
+                    SimulateFailure::BlockGasLimit,
+                    format!(
+                        "block gas limit reached: {block_gas_used} >= {}",
+                        header.gas_limit
+                    ),
+                ));
+            }
+            let gas = gas.min(self.gas_pool);
+            let tx = build_transaction(&call, nonce, gas, spec.chain_id(), &header)?;
+            if !self.validation {
+                check_fee_cap(&tx, header.base_fee_per_gas)?;
+            }
+            let output = executor
+                .execute_transaction_without_commit(Recovered::new_unchecked(&tx, from))
+                .map_err(transaction_error);
+            let (_, (collector, deadline), _) = executor.evm_mut().components_mut();
+            if deadline.hit() {
+                return Err(SimulateError::Timeout(self.timeout));
+            }
+            let logs = collector.take();
+            let output = output?;
+            let result = output.result.result.clone();
+            executor.commit_transaction(output);
+            if !byzantium {
+                let diff = executor.evm().db().state.to_diff();
+                post_states.push(self.merkle.root_with(&diff));
+            }
+            let used = result.gas().tx_gas_used();
+            block_gas_used += used;
+            self.gas_pool = self.gas_pool.saturating_sub(used);
+            calls.push(call_result(result, logs, &header, *tx.tx_hash(), index));
+            transactions.push(tx);
+            senders.push(from);
+        }
+
+        let (evm, result) = executor
+            .finish()
+            .map_err(|e| SimulateError::Execution(e.to_string()))?;
+        let mut db = evm.into_db();
+        let mut receipts = result.receipts;
+        for (receipt, root) in receipts.iter_mut().zip(post_states) {
+            if let Some(inner) = receipt.as_receipt_with_bloom_mut() {
+                inner.receipt.status = Eip658Value::PostState(root);
+            }
+        }
+        header.state_root = self.merkle.root_with(&db.state.to_diff());
+        header.transactions_root = calculate_transaction_root(&transactions);
+        header.receipts_root = calculate_receipt_root(&receipts);
+        header.logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
+            bloom.accrue_bloom(&r.bloom());
+            bloom
+        });
+        header.gas_used = result.gas_used;
+        if header.blob_gas_used.is_some() {
+            header.blob_gas_used = Some(result.blob_gas_used);
+        }
+        if spec.is_prague_active_at_timestamp(header.timestamp) {
+            header.requests_hash = Some(if result.requests.is_empty() {
+                EMPTY_REQUESTS_HASH
+            } else {
+                result.requests.requests_hash()
+            });
+        }
+        let hash = header.hash_slow();
+        for log in calls.iter_mut().flat_map(|c| c.logs.iter_mut()) {
+            log.block_hash = Some(hash);
+        }
+        db.hashes.insert(header.number, hash);
+        let output = SimulatedBlockOutput {
+            block: StoredBlock {
+                header,
+                transactions,
+                senders,
+                receipts,
+                ommers: Vec::new(),
+                withdrawals: Vec::new(),
+            },
+            calls,
+        };
+        Ok((db, output))
+    }
+}
+
+/// The unsigned transaction geth makes of a call request (`ToTransaction` after
+/// `CallDefaults`): legacy with a gas price (or before London), EIP-7702 with
+/// authorizations, EIP-4844 with blob hashes, EIP-1559 otherwise; missing fees are zero.
+fn build_transaction(
+    call: &TransactionRequest,
+    nonce: u64,
+    gas_limit: u64,
+    chain_id: u64,
+    header: &Header,
+) -> Result<TxEnvelope, SimulateError> {
+    let invalid = |message: &str| SimulateError::refused(SimulateFailure::InvalidParams, message.into());
+    if call.gas_price.is_some()
+        && (call.max_fee_per_gas.is_some() || call.max_priority_fee_per_gas.is_some())
+    {
+        return Err(SimulateError::refused(
+            SimulateFailure::Rejected,
+            "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified".to_string(),
+        ));
+    }
+    if let Some(have) = call.chain_id
+        && have != chain_id
+    {
+        return Err(SimulateError::refused(
+            SimulateFailure::Rejected,
+            format!("chainId does not match node's (have={have}, want={chain_id})"),
+        ));
+    }
+    let input = call
+        .input
+        .clone()
+        .try_into_unique_input()
+        .map_err(|e| invalid(&e.to_string()))?
+        .unwrap_or_default();
+    let to = call.to.unwrap_or(TxKind::Create);
+    let value = call.value.unwrap_or_default();
+    let access_list = call.access_list.clone().unwrap_or_default();
+    let signature = Signature::new(U256::ZERO, U256::ZERO, false);
+    let max_fee_per_gas = call.max_fee_per_gas.unwrap_or_default();
+    let max_priority_fee_per_gas = call.max_priority_fee_per_gas.unwrap_or_default();
+    if call.gas_price.is_some() || header.base_fee_per_gas.is_none() {
+        let tx = TxLegacy {
+            chain_id: Some(chain_id),
+            nonce,
+            gas_price: call.gas_price.unwrap_or_default(),
+            gas_limit,
+            to,
+            value,
+            input,
+        };
+        return Ok(TxEnvelope::Legacy(Signed::new_unhashed(tx, signature)));
+    }
+    if let Some(authorizations) = &call.authorization_list {
+        let TxKind::Call(to) = to else {
+            return Err(invalid("missing \"to\" in set-code transaction"));
+        };
+        let tx = TxEip7702 {
+            chain_id,
+            nonce,
+            gas_limit,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+            to,
+            value,
+            access_list,
+            authorization_list: authorizations.clone(),
+            input,
+        };
+        return Ok(TxEnvelope::Eip7702(Signed::new_unhashed(tx, signature)));
+    }
+    if let Some(hashes) = &call.blob_versioned_hashes {
+        let TxKind::Call(to) = to else {
+            return Err(invalid("missing \"to\" in blob transaction"));
+        };
+        if hashes.is_empty() {
+            return Err(invalid(
+                "need at least 1 blobVersionedHash for a blob transaction",
+            ));
+        }
+        let tx = TxEip4844 {
+            chain_id,
+            nonce,
+            gas_limit,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+            to,
+            value,
+            access_list,
+            blob_versioned_hashes: hashes.clone(),
+            max_fee_per_blob_gas: call.max_fee_per_blob_gas.unwrap_or_default(),
+            input,
+        };
+        let tx = TxEip4844Variant::TxEip4844(tx);
+        return Ok(TxEnvelope::Eip4844(Signed::new_unhashed(tx, signature)));
+    }
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
+        to,
+        value,
+        access_list,
+        input,
+    };
+    Ok(TxEnvelope::Eip1559(Signed::new_unhashed(tx, signature)))
+}
+
+/// Without validation the base fee is not checked for fee-less calls only (geth's
+/// `NoBaseFee`): a call that names a fee cap must still meet the base fee.
+fn check_fee_cap(tx: &TxEnvelope, base_fee: Option<u64>) -> Result<(), SimulateError> {
+    use alloy::consensus::Transaction as _;
+    let Some(base_fee) = base_fee else {
+        return Ok(());
+    };
+    let cap = tx.max_fee_per_gas();
+    let tip = tx.max_priority_fee_per_gas().unwrap_or(cap);
+    if (cap != 0 || tip != 0) && cap < u128::from(base_fee) {
+        return Err(SimulateError::refused(
+            SimulateFailure::BaseFeeTooLow,
+            format!("max fee per gas less than block base fee: maxFeePerGas: {cap}, baseFee: {base_fee}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A transaction the block executor refused, in geth's classes.
+fn transaction_error(err: BlockExecutionError) -> SimulateError {
+    use InvalidTransaction as E;
+    use SimulateFailure as F;
+    let invalid = match &err {
+        BlockExecutionError::Validation(BlockValidationError::InvalidTx { error, .. }) => {
+            error.as_invalid_tx_err()
+        }
+        BlockExecutionError::Validation(
+            BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas { .. },
+        ) => {
+            return SimulateError::refused(F::BlockGasLimit, err.to_string());
+        }
+        _ => None,
+    };
+    let Some(invalid) = invalid else {
+        return SimulateError::Execution(err.to_string());
+    };
+    let kind = match invalid {
+        E::NonceTooLow { .. } => F::NonceTooLow,
+        E::NonceTooHigh { .. } => F::NonceTooHigh,
+        E::GasPriceLessThanBasefee => F::BaseFeeTooLow,
+        E::PriorityFeeGreaterThanMaxFee => F::InvalidParams,
+        E::LackOfFundForMaxFee { .. } | E::OverflowPaymentInTransaction => F::InsufficientFunds,
+        E::CallGasCostMoreThanGasLimit { .. } | E::GasFloorMoreThanGasLimit { .. } => {
+            F::IntrinsicGas
+        }
+        E::CallerGasLimitMoreThanBlock => F::BlockGasLimit,
+        E::RejectCallerWithCode => F::SenderNotEoa,
+        E::CreateInitCodeSizeLimit => F::InitCodeTooLarge,
+        _ => F::OtherInvalid,
+    };
+    SimulateError::refused(kind, format!("err: {}", geth_message(invalid)))
+}
+
+/// A call's result: status, return data, gas, logs and, for a failure, its error.
+fn call_result(
+    result: ExecutionResult<HaltReason>,
+    logs: Vec<(u64, Log)>,
+    header: &Header,
+    tx_hash: B256,
+    index: usize,
+) -> SimCallResult {
+    let gas = *result.gas();
+    let gas_used = gas.tx_gas_used();
+    let logs = logs
+        .into_iter()
+        .map(|(log_index, inner)| alloy::rpc::types::Log {
+            inner,
+            block_hash: None,
+            block_number: Some(header.number),
+            block_timestamp: Some(header.timestamp),
+            transaction_hash: Some(tx_hash),
+            transaction_index: Some(index as u64),
+            log_index: Some(log_index),
+            removed: false,
+        })
+        .collect();
+    let (status, return_data, error) = match result {
+        ExecutionResult::Success { output, .. } => (true, output.into_data(), None),
+        ExecutionResult::Revert { output, .. } => {
+            let message = CallError::Revert {
+                output: output.clone(),
+            }
+            .to_string();
+            let error = CallFailure {
+                code: CallFailure::EXECUTION_REVERTED_CODE,
+                message,
+                data: Some(output),
+            };
+            (false, Bytes::new(), Some(error))
+        }
+        ExecutionResult::Halt { reason, .. } => {
+            let error = CallFailure {
+                code: CallFailure::VM_EXECUTION_ERROR_CODE,
+                message: halt_message(&reason),
+                data: None,
+            };
+            (false, Bytes::new(), Some(error))
+        }
+    };
+    SimCallResult {
+        return_data,
+        logs,
+        gas_used,
+        max_used_gas: Some(gas.total_gas_spent().max(gas_used)),
+        status,
+        error,
+    }
+}
+
+/// Applies a block's state overrides as geth does: an overridden precompile stops being
+/// one, and `movePrecompileToAddress` first moves it (for this block) to another address.
+fn override_state(
+    db: &mut SimDb<'_>,
+    precompiles: &mut PrecompilesMap,
+    overrides: StateOverride,
+) -> Result<(), SimulateError> {
+    let rejected = |message: String| SimulateError::refused(SimulateFailure::Rejected, message);
+    let mut addresses: Vec<Address> = overrides.keys().copied().collect();
+    addresses.sort_unstable();
+    let mut moved_to = HashSet::new();
+    for address in addresses {
+        if moved_to.contains(&address) {
+            return Err(rejected(format!(
+                "account {address} has already been overridden by a precompile"
+            )));
+        }
+        let is_precompile = precompiles.get(&address).is_some();
+        match overrides[&address].move_precompile_to {
+            Some(destination) => {
+                if !is_precompile {
+                    return Err(rejected(format!("account {address} is not a precompile")));
+                }
+                if overrides.contains_key(&destination) {
+                    return Err(rejected(format!(
+                        "account {destination} is already overridden"
+                    )));
+                }
+                precompiles
+                    .move_precompiles([(address, destination)])
+                    .map_err(|e| rejected(e.to_string()))?;
+                moved_to.insert(destination);
+            }
+            None if is_precompile => precompiles.apply_precompile(&address, |_| None),
+            None => {}
+        }
+    }
+    apply_state_overrides(overrides, db).map_err(|e| match e {
+        StateOverrideError::Database(e) => SimulateError::Db(e),
+        other => rejected(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::consensus::Transaction as _;
+
+    fn header(base_fee: Option<u64>) -> Header {
+        Header {
+            base_fee_per_gas: base_fee,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn calls_become_the_transactions_geth_makes() {
+        let request = TransactionRequest::default()
+            .to(Address::repeat_byte(1))
+            .max_fee_per_gas(16);
+        let tx = build_transaction(&request, 3, 50_000, 7, &header(Some(15))).unwrap();
+        assert!(matches!(tx, TxEnvelope::Eip1559(_)));
+        assert_eq!((tx.nonce(), tx.gas_limit(), tx.chain_id()), (3, 50_000, Some(7)));
+        assert_eq!(tx.max_priority_fee_per_gas(), Some(0));
+        let legacy = TransactionRequest::default().gas_price(5);
+        let tx = build_transaction(&legacy, 0, 21_000, 7, &header(Some(1))).unwrap();
+        assert!(matches!(tx, TxEnvelope::Legacy(_)));
+        let pre_london = TransactionRequest::default();
+        let tx = build_transaction(&pre_london, 0, 21_000, 7, &header(None)).unwrap();
+        assert!(matches!(tx, TxEnvelope::Legacy(_)));
+        let wrong_chain = TransactionRequest {
+            chain_id: Some(8),
+            ..Default::default()
+        };
+        assert!(build_transaction(&wrong_chain, 0, 21_000, 7, &header(Some(1))).is_err());
+    }
+
+    #[test]
+    fn fee_less_calls_skip_the_base_fee_check_without_validation() {
+        let free = build_transaction(&TransactionRequest::default(), 0, 1, 1, &header(Some(9)))
+            .unwrap();
+        assert!(check_fee_cap(&free, Some(9)).is_ok());
+        let priced = TransactionRequest::default().max_fee_per_gas(5);
+        let priced = build_transaction(&priced, 0, 1, 1, &header(Some(9))).unwrap();
+        assert!(matches!(
+            check_fee_cap(&priced, Some(9)),
+            Err(SimulateError::Refused {
+                kind: SimulateFailure::BaseFeeTooLow,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,288 @@
+//! Comparing a response with the expected one, by hive's rules, and explaining the
+//! first difference in one short line (`$.result.hash: expected "0x12…", got "0x34…"`).
+
+use serde_json::{Map, Value};
+
+/// Longest rendering of one JSON value in a difference.
+const VALUE_CHARS: usize = 80;
+
+/// Hive's rule: the parsed responses are equal (same keys, no extra fields, strings
+/// byte-identical, numbers compared as numbers, `id` included), except that
+/// `error.message` is ignored where both sides have an error object.
+pub(super) fn exact(expected: &Value, got: &Value) -> Result<(), String> {
+    let (mut expected, mut got) = (expected.clone(), got.clone());
+    if let (Some(Value::Object(want)), Some(Value::Object(have))) =
+        (expected.get_mut("error"), got.get_mut("error"))
+    {
+        want.remove("message");
+        have.remove("message");
+    }
+    equal("$", &expected, &got)
+}
+
+/// The check for `// speconly` tests.
+///
+/// Hive validates such a result against the method's OpenRPC schema. We approximate
+/// that with the expected response as the schema: `jsonrpc` and `id` must be equal;
+/// where a result is expected the response must carry a `result` (not an error) of
+/// the same JSON shape, and where an error is expected it must carry an error object
+/// of the same shape. Shapes match when:
+/// - objects have the same key set, and their values match recursively;
+/// - every element of an array matches the expected element at the same index or, past
+///   the expected ones, the first expected element (so a geth response matches
+///   itself, even though struct logs carry optional keys); an empty expected array
+///   allows any array;
+/// - a `0x` hex string is answered with a hex string, any other string with a string;
+/// - numbers with numbers, booleans with booleans, `null` with `null`.
+///
+/// This is stricter than a schema where the schema has optional fields or maps keyed
+/// by address, and looser where it constrains values (lengths, enumerations).
+pub(super) fn shape(expected: &Value, got: &Value) -> Result<(), String> {
+    for key in ["jsonrpc", "id"] {
+        let (want, have) = (&expected[key], &got[key]);
+        equal(&format!("$.{key}"), want, have)?;
+    }
+    for key in ["result", "error"] {
+        if let Some(want) = expected.get(key) {
+            let Some(have) = got.get(key) else {
+                return Err(format!("expected a {key}, got {}", render(got)));
+            };
+            return same_shape(&format!("$.{key}"), want, have);
+        }
+    }
+    Err("the expected response has neither result nor error".into())
+}
+
+/// The first difference between `want` and `have`, found at JSON path `path`.
+fn equal(path: &str, want: &Value, have: &Value) -> Result<(), String> {
+    match (want, have) {
+        (Value::Object(want), Value::Object(have)) => {
+            for (key, want) in want {
+                let path = format!("{path}.{key}");
+                match have.get(key) {
+                    Some(have) => equal(&path, want, have)?,
+                    None => return Err(format!("{path}: missing, expected {}", render(want))),
+                }
+            }
+            extra_field(path, want, have)
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            if want.len() != have.len() {
+                return Err(format!(
+                    "{path}: expected {} elements, got {}",
+                    want.len(),
+                    have.len()
+                ));
+            }
+            want.iter()
+                .zip(have)
+                .enumerate()
+                .try_for_each(|(i, (want, have))| equal(&format!("{path}[{i}]"), want, have))
+        }
+        (Value::Number(a), Value::Number(b)) if same_number(a, b) => Ok(()),
+        _ if want == have => Ok(()),
+        _ => Err(format!(
+            "{path}: expected {}, got {}",
+            render(want),
+            render(have)
+        )),
+    }
+}
+
+/// Numbers are equal as numbers: `1` equals `1.0`.
+fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    if a.is_f64() || b.is_f64() {
+        a.as_f64() == b.as_f64()
+    } else {
+        a == b
+    }
+}
+
+/// Shapes match; see [`shape`].
+fn same_shape(path: &str, want: &Value, have: &Value) -> Result<(), String> {
+    match (want, have) {
+        (Value::Object(want_map), Value::Object(have_map)) => {
+            for (key, want) in want_map {
+                let path = format!("{path}.{key}");
+                match have_map.get(key) {
+                    Some(have) => same_shape(&path, want, have)?,
+                    None => return Err(format!("{path}: missing, expected {}", render(want))),
+                }
+            }
+            extra_field(path, want_map, have_map)
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            have.iter()
+                .enumerate()
+                .try_for_each(|(i, have)| match want.get(i).or(want.first()) {
+                    Some(want) => same_shape(&format!("{path}[{i}]"), want, have),
+                    None => Ok(()),
+                })
+        }
+        (Value::String(want), Value::String(have)) if !is_hex(want) || is_hex(have) => Ok(()),
+        (Value::Number(_), Value::Number(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Null, Value::Null) => Ok(()),
+        _ => Err(format!(
+            "{path}: expected {} like {}, got {}",
+            kind(want),
+            render(want),
+            render(have)
+        )),
+    }
+}
+
+/// The first key of `have` that `want` lacks, as an error.
+fn extra_field(
+    path: &str,
+    want: &Map<String, Value>,
+    have: &Map<String, Value>,
+) -> Result<(), String> {
+    match have.iter().find(|(key, _)| !want.contains_key(*key)) {
+        Some((key, value)) => Err(format!(
+            "{path}.{key}: unexpected field, got {}",
+            render(value)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A `0x`-prefixed string of hex digits (`0x` alone is empty data).
+fn is_hex(s: &str) -> bool {
+    s.strip_prefix("0x")
+        .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The JSON type of `value`, for shape differences.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(s) if is_hex(s) => "a hex string",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `value` as compact JSON, cut to [`VALUE_CHARS`] characters.
+pub(super) fn render(value: &Value) -> String {
+    truncate(&value.to_string(), VALUE_CHARS)
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+pub(super) fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn exact_follows_hive() {
+        let want = json!({"jsonrpc": "2.0", "id": 1, "result": {"a": "0xAb", "n": 1}});
+        assert_eq!(exact(&want, &want.clone()), Ok(()));
+        assert_eq!(
+            exact(
+                &want,
+                &json!({"jsonrpc": "2.0", "id": 1, "result": {"a": "0xAb", "n": 1.0}})
+            ),
+            Ok(()),
+            "numbers compare as numbers"
+        );
+        assert_eq!(
+            exact(
+                &want,
+                &json!({"jsonrpc": "2.0", "id": 1, "result": {"a": "0xab", "n": 1}})
+            ),
+            Err(r#"$.result.a: expected "0xAb", got "0xab""#.into()),
+            "strings are byte-identical"
+        );
+        assert_eq!(
+            exact(
+                &want,
+                &json!({"jsonrpc": "2.0", "id": 1, "result": {"a": "0xAb", "n": 1, "x": 0}})
+            ),
+            Err("$.result.x: unexpected field, got 0".into())
+        );
+        assert_eq!(
+            exact(
+                &want,
+                &json!({"jsonrpc": "2.0", "id": 2, "result": {"a": "0xAb", "n": 1}})
+            ),
+            Err("$.id: expected 1, got 2".into())
+        );
+        assert_eq!(
+            exact(&json!([1, 2]), &json!([1])),
+            Err("$: expected 2 elements, got 1".into())
+        );
+    }
+
+    #[test]
+    fn exact_ignores_only_the_error_message() {
+        let want = json!({"id": 1, "error": {"code": 3, "message": "reverted", "data": "0x01"}});
+        let other_message = json!({"id": 1, "error": {"code": 3, "message": "no", "data": "0x01"}});
+        assert_eq!(exact(&want, &other_message), Ok(()));
+        let no_message = json!({"id": 1, "error": {"code": 3, "data": "0x01"}});
+        assert_eq!(exact(&want, &no_message), Ok(()));
+        let other_code =
+            json!({"id": 1, "error": {"code": -32000, "message": "reverted", "data": "0x01"}});
+        assert_eq!(
+            exact(&want, &other_code),
+            Err("$.error.code: expected 3, got -32000".into())
+        );
+        let no_data = json!({"id": 1, "error": {"code": 3, "message": "reverted"}});
+        assert_eq!(
+            exact(&want, &no_data),
+            Err(r#"$.error.data: missing, expected "0x01""#.into())
+        );
+        assert_eq!(
+            exact(
+                &json!({"id": 1, "error": {"code": 3}}),
+                &json!({"id": 1, "result": "0x"})
+            ),
+            Err(r#"$.error: missing, expected {"code":3}"#.into())
+        );
+    }
+
+    #[test]
+    fn shape_checks_types_and_keys() {
+        let want = json!({"jsonrpc": "2.0", "id": 1, "result": {
+            "gas": 5, "hex": "0x10", "text": "PUSH1", "logs": [{"pc": 0, "stack": []}, {"pc": 1, "stack": [], "storage": {}}],
+        }});
+        assert_eq!(shape(&want, &want.clone()), Ok(()));
+        let other = json!({"jsonrpc": "2.0", "id": 1, "result": {
+            "gas": 7, "hex": "0x", "text": "STOP", "logs": [{"pc": 5, "stack": ["0x1"]}, {"pc": 6, "stack": [], "storage": {}}, {"pc": 7, "stack": []}],
+        }});
+        assert_eq!(
+            shape(&want, &other),
+            Ok(()),
+            "past the expected elements: the first"
+        );
+        let mut bad = other.clone();
+        bad["result"]["hex"] = json!("16");
+        assert_eq!(
+            shape(&want, &bad),
+            Err(r#"$.result.hex: expected a hex string like "0x10", got "16""#.into())
+        );
+        let mut extra = other.clone();
+        extra["result"]["logs"][2]["memory"] = json!([]);
+        assert_eq!(
+            shape(&want, &extra),
+            Err("$.result.logs[2].memory: unexpected field, got []".into())
+        );
+        let error = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": 3, "message": "x"}});
+        assert_eq!(
+            shape(&want, &error),
+            Err(format!("expected a result, got {}", render(&error)))
+        );
+        assert_eq!(shape(&error, &error.clone()), Ok(()));
+    }
+}
