@@ -5,17 +5,16 @@ use std::collections::HashSet;
 
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::transaction::Recovered;
-use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope, TxReceipt};
+use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, TxReceipt};
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
 use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
-use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
+use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
-use revm::context::{BlockEnv, CfgEnv};
-use revm::context_interface::block::BlobExcessGasAndPrice;
 
 use super::ChainSpec;
+use super::import::header_evm_env;
 use super::db::BlockState;
 use crate::state::merkle::MerkleState;
 use crate::state::{BlockCommit, StateReader, StoredBlock};
@@ -50,26 +49,33 @@ pub struct BuiltBlock {
     pub deferred: Vec<Recovered<TxEnvelope>>,
 }
 
-/// The EVM environment for a block with these attributes.
-pub fn evm_env(spec: &ChainSpec, attrs: &BlockAttributes) -> EvmEnv {
-    let spec_id = spec.spec_id(attrs.number, attrs.timestamp);
-    let mut cfg = CfgEnv::new_with_spec(spec_id);
-    cfg.chain_id = spec.chain_id();
+/// The header of the block `attrs` describe on top of `parent`, before execution: the
+/// roots, bloom and gas used are filled in once the transactions have run.
+pub fn pending_header(spec: &ChainSpec, parent: &Header, attrs: &BlockAttributes) -> Header {
+    let london = spec.is_london_active_at_block(attrs.number);
+    let shanghai = spec.is_shanghai_active_at_timestamp(attrs.timestamp);
     let cancun = spec.is_cancun_active_at_timestamp(attrs.timestamp);
-    let block = BlockEnv {
-        number: U256::from(attrs.number),
+    let excess_blob_gas = spec.blob_params_at(attrs.timestamp).map(|params| {
+        parent
+            .next_block_excess_blob_gas(params)
+            .unwrap_or_default()
+    });
+    Header {
+        parent_hash: parent.hash_slow(),
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: attrs.beneficiary,
-        timestamp: U256::from(attrs.timestamp),
-        gas_limit: attrs.gas_limit,
-        basefee: attrs.base_fee,
         difficulty: U256::ZERO,
-        prevrandao: Some(attrs.prevrandao),
-        blob_excess_gas_and_price: cancun.then(|| BlobExcessGasAndPrice::new_with_spec(0, spec_id)),
+        number: attrs.number,
+        gas_limit: attrs.gas_limit,
+        timestamp: attrs.timestamp,
+        extra_data: attrs.extra_data.clone(),
+        mix_hash: attrs.prevrandao,
+        base_fee_per_gas: london.then_some(attrs.base_fee),
+        withdrawals_root: shanghai.then_some(alloy::trie::EMPTY_ROOT_HASH),
+        blob_gas_used: cancun.then_some(0),
+        excess_blob_gas,
+        parent_beacon_block_root: cancun.then_some(B256::ZERO),
         ..Default::default()
-    };
-    EvmEnv {
-        cfg_env: cfg,
-        block_env: block,
     }
 }
 
@@ -85,18 +91,23 @@ pub fn build_block(
     attrs: &BlockAttributes,
     txs: Vec<Recovered<TxEnvelope>>,
 ) -> Result<BuiltBlock, BlockExecutionError> {
-    let env = evm_env(spec, attrs);
+    let mut header = pending_header(spec, parent, attrs);
+    let env = header_evm_env(spec, &header);
     let spec_id = env.cfg_env.spec;
+    // Blob gas the block may still use.
+    let mut blob_gas_left = spec
+        .blob_params_at(attrs.timestamp)
+        .map_or(0, |p| p.max_blob_gas_per_block());
     let db = BlockState::new(reader, parent.number, spec_id);
     let evm = EthEvmFactory::default().create_evm(db, env);
-    let cancun = spec.is_cancun_active_at_timestamp(attrs.timestamp);
-    let shanghai = spec.is_shanghai_active_at_timestamp(attrs.timestamp);
-    let parent_hash = parent.hash_slow();
     let ctx = EthBlockExecutionCtx {
-        parent_hash,
-        parent_beacon_block_root: cancun.then_some(B256::ZERO),
+        parent_hash: header.parent_hash,
+        parent_beacon_block_root: header.parent_beacon_block_root,
         ommers: &[],
-        withdrawals: shanghai.then_some(Cow::Owned(Vec::new())),
+        withdrawals: header
+            .withdrawals_root
+            .is_some()
+            .then_some(Cow::Owned(Vec::new())),
         extra_data: attrs.extra_data.clone(),
         tx_count_hint: Some(txs.len()),
         slot_number: None,
@@ -115,8 +126,18 @@ pub fn build_block(
             deferred.push(tx);
             continue;
         }
+        let blob_gas = tx.blob_gas_used().unwrap_or_default();
+        if blob_gas > blob_gas_left {
+            // The block's blobs are full: this sender's later nonces wait too.
+            held.insert(tx.signer());
+            deferred.push(tx);
+            continue;
+        }
         match executor.execute_transaction(tx.as_recovered_ref()) {
-            Ok(_) => included.push(tx),
+            Ok(_) => {
+                blob_gas_left -= blob_gas;
+                included.push(tx);
+            }
             Err(BlockExecutionError::Validation(
                 BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas { .. },
             )) => {
@@ -151,7 +172,6 @@ pub fn build_block(
         bloom
     });
     let prague = spec.is_prague_active_at_timestamp(attrs.timestamp);
-    let london = spec.is_london_active_at_block(attrs.number);
     let (transactions, senders): (Vec<TxEnvelope>, Vec<Address>) = included
         .into_iter()
         .map(|tx| {
@@ -159,30 +179,15 @@ pub fn build_block(
             (tx, sender)
         })
         .unzip();
-    let header = Header {
-        parent_hash,
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: attrs.beneficiary,
-        state_root: merkle.root_with(&diff),
-        transactions_root: calculate_transaction_root(&transactions),
-        receipts_root: calculate_receipt_root(&receipts),
-        logs_bloom,
-        difficulty: U256::ZERO,
-        number: attrs.number,
-        gas_limit: attrs.gas_limit,
-        gas_used: result.gas_used,
-        timestamp: attrs.timestamp,
-        extra_data: attrs.extra_data.clone(),
-        mix_hash: attrs.prevrandao,
-        nonce: Default::default(),
-        base_fee_per_gas: london.then_some(attrs.base_fee),
-        withdrawals_root: shanghai.then_some(alloy::trie::EMPTY_ROOT_HASH),
-        blob_gas_used: cancun.then_some(0),
-        excess_blob_gas: cancun.then_some(0),
-        parent_beacon_block_root: cancun.then_some(B256::ZERO),
-        requests_hash: prague.then(|| result.requests.requests_hash()),
-        ..Default::default()
-    };
+    header.state_root = merkle.root_with(&diff);
+    header.transactions_root = calculate_transaction_root(&transactions);
+    header.receipts_root = calculate_receipt_root(&receipts);
+    header.logs_bloom = logs_bloom;
+    header.gas_used = result.gas_used;
+    header.requests_hash = prague.then(|| result.requests.requests_hash());
+    if header.blob_gas_used.is_some() {
+        header.blob_gas_used = Some(transactions.iter().filter_map(|tx| tx.blob_gas_used()).sum());
+    }
     Ok(BuiltBlock {
         commit: BlockCommit {
             block: StoredBlock {

@@ -16,10 +16,10 @@ mod simulate;
 mod spec;
 mod trace;
 
-pub use block::{BlockAttributes, BuiltBlock, build_block, evm_env};
+pub use block::{BlockAttributes, BuiltBlock, build_block, pending_header};
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
 pub use import::{ImportError, execute_block, header_evm_env};
 pub use simulate::{SimulateError, SimulateFailure, SimulatedBlockOutput, simulate};
 pub use spec::ChainSpec;
-pub use trace::{create_access_list, header_env, trace_block, trace_call, trace_transaction};
+pub use trace::{create_access_list, trace_block, trace_call, trace_transaction};

@@ -33,25 +33,27 @@ use std::time::{Duration, Instant};
 use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{
-    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Signed, TxEip1559, TxEip4844,
-    TxEip4844Variant, TxEip7702, TxEnvelope, TxLegacy, TxReceipt,
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Signed, TxEip1559, TxEip4844, TxEip4844Variant,
+    TxEip7702, TxEnvelope, TxLegacy, TxReceipt,
 };
 use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
-use alloy::eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy::primitives::{Address, B256, Bloom, Bytes, Log, Signature, TxKind, U256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::rpc::types::simulate::{SimCallResult, SimulateError as CallFailure, SimulatePayload};
 use alloy::rpc::types::state::StateOverride;
 use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
+use alloy_evm::eth::EthEvm;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
 use alloy_evm::overrides::{StateOverrideError, apply_state_overrides};
 use alloy_evm::precompiles::PrecompilesMap;
-use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
+use alloy_evm::{EthEvmFactory, Evm, EvmFactory, FromRecoveredTx};
 use alloy_hardforks::EthereumHardforks;
+use revm::context::TxEnv;
 use revm::context_interface::result::{ExecutionResult, HaltReason, InvalidTransaction};
+use revm::context_interface::{ContextTr, JournalTr};
 use revm::database_interface::{Database, DatabaseCommit};
-use revm::primitives::AddressMap;
+use revm::primitives::{AddressMap, AddressSet};
 use revm::state::{Account, AccountInfo, Bytecode};
 
 use super::ChainSpec;
@@ -276,43 +278,7 @@ impl Simulator<'_> {
     ) -> Result<(SimDb<'a>, SimulatedBlockOutput), SimulateError> {
         let spec = self.spec;
         let mut header = self.header(parent, &block);
-        let mut env = header_evm_env(spec, &header);
-        env.cfg_env.disable_nonce_check = !self.validation;
-        env.cfg_env.disable_base_fee = !self.validation;
-        env.cfg_env.disable_eip3607 = true;
-        env.cfg_env.disable_block_gas_limit = true;
-        env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
-        if let (Some(fee), Some(blob)) = (
-            block.overrides.blob_base_fee,
-            env.block_env.blob_excess_gas_and_price.as_mut(),
-        ) {
-            blob.blob_gasprice = fee.saturating_to();
-        }
-        let inspector = (
-            LogCollector::new(self.trace_transfers),
-            Deadline::new(self.deadline),
-        );
-        let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
-        if let Some(overrides) = block.state {
-            let (db, _, precompiles) = evm.components_mut();
-            override_state(db, precompiles, overrides)?;
-        }
-        let shanghai = spec.is_shanghai_active_at_timestamp(header.timestamp);
-        let ctx = EthBlockExecutionCtx {
-            parent_hash: header.parent_hash,
-            parent_beacon_block_root: header.parent_beacon_block_root,
-            ommers: &[],
-            withdrawals: shanghai.then_some(Cow::Owned(Vec::new())),
-            extra_data: Bytes::new(),
-            tx_count_hint: Some(block.calls.len()),
-            slot_number: None,
-        };
-        let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
-        executor
-            .apply_pre_execution_changes()
-            .map_err(|e| SimulateError::Execution(e.to_string()))?;
-        executor.evm_mut().inspector_mut().0.start_block();
-
+        let mut executor = self.executor(db, &header, &block)?;
         let byzantium = spec.is_byzantium_active_at_block(header.number);
         let mut transactions = Vec::with_capacity(block.calls.len());
         let mut senders = Vec::with_capacity(block.calls.len());
@@ -321,42 +287,8 @@ impl Simulator<'_> {
         let mut block_gas_used = 0u64;
         for (index, call) in block.calls.into_iter().enumerate() {
             let from = call.from.unwrap_or_default();
-            let nonce = match call.nonce {
-                Some(nonce) => nonce,
-                None => executor
-                    .evm_mut()
-                    .db_mut()
-                    .basic(from)?
-                    .map(|a| a.nonce)
-                    .unwrap_or_default(),
-            };
-            let remaining = header.gas_limit.saturating_sub(block_gas_used);
-            let gas = call.gas.unwrap_or(remaining);
-            if gas > remaining {
-                return Err(SimulateError::refused(
-                    SimulateFailure::BlockGasLimit,
-                    format!(
-                        "block gas limit reached: {block_gas_used} >= {}",
-                        header.gas_limit
-                    ),
-                ));
-            }
-            let gas = gas.min(self.gas_pool);
-            let tx = build_transaction(&call, nonce, gas, spec.chain_id(), &header)?;
-            if !self.validation {
-                check_fee_cap(&tx, header.base_fee_per_gas)?;
-            }
-            let output = executor
-                .execute_transaction_without_commit(Recovered::new_unchecked(&tx, from))
-                .map_err(transaction_error);
-            let (_, (collector, deadline), _) = executor.evm_mut().components_mut();
-            if deadline.hit() {
-                return Err(SimulateError::Timeout(self.timeout));
-            }
-            let logs = collector.take();
-            let output = output?;
-            let result = output.result.result.clone();
-            executor.commit_transaction(output);
+            let Executed { tx, result, logs } =
+                self.call(&mut executor, &header, call, block_gas_used)?;
             if !byzantium {
                 let diff = executor.evm().db().state.to_diff();
                 post_states.push(self.merkle.root_with(&diff));
@@ -391,11 +323,7 @@ impl Simulator<'_> {
             header.blob_gas_used = Some(result.blob_gas_used);
         }
         if spec.is_prague_active_at_timestamp(header.timestamp) {
-            header.requests_hash = Some(if result.requests.is_empty() {
-                EMPTY_REQUESTS_HASH
-            } else {
-                result.requests.requests_hash()
-            });
+            header.requests_hash = Some(result.requests.requests_hash());
         }
         let hash = header.hash_slow();
         for log in calls.iter_mut().flat_map(|c| c.logs.iter_mut()) {
@@ -415,6 +343,162 @@ impl Simulator<'_> {
         };
         Ok((db, output))
     }
+
+    /// The block executor for `header` over `db`, with the block's state overrides
+    /// applied and its pre-execution system calls made.
+    fn executor<'a, 'b>(
+        &self,
+        db: SimDb<'a>,
+        header: &Header,
+        block: &PlannedBlock,
+    ) -> Result<SimExecutor<'a, 'b>, SimulateError>
+    where
+        Self: 'b,
+    {
+        let spec = self.spec;
+        let mut env = header_evm_env(spec, header);
+        env.cfg_env.disable_nonce_check = !self.validation;
+        env.cfg_env.disable_base_fee = !self.validation;
+        env.cfg_env.disable_eip3607 = true;
+        env.cfg_env.disable_block_gas_limit = true;
+        env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
+        if let (Some(fee), Some(blob)) = (
+            block.overrides.blob_base_fee,
+            env.block_env.blob_excess_gas_and_price.as_mut(),
+        ) {
+            blob.blob_gasprice = fee.saturating_to();
+        }
+        let inspector = (
+            LogCollector::new(self.trace_transfers),
+            Deadline::new(self.deadline),
+        );
+        let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
+        // Overridden precompiles stay warm, as in geth, whose access list starts with the
+        // fork's precompiles whatever the overrides did.
+        let warm: AddressSet = evm.precompiles().addresses().copied().collect();
+        if let Some(overrides) = block.state.clone() {
+            let (db, _, precompiles) = evm.components_mut();
+            override_state(db, precompiles, overrides)?;
+        }
+        evm.ctx_mut().journal_mut().warm_precompiles(&warm);
+        let shanghai = spec.is_shanghai_active_at_timestamp(header.timestamp);
+        let ctx = EthBlockExecutionCtx {
+            parent_hash: header.parent_hash,
+            parent_beacon_block_root: header.parent_beacon_block_root,
+            ommers: &[],
+            withdrawals: shanghai.then_some(Cow::Owned(Vec::new())),
+            extra_data: Bytes::new(),
+            tx_count_hint: Some(block.calls.len()),
+            slot_number: None,
+        };
+        let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
+        executor
+            .apply_pre_execution_changes()
+            .map_err(|e| SimulateError::Execution(e.to_string()))?;
+        executor.evm_mut().inspector_mut().0.start_block();
+        Ok(executor)
+    }
+
+    /// Runs one call of the block (`block_gas_used` so far) and commits its changes;
+    /// returns its transaction, its result and its logs.
+    fn call(
+        &self,
+        executor: &mut SimExecutor<'_, '_>,
+        header: &Header,
+        call: TransactionRequest,
+        block_gas_used: u64,
+    ) -> Result<Executed, SimulateError> {
+        let from = call.from.unwrap_or_default();
+        let state_nonce = executor
+            .evm_mut()
+            .db_mut()
+            .basic(from)?
+            .map(|a| a.nonce)
+            .unwrap_or_default();
+        let nonce = call.nonce.unwrap_or(state_nonce);
+        let remaining = header.gas_limit.saturating_sub(block_gas_used);
+        let gas = call.gas.unwrap_or(remaining);
+        if gas > remaining {
+            return Err(SimulateError::refused(
+                SimulateFailure::BlockGasLimit,
+                format!(
+                    "block gas limit reached: {block_gas_used} >= {}",
+                    header.gas_limit
+                ),
+            ));
+        }
+        let tx = build_transaction(
+            &call,
+            nonce,
+            gas.min(self.gas_pool),
+            self.spec.chain_id(),
+            header,
+        )?;
+        let mut tx_env = TxEnv::from_recovered_tx(&tx, from);
+        if self.validation {
+            check_nonce(from, state_nonce, nonce)?;
+        } else {
+            check_fee_cap(&tx, header.base_fee_per_gas)?;
+            // revm refuses the highest nonce even unchecked; geth only skips the check.
+            if tx_env.nonce == u64::MAX {
+                tx_env.nonce = 0;
+            }
+        }
+        let output = executor
+            .execute_transaction_without_commit((tx_env, Recovered::new_unchecked(&tx, from)))
+            .map_err(transaction_error);
+        let (_, (collector, deadline), _) = executor.evm_mut().components_mut();
+        if deadline.hit() {
+            return Err(SimulateError::Timeout(self.timeout));
+        }
+        let logs = collector.take();
+        let output = output?;
+        let result = output.result.result.clone();
+        executor.commit_transaction(output);
+        if state_nonce == u64::MAX && alloy::consensus::Transaction::kind(&tx).is_call() {
+            // geth's nonce wraps around where revm's stays at the maximum.
+            executor.evm_mut().db_mut().state.set_nonce(from, 0)?;
+        }
+        Ok(Executed { tx, result, logs })
+    }
+}
+
+/// A call that ran: its transaction, its result and the logs it left.
+struct Executed {
+    tx: TxEnvelope,
+    result: ExecutionResult<HaltReason>,
+    logs: Vec<(u64, Log)>,
+}
+
+/// The executor of one simulated block.
+type SimExecutor<'a, 'b> = EthBlockExecutor<
+    'b,
+    EthEvm<SimDb<'a>, (LogCollector, Deadline), PrecompilesMap>,
+    &'b ChainSpec,
+    AlloyReceiptBuilder,
+>;
+
+/// geth's nonce checks with validation, made before the fee checks as geth makes them.
+fn check_nonce(from: Address, state: u64, tx: u64) -> Result<(), SimulateError> {
+    let (kind, message) = if tx > state {
+        (
+            SimulateFailure::NonceTooHigh,
+            format!("nonce too high: address {from}, tx: {tx} state: {state}"),
+        )
+    } else if tx < state {
+        (
+            SimulateFailure::NonceTooLow,
+            format!("nonce too low: address {from}, tx: {tx} state: {state}"),
+        )
+    } else if state == u64::MAX {
+        (
+            SimulateFailure::OtherInvalid,
+            format!("nonce has max value: address {from}, nonce: {state}"),
+        )
+    } else {
+        return Ok(());
+    };
+    Err(SimulateError::refused(kind, format!("err: {message}")))
 }
 
 /// The unsigned transaction geth makes of a call request (`ToTransaction` after
@@ -427,7 +511,8 @@ fn build_transaction(
     chain_id: u64,
     header: &Header,
 ) -> Result<TxEnvelope, SimulateError> {
-    let invalid = |message: &str| SimulateError::refused(SimulateFailure::InvalidParams, message.into());
+    let invalid =
+        |message: &str| SimulateError::refused(SimulateFailure::InvalidParams, message.into());
     if call.gas_price.is_some()
         && (call.max_fee_per_gas.is_some() || call.max_priority_fee_per_gas.is_some())
     {
@@ -537,7 +622,9 @@ fn check_fee_cap(tx: &TxEnvelope, base_fee: Option<u64>) -> Result<(), SimulateE
     if (cap != 0 || tip != 0) && cap < u128::from(base_fee) {
         return Err(SimulateError::refused(
             SimulateFailure::BaseFeeTooLow,
-            format!("max fee per gas less than block base fee: maxFeePerGas: {cap}, baseFee: {base_fee}"),
+            format!(
+                "max fee per gas less than block base fee: maxFeePerGas: {cap}, baseFee: {base_fee}"
+            ),
         ));
     }
     Ok(())
@@ -696,7 +783,10 @@ mod tests {
             .max_fee_per_gas(16);
         let tx = build_transaction(&request, 3, 50_000, 7, &header(Some(15))).unwrap();
         assert!(matches!(tx, TxEnvelope::Eip1559(_)));
-        assert_eq!((tx.nonce(), tx.gas_limit(), tx.chain_id()), (3, 50_000, Some(7)));
+        assert_eq!(
+            (tx.nonce(), tx.gas_limit(), tx.chain_id()),
+            (3, 50_000, Some(7))
+        );
         assert_eq!(tx.max_priority_fee_per_gas(), Some(0));
         let legacy = TransactionRequest::default().gas_price(5);
         let tx = build_transaction(&legacy, 0, 21_000, 7, &header(Some(1))).unwrap();
@@ -713,8 +803,8 @@ mod tests {
 
     #[test]
     fn fee_less_calls_skip_the_base_fee_check_without_validation() {
-        let free = build_transaction(&TransactionRequest::default(), 0, 1, 1, &header(Some(9)))
-            .unwrap();
+        let free =
+            build_transaction(&TransactionRequest::default(), 0, 1, 1, &header(Some(9))).unwrap();
         assert!(check_fee_cap(&free, Some(9)).is_ok());
         let priced = TransactionRequest::default().max_fee_per_gas(5);
         let priced = build_transaction(&priced, 0, 1, 1, &header(Some(9))).unwrap();

@@ -13,7 +13,6 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use alloy::consensus::Header;
 use alloy::consensus::transaction::Recovered;
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::trace::geth::{
@@ -36,27 +35,12 @@ use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 
 use super::ChainSpec;
-use super::block::{BlockAttributes, evm_env};
 use super::call::{CallError, CallLimits, Deadline, geth_message, halt_message, prepare};
 use super::db::{BlockState, DbError};
 use crate::state::{StateReader, StoredBlock};
 
 /// Most executions `eth_createAccessList` runs looking for a list that no longer grows.
 const ACCESS_LIST_ROUNDS: usize = 8;
-
-/// The EVM environment block `header` executed in.
-pub fn header_env(spec: &ChainSpec, header: &Header) -> EvmEnv {
-    let attrs = BlockAttributes {
-        number: header.number,
-        timestamp: header.timestamp,
-        beneficiary: header.beneficiary,
-        gas_limit: header.gas_limit,
-        base_fee: header.base_fee_per_gas.unwrap_or_default(),
-        prevrandao: header.mix_hash,
-        extra_data: header.extra_data.clone(),
-    };
-    evm_env(spec, &attrs)
-}
 
 /// Traces transaction `index` of `block` with the tracer `opts` names.
 ///
@@ -117,7 +101,7 @@ fn replay(
     if traced.is_empty() {
         return Ok(Vec::new());
     }
-    let env = header_env(spec, header);
+    let env = super::header_evm_env(spec, header);
     let block_env = env.block_env.clone();
     let db = BlockState::new(reader, parent, env.cfg_env.spec);
     let timestamp = header.timestamp;

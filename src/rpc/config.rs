@@ -174,7 +174,12 @@ pub fn eth_config(
 }
 
 /// The configuration of the fork that activates at `time`.
-fn fork_config(spec: &ChainSpec, genesis_hash: B256, genesis_time: u64, time: u64) -> EthForkConfig {
+fn fork_config(
+    spec: &ChainSpec,
+    genesis_hash: B256,
+    genesis_time: u64,
+    time: u64,
+) -> EthForkConfig {
     // Post-merge forks activate by time; any block number past the merge selects them.
     let spec_id = spec.spec_id(u64::MAX, time);
     let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(spec_id))
@@ -194,9 +199,7 @@ fn fork_config(spec: &ChainSpec, genesis_hash: B256, genesis_time: u64, time: u6
     EthForkConfig {
         activation_time: if time <= genesis_time { 0 } else { time },
         // Every fork described here is Cancun or later: blob parameters are in force.
-        blob_schedule: spec
-            .blob_params_at(time)
-            .unwrap_or_else(BlobParams::cancun),
+        blob_schedule: spec.blob_params_at(time).unwrap_or_else(BlobParams::cancun),
         chain_id: spec.chain_id(),
         fork_id: fork_hash(spec, genesis_hash, genesis_time, time)
             .0
@@ -237,24 +240,75 @@ fn fork_hash(
 /// EIP-7910's name of the precompile at `address`.
 fn precompile_name(address: &Address) -> Option<&'static str> {
     const NAMES: [(Address, &str); 18] = [
-        (address!("0x0000000000000000000000000000000000000001"), "ECREC"),
-        (address!("0x0000000000000000000000000000000000000002"), "SHA256"),
-        (address!("0x0000000000000000000000000000000000000003"), "RIPEMD160"),
+        (
+            address!("0x0000000000000000000000000000000000000001"),
+            "ECREC",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000002"),
+            "SHA256",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000003"),
+            "RIPEMD160",
+        ),
         (address!("0x0000000000000000000000000000000000000004"), "ID"),
-        (address!("0x0000000000000000000000000000000000000005"), "MODEXP"),
-        (address!("0x0000000000000000000000000000000000000006"), "BN254_ADD"),
-        (address!("0x0000000000000000000000000000000000000007"), "BN254_MUL"),
-        (address!("0x0000000000000000000000000000000000000008"), "BN254_PAIRING"),
-        (address!("0x0000000000000000000000000000000000000009"), "BLAKE2F"),
-        (address!("0x000000000000000000000000000000000000000a"), "KZG_POINT_EVALUATION"),
-        (address!("0x000000000000000000000000000000000000000b"), "BLS12_G1ADD"),
-        (address!("0x000000000000000000000000000000000000000c"), "BLS12_G1MSM"),
-        (address!("0x000000000000000000000000000000000000000d"), "BLS12_G2ADD"),
-        (address!("0x000000000000000000000000000000000000000e"), "BLS12_G2MSM"),
-        (address!("0x000000000000000000000000000000000000000f"), "BLS12_PAIRING_CHECK"),
-        (address!("0x0000000000000000000000000000000000000010"), "BLS12_MAP_FP_TO_G1"),
-        (address!("0x0000000000000000000000000000000000000011"), "BLS12_MAP_FP2_TO_G2"),
-        (address!("0x0000000000000000000000000000000000000100"), "P256VERIFY"),
+        (
+            address!("0x0000000000000000000000000000000000000005"),
+            "MODEXP",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000006"),
+            "BN254_ADD",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000007"),
+            "BN254_MUL",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000008"),
+            "BN254_PAIRING",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000009"),
+            "BLAKE2F",
+        ),
+        (
+            address!("0x000000000000000000000000000000000000000a"),
+            "KZG_POINT_EVALUATION",
+        ),
+        (
+            address!("0x000000000000000000000000000000000000000b"),
+            "BLS12_G1ADD",
+        ),
+        (
+            address!("0x000000000000000000000000000000000000000c"),
+            "BLS12_G1MSM",
+        ),
+        (
+            address!("0x000000000000000000000000000000000000000d"),
+            "BLS12_G2ADD",
+        ),
+        (
+            address!("0x000000000000000000000000000000000000000e"),
+            "BLS12_G2MSM",
+        ),
+        (
+            address!("0x000000000000000000000000000000000000000f"),
+            "BLS12_PAIRING_CHECK",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000010"),
+            "BLS12_MAP_FP_TO_G1",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000011"),
+            "BLS12_MAP_FP2_TO_G2",
+        ),
+        (
+            address!("0x0000000000000000000000000000000000000100"),
+            "P256VERIFY",
+        ),
     ];
     NAMES
         .iter()
@@ -347,7 +401,9 @@ mod tests {
         assert!(!config.current.precompiles.contains_key("P256VERIFY"));
         assert_eq!(config.next.unwrap().activation_time, 480);
         assert_eq!(config.last.unwrap().activation_time, 540);
-        let cancun = eth_config(&suite_spec(), SUITE_GENESIS, 0, 420).unwrap().current;
+        let cancun = eth_config(&suite_spec(), SUITE_GENESIS, 0, 420)
+            .unwrap()
+            .current;
         assert_eq!(cancun.system_contracts.len(), 1);
         assert!(!cancun.precompiles.contains_key("BLS12_G1ADD"));
         assert!(matches!(

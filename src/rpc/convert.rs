@@ -27,9 +27,7 @@ pub fn consensus_block(stored: &StoredBlock) -> alloy::consensus::Block<TxEnvelo
         body: BlockBody {
             transactions: stored.transactions.clone(),
             ommers: stored.ommers.clone(),
-            withdrawals: stored
-                .withdrawals()
-                .map(|w| Withdrawals::new(w.to_vec())),
+            withdrawals: stored.withdrawals().map(|w| Withdrawals::new(w.to_vec())),
         },
     }
 }
@@ -53,16 +51,10 @@ pub fn block(stored: &StoredBlock, full: bool, visible: impl Fn(usize) -> bool) 
     let transactions = if full {
         BlockTransactions::Full(indexes.map(|i| transaction_at(stored, hash, i)).collect())
     } else {
-        BlockTransactions::Hashes(
-            indexes
-                .map(|i| *stored.transactions[i].tx_hash())
-                .collect(),
-        )
+        BlockTransactions::Hashes(indexes.map(|i| *stored.transactions[i].tx_hash()).collect())
     };
     Block {
-        withdrawals: stored
-            .withdrawals()
-            .map(|w| Withdrawals::new(w.to_vec())),
+        withdrawals: stored.withdrawals().map(|w| Withdrawals::new(w.to_vec())),
         header,
         uncles: stored.ommers.iter().map(|o| o.hash_slow()).collect(),
         transactions,
@@ -233,7 +225,10 @@ mod tests {
         let object = json.as_object().unwrap();
         assert!(!object.contains_key("status"), "{json}");
         assert!(!object.contains_key("blobGasPrice"), "{json}");
-        assert_eq!(json["contractAddress"], serde_json::to_value(Address::repeat_byte(7).create(0)).unwrap());
+        assert_eq!(
+            json["contractAddress"],
+            serde_json::to_value(Address::repeat_byte(7).create(0)).unwrap()
+        );
     }
 
     #[test]
@@ -245,7 +240,12 @@ mod tests {
             serde_json::json!([ConsensusHeader::default().hash_slow()])
         );
         let object = with_uncle.as_object().unwrap();
-        for absent in ["totalDifficulty", "withdrawals", "baseFeePerGas", "blobGasUsed"] {
+        for absent in [
+            "totalDifficulty",
+            "withdrawals",
+            "baseFeePerGas",
+            "blobGasUsed",
+        ] {
             assert!(!object.contains_key(absent), "{absent} in {with_uncle}");
         }
         let size_with = header(&block).size.unwrap();

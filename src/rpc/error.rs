@@ -49,6 +49,9 @@ pub enum RpcError {
     /// reads).
     #[error("block {0} not found")]
     BlockNotFound(String),
+    /// A transaction given for a block cannot be included (geth's reason).
+    #[error("{0}")]
+    InvalidTransaction(String),
     /// The genesis block has no parent state to replay it on.
     #[error("genesis is not traceable")]
     GenesisNotTraceable,

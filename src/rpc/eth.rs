@@ -224,7 +224,7 @@ impl EthRpc {
         }
         Ok((
             block.header.number,
-            execution::header_env(self.chain.spec(), &block.header),
+            execution::header_evm_env(self.chain.spec(), &block.header),
         ))
     }
 
@@ -328,9 +328,7 @@ impl EthRpc {
                 rewards.push(block_rewards(&block, p));
             }
             if n == newest {
-                history
-                    .base_fee_per_gas
-                    .push(self.next_base_fee(h) as u128);
+                history.base_fee_per_gas.push(self.next_base_fee(h) as u128);
                 history.base_fee_per_blob_gas.push(
                     blob_params
                         .and_then(|params| h.next_block_blob_fee(params))
@@ -344,7 +342,7 @@ impl EthRpc {
 
     /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
     /// for London's first block, zero before London.
-    fn next_base_fee(&self, parent: &alloy::consensus::Header) -> u64 {
+    pub(crate) fn next_base_fee(&self, parent: &alloy::consensus::Header) -> u64 {
         use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
         use alloy_hardforks::EthereumHardforks;
         if !self

@@ -27,6 +27,7 @@ pub mod pubsub;
 pub mod raw;
 pub mod simulate;
 pub mod state_dump;
+pub mod testing;
 pub mod txpool;
 pub mod uncles;
 
@@ -155,6 +156,12 @@ pub fn module(
             chain.clone(),
         )))
         .expect("config methods are unique");
+    module
+        .merge(testing::TestingApiServer::into_rpc(testing::TestingRpc::new(
+            chain.clone(),
+            eth.clone(),
+        )))
+        .expect("testing methods are unique");
     module
         .merge(simulate::SimulateApiServer::into_rpc(
             simulate::SimulateRpc::new(eth.clone()),

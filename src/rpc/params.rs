@@ -58,7 +58,8 @@ impl StorageKey {
         } else {
             digits
         };
-        let bytes = hex::decode(even).map_err(|_| format!("invalid hex in storage key: {text:?}"))?;
+        let bytes =
+            hex::decode(even).map_err(|_| format!("invalid hex in storage key: {text:?}"))?;
         if bytes.len() > 32 {
             return Err(format!(
                 "storage key too long (want at most 32 bytes): {text:?}"

@@ -125,6 +125,7 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_getProof"
         | "debug_getRawBlock"
         | "debug_getRawReceipts"
+        | "testing_buildBlockV1"
         | "txpool_content"
         | "txpool_inspect"
         | "coco_getBlindingKey" => Auditor,

@@ -90,7 +90,11 @@ fn restrict(caller: &Caller, payload: &mut SimulatePayload) -> Result<(), RpcErr
         return Ok(());
     }
     for block in &mut payload.block_state_calls {
-        if block.state_overrides.as_ref().is_some_and(|s| !s.is_empty()) {
+        if block
+            .state_overrides
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+        {
             return Err(RpcError::NotAuthorized(
                 "not authorized: state overrides need an auditor key".into(),
             ));
@@ -136,7 +140,11 @@ pub fn error_object(err: SimulateError) -> ErrorObjectOwned {
         SimulateError::Db(e) => return RpcError::Call(CallError::Db(e)).into(),
         SimulateError::Execution(reason) => {
             tracing::error!(%reason, "eth_simulateV1 failed");
-            return ErrorObjectOwned::owned(super::error::INTERNAL_ERROR, "internal error", None::<()>);
+            return ErrorObjectOwned::owned(
+                super::error::INTERNAL_ERROR,
+                "internal error",
+                None::<()>,
+            );
         }
     };
     let code = match kind {
@@ -196,7 +204,8 @@ mod tests {
             addresses: Arc::new(vec![me]),
             ..Caller::anonymous(false)
         };
-        let mut payload = SimulatePayload::default().extend(SimBlock::default().call(TransactionRequest::default()));
+        let mut payload = SimulatePayload::default()
+            .extend(SimBlock::default().call(TransactionRequest::default()));
         restrict(&user, &mut payload).unwrap();
         assert_eq!(payload.block_state_calls[0].calls[0].from, Some(me));
 

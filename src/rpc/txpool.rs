@@ -194,9 +194,12 @@ impl TxPoolApiServer for TxPoolRpc {
     }
 
     fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>> {
-        let txs = self
-            .chain
-            .with_pool(|pool| pool.all().filter(|t| t.tx.signer() == address).cloned().collect());
+        let txs = self.chain.with_pool(|pool| {
+            pool.all()
+                .filter(|t| t.tx.signer() == address)
+                .cloned()
+                .collect()
+        });
         let (pending, queued) = split(
             self.chain.state_nonce(address).map_err(RpcError::from)?,
             txs,

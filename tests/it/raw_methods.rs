@@ -43,8 +43,10 @@ async fn raw_reads_decode_to_what_the_json_methods_report() {
     let tag = json!([format!("0x{number:x}")]);
     let block = rpc_ok(&node, "eth_getBlockByNumber", json!([tag[0], false])).await;
 
-    let header = Header::decode(&mut bytes(&rpc_ok(&node, "debug_getRawHeader", tag.clone()).await).as_ref())
-        .expect("header RLP");
+    let header = Header::decode(
+        &mut bytes(&rpc_ok(&node, "debug_getRawHeader", tag.clone()).await).as_ref(),
+    )
+    .expect("header RLP");
     assert_eq!(json!(header.hash_slow()), block["hash"]);
 
     let raw_block = bytes(&rpc_ok(&node, "debug_getRawBlock", tag.clone()).await);
@@ -52,7 +54,10 @@ async fn raw_reads_decode_to_what_the_json_methods_report() {
     let decoded = Block::<TxEnvelope>::decode(&mut raw_block.as_ref()).expect("block RLP");
     assert_eq!(decoded.header, header);
     assert_eq!(decoded.body.transactions.len(), 1);
-    assert_eq!(*decoded.body.transactions[0].tx_hash(), receipt.transaction_hash);
+    assert_eq!(
+        *decoded.body.transactions[0].tx_hash(),
+        receipt.transaction_hash
+    );
 
     let receipts = rpc_ok(&node, "debug_getRawReceipts", tag.clone()).await;
     let receipts = receipts.as_array().expect("list");
@@ -70,7 +75,12 @@ async fn raw_reads_decode_to_what_the_json_methods_report() {
     let tx = TxEnvelope::decode_2718(&mut bytes(&raw_tx).as_ref()).expect("2718");
     assert_eq!(*tx.tx_hash(), receipt.transaction_hash);
     assert_eq!(
-        rpc_ok(&node, "debug_getRawTransaction", json!([B256::repeat_byte(1)])).await,
+        rpc_ok(
+            &node,
+            "debug_getRawTransaction",
+            json!([B256::repeat_byte(1)])
+        )
+        .await,
         Value::Null
     );
 
@@ -87,7 +97,10 @@ async fn raw_reads_decode_to_what_the_json_methods_report() {
     .await;
     assert_eq!(unprefixed["error"]["code"], -32602, "{unprefixed}");
     // The genesis block has no receipts.
-    assert_eq!(rpc_ok(&node, "debug_getRawReceipts", json!(["0x0"])).await, json!([]));
+    assert_eq!(
+        rpc_ok(&node, "debug_getRawReceipts", json!(["0x0"])).await,
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -104,7 +117,11 @@ async fn config_capabilities_and_fees() {
         "0x0000000000000000000000000000000000000100"
     );
     assert!(current["systemContracts"]["HISTORY_STORAGE_ADDRESS"].is_string());
-    assert_eq!(current["forkId"].as_str().map(str::len), Some(10), "{current}");
+    assert_eq!(
+        current["forkId"].as_str().map(str::len),
+        Some(10),
+        "{current}"
+    );
     assert_eq!(config["next"], Value::Null);
     assert_eq!(config["last"], Value::Null);
 
@@ -120,10 +137,13 @@ async fn config_capabilities_and_fees() {
         );
     }
 
-    let base_fee: U256 = serde_json::from_value(rpc_ok(&node, "eth_baseFee", json!([])).await)
-        .expect("quantity");
+    let base_fee: U256 =
+        serde_json::from_value(rpc_ok(&node, "eth_baseFee", json!([])).await).expect("quantity");
     let gas_price = node.reader().get_gas_price().await.expect("gas price");
-    assert!(U256::from(gas_price) > base_fee, "the suggested price adds a tip");
+    assert!(
+        U256::from(gas_price) > base_fee,
+        "the suggested price adds a tip"
+    );
     // An idle chain's blob base fee is the minimum.
     assert_eq!(rpc_ok(&node, "eth_blobBaseFee", json!([])).await, "0x1");
     let history = rpc_ok(&node, "eth_feeHistory", json!(["0x1", "latest", [50]])).await;
@@ -155,8 +175,14 @@ async fn storage_values_read_many_slots_at_once() {
     )
     .await;
     let two = B256::with_last_byte(2);
-    assert_eq!(values[address.to_string().to_lowercase()], json!([two, B256::ZERO]));
-    assert_eq!(values[stranger.to_string().to_lowercase()], json!([B256::ZERO]));
+    assert_eq!(
+        values[address.to_string().to_lowercase()],
+        json!([two, B256::ZERO])
+    );
+    assert_eq!(
+        values[stranger.to_string().to_lowercase()],
+        json!([B256::ZERO])
+    );
     // The same slot through eth_getStorageAt, with geth's key checks.
     assert_eq!(
         rpc_ok(&node, "eth_getStorageAt", json!([address, "0x0", "latest"])).await,
@@ -165,7 +191,12 @@ async fn storage_values_read_many_slots_at_once() {
     let long = format!("0x0{}", "00".repeat(32));
     let err = call(&node, "eth_getStorageAt", json!([address, long, "latest"])).await;
     assert_eq!(err["error"]["code"], -32602, "{err}");
-    let err = call(&node, "eth_getStorageAt", json!([address, "0xasdf", "latest"])).await;
+    let err = call(
+        &node,
+        "eth_getStorageAt",
+        json!([address, "0xasdf", "latest"]),
+    )
+    .await;
     assert_eq!(err["error"]["code"], -32602, "{err}");
     let empty = call(&node, "eth_getStorageValues", json!([{}, "latest"])).await;
     assert_eq!(empty["error"]["code"], -32602, "{empty}");
@@ -191,7 +222,12 @@ async fn blocks_logs_and_traces_answer_geths_errors() {
     assert_eq!(both["error"]["code"], -32602, "{both}");
     let genesis = call(&node, "debug_traceBlockByNumber", json!(["0x0"])).await;
     assert_eq!(genesis["error"]["code"], -32000, "{genesis}");
-    let unknown = call(&node, "debug_traceBlockByHash", json!([B256::with_last_byte(1)])).await;
+    let unknown = call(
+        &node,
+        "debug_traceBlockByHash",
+        json!([B256::with_last_byte(1)]),
+    )
+    .await;
     assert_eq!(unknown["error"]["code"], -32000, "{unknown}");
     // Block objects carry no totalDifficulty; mined transactions their block's time.
     let block = rpc_ok(&node, "eth_getBlockByNumber", json!(["latest", true])).await;

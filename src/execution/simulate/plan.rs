@@ -103,7 +103,10 @@ fn next_time(previous: u64) -> Result<u64, SimulateError> {
 }
 
 fn too_many() -> SimulateError {
-    SimulateError::refused(SimulateFailure::TooManyBlocks, "too many blocks".to_string())
+    SimulateError::refused(
+        SimulateFailure::TooManyBlocks,
+        "too many blocks".to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -141,7 +144,11 @@ mod tests {
         assert_eq!(kind(order.unwrap_err()), SimulateFailure::BlockNumberOrder);
         let time = plan(10, 100, vec![block(None, Some(100))]);
         assert_eq!(kind(time.unwrap_err()), SimulateFailure::TimestampOrder);
-        let many = plan(10, 100, vec![block(Some(10 + MAX_SIMULATE_BLOCKS + 1), None)]);
+        let many = plan(
+            10,
+            100,
+            vec![block(Some(10 + MAX_SIMULATE_BLOCKS + 1), None)],
+        );
         assert_eq!(kind(many.unwrap_err()), SimulateFailure::TooManyBlocks);
         assert!(plan(10, 100, vec![block(Some(10 + MAX_SIMULATE_BLOCKS), None)]).is_ok());
     }

@@ -168,7 +168,11 @@ mod tests {
     fn failed_frames_drop_their_logs_but_keep_counting() {
         let mut c = LogCollector::new(true);
         c.enter();
-        c.transfer(Address::repeat_byte(1), Address::repeat_byte(2), U256::from(5));
+        c.transfer(
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+            U256::from(5),
+        );
         c.enter();
         c.capture(log(3));
         c.exit(false, None);

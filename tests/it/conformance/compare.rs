@@ -17,7 +17,10 @@ pub(super) fn exact(expected: &Value, got: &Value) -> Result<(), String> {
         want.remove("message");
         have.remove("message");
     }
-    equal("$", &expected, &got)
+    match answer_mismatch(&expected, &got) {
+        Some(mismatch) => Err(mismatch),
+        None => equal("$", &expected, &got),
+    }
 }
 
 /// The check for `// speconly` tests.
@@ -42,6 +45,9 @@ pub(super) fn shape(expected: &Value, got: &Value) -> Result<(), String> {
         let (want, have) = (&expected[key], &got[key]);
         equal(&format!("$.{key}"), want, have)?;
     }
+    if let Some(mismatch) = answer_mismatch(expected, got) {
+        return Err(mismatch);
+    }
     for key in ["result", "error"] {
         if let Some(want) = expected.get(key) {
             let Some(have) = got.get(key) else {
@@ -51,6 +57,26 @@ pub(super) fn shape(expected: &Value, got: &Value) -> Result<(), String> {
         }
     }
     Err("the expected response has neither result nor error".into())
+}
+
+/// An error where a result is expected, or the reverse, said plainly (rather than as
+/// a missing field).
+fn answer_mismatch(expected: &Value, got: &Value) -> Option<String> {
+    match (expected.get("result"), expected.get("error")) {
+        (Some(_), None) if got.get("result").is_none() => {
+            let error = got.get("error")?;
+            Some(format!("expected a result, got error {}", render(error)))
+        }
+        (None, Some(want)) if got.get("error").is_none() => {
+            let result = got.get("result")?;
+            Some(format!(
+                "expected error {}, got result {}",
+                render(want),
+                render(result)
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The first difference between `want` and `have`, found at JSON path `path`.
@@ -80,6 +106,9 @@ fn equal(path: &str, want: &Value, have: &Value) -> Result<(), String> {
                 .try_for_each(|(i, (want, have))| equal(&format!("{path}[{i}]"), want, have))
         }
         (Value::Number(a), Value::Number(b)) if same_number(a, b) => Ok(()),
+        (Value::String(want), Value::String(have)) if want != have => {
+            Err(format!("{path}: {}", string_difference(want, have)))
+        }
         _ if want == have => Ok(()),
         _ => Err(format!(
             "{path}: expected {}, got {}",
@@ -96,6 +125,40 @@ fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
     } else {
         a == b
     }
+}
+
+/// Two different strings: whole when short, else around their first difference.
+fn string_difference(want: &str, have: &str) -> String {
+    /// Characters shown before the first difference.
+    const BEFORE: usize = 8;
+    /// Characters shown from the first difference on.
+    const FROM: usize = 40;
+    let plain = |s: &str| Value::from(s).to_string();
+    if plain(want).chars().count() + plain(have).chars().count() <= 2 * VALUE_CHARS {
+        return format!("expected {}, got {}", plain(want), plain(have));
+    }
+    let same = want
+        .chars()
+        .zip(have.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let start = same.saturating_sub(BEFORE);
+    let window = |s: &str| {
+        let shown: String = s.chars().skip(start).take(BEFORE + FROM).collect();
+        let more = s.chars().count() > start + BEFORE + FROM;
+        format!(
+            "\"{}{shown}{}\"",
+            if start > 0 { "…" } else { "" },
+            if more { "…" } else { "" }
+        )
+    };
+    format!(
+        "strings differ at char {same} (lengths {} vs {}): expected {}, got {}",
+        want.chars().count(),
+        have.chars().count(),
+        window(want),
+        window(have)
+    )
 }
 
 /// Shapes match; see [`shape`].
@@ -219,6 +282,11 @@ mod tests {
             ),
             Err("$.id: expected 1, got 2".into())
         );
+        let long = |tail: &str| format!("0x{}{tail}", "0".repeat(100));
+        assert_eq!(
+            exact(&json!(long("12")), &json!(long("13"))),
+            Err(r#"$: strings differ at char 103 (lengths 104 vs 104): expected "…000000012", got "…000000013""#.into())
+        );
         assert_eq!(
             exact(&json!([1, 2]), &json!([1])),
             Err("$: expected 2 elements, got 1".into())
@@ -248,7 +316,14 @@ mod tests {
                 &json!({"id": 1, "error": {"code": 3}}),
                 &json!({"id": 1, "result": "0x"})
             ),
-            Err(r#"$.error: missing, expected {"code":3}"#.into())
+            Err(r#"expected error {"code":3}, got result "0x""#.into())
+        );
+        assert_eq!(
+            exact(
+                &json!({"id": 1, "result": "0x"}),
+                &json!({"id": 1, "error": {"code": 3}})
+            ),
+            Err(r#"expected a result, got error {"code":3}"#.into())
         );
     }
 
@@ -281,7 +356,7 @@ mod tests {
         let error = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": 3, "message": "x"}});
         assert_eq!(
             shape(&want, &error),
-            Err(format!("expected a result, got {}", render(&error)))
+            Err(r#"expected a result, got error {"code":3,"message":"x"}"#.into())
         );
         assert_eq!(shape(&error, &error.clone()), Ok(()));
     }
