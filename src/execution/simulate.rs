@@ -1,9 +1,9 @@
 //! `eth_simulateV1`: a sequence of blocks, each with its own header and state overrides
 //! and a list of calls, simulated on top of a block of the chain as geth simulates them.
 //!
-//! The blocks are settled first ([`plan`]): numbers and timestamps default to one and
-//! twelve seconds after the previous block, must increase, and gaps are filled with
-//! empty blocks. Each block then runs through alloy-evm's Ethereum block executor (the
+//! The blocks are settled first ([`plan`]): a block's number defaults to the previous
+//! one's plus one and its time to twelve seconds later, both must increase, and gaps
+//! between numbers are filled with empty blocks. Each block then runs through alloy-evm's Ethereum block executor (the
 //! same system calls, receipts and requests as a mined block) over one [`BlockState`]
 //! overlay that carries the state from block to block and is never committed. The state
 //! root of each block is the Merkle-Patricia root of the base state ([`MerkleState`])
@@ -274,11 +274,14 @@ impl Simulator<'_> {
         &mut self,
         db: SimDb<'a>,
         parent: &Header,
-        block: PlannedBlock,
+        mut block: PlannedBlock,
     ) -> Result<(SimDb<'a>, SimulatedBlockOutput), SimulateError> {
+        if Instant::now() >= self.deadline {
+            return Err(SimulateError::Timeout(self.timeout));
+        }
         let spec = self.spec;
         let mut header = self.header(parent, &block);
-        let mut executor = self.executor(db, &header, &block)?;
+        let mut executor = self.executor(db, &header, &mut block)?;
         let byzantium = spec.is_byzantium_active_at_block(header.number);
         let mut transactions = Vec::with_capacity(block.calls.len());
         let mut senders = Vec::with_capacity(block.calls.len());
@@ -350,7 +353,7 @@ impl Simulator<'_> {
         &self,
         db: SimDb<'a>,
         header: &Header,
-        block: &PlannedBlock,
+        block: &mut PlannedBlock,
     ) -> Result<SimExecutor<'a, 'b>, SimulateError>
     where
         Self: 'b,
@@ -376,7 +379,7 @@ impl Simulator<'_> {
         // Overridden precompiles stay warm, as in geth, whose access list starts with the
         // fork's precompiles whatever the overrides did.
         let warm: AddressSet = evm.precompiles().addresses().copied().collect();
-        if let Some(overrides) = block.state.clone() {
+        if let Some(overrides) = block.state.take() {
             let (db, _, precompiles) = evm.components_mut();
             override_state(db, precompiles, overrides)?;
         }

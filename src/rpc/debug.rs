@@ -118,7 +118,7 @@ impl DebugRpc {
                 .into_iter()
                 .zip(&block.transactions)
                 .map(|(result, tx)| TraceResult::Success {
-                    result,
+                    result: geth_shape(result),
                     tx_hash: Some(*tx.tx_hash()),
                 })
                 .collect())
@@ -126,6 +126,21 @@ impl DebugRpc {
             .await?;
         Ok(traces)
     }
+}
+
+/// geth's struct logs leave out what is empty: a zero refund counter, empty return
+/// data, memory and storage (tools and the conformance schemas expect those keys only
+/// when they carry something).
+fn geth_shape(mut trace: GethTrace) -> GethTrace {
+    if let GethTrace::Default(frame) = &mut trace {
+        for log in &mut frame.struct_logs {
+            log.refund_counter = log.refund_counter.filter(|r| *r != 0);
+            log.return_data = log.return_data.take().filter(|d| !d.is_empty());
+            log.memory = log.memory.take().filter(|m| !m.is_empty());
+            log.storage = log.storage.take().filter(|s| !s.is_empty());
+        }
+    }
+    trace
 }
 
 #[async_trait]
@@ -147,14 +162,14 @@ impl DebugApiServer for DebugRpc {
         Ok(self
             .eth
             .run_blocking(move |chain| {
-                Ok(execution::trace_transaction(
+                Ok(geth_shape(execution::trace_transaction(
                     chain.store().as_ref(),
                     chain.spec(),
                     &block,
                     index,
                     opts,
                     timeout,
-                )?)
+                )?))
             })
             .await?)
     }
@@ -171,14 +186,14 @@ impl DebugApiServer for DebugRpc {
         Ok(self
             .eth
             .run_blocking(move |chain| {
-                Ok(execution::trace_call(
+                Ok(geth_shape(execution::trace_call(
                     chain.store().as_ref(),
                     at,
                     env,
                     request,
                     opts,
                     limits,
-                )?)
+                )?))
             })
             .await?)
     }

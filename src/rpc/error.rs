@@ -3,8 +3,15 @@
 //! Codes follow geth: `-32000` for transaction and state errors (tools match on the
 //! message), `3` with the revert data for reverts, `-32602` for bad parameters,
 //! `-32603` for internal failures (whose details go to the log, not the caller).
+//!
+//! Parameters that fail to parse never reach a method: jsonrpsee answers them itself,
+//! with `-32602`, "Invalid params" and the parser's reason as `data`. geth sends the
+//! reason as the message and no `data`; [`GethParamErrorsLayer`] rewrites jsonrpsee's
+//! answers to that shape (for single calls; inside a batch jsonrpsee's answer stands).
 
-use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::MethodResponse;
+use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
+use jsonrpsee::types::{ErrorObjectOwned, Request};
 
 use crate::chain::{ChainError, TxError};
 use crate::execution::CallError;
@@ -99,6 +106,78 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::Limit(msg) => ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg, None::<()>),
             other => ErrorObjectOwned::owned(SERVER_ERROR, other.to_string(), None::<()>),
         }
+    }
+}
+
+/// jsonrpsee middleware giving parameter errors geth's shape (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GethParamErrorsLayer;
+
+impl<S> tower::Layer<S> for GethParamErrorsLayer {
+    type Service = GethParamErrors<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GethParamErrors { inner }
+    }
+}
+
+/// See [`GethParamErrorsLayer`].
+#[derive(Debug, Clone)]
+pub struct GethParamErrors<S> {
+    inner: S,
+}
+
+impl<S> RpcServiceT for GethParamErrors<S>
+where
+    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync + Clone + 'static,
+{
+    type MethodResponse = S::MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        async move {
+            let id = req.id.clone();
+            let response = inner.call(req).await;
+            if response.as_error_code() != Some(INVALID_PARAMS) {
+                return response;
+            }
+            match param_error_reason(response.as_json().get()) {
+                Some(reason) => {
+                    let extensions = response.extensions().clone();
+                    let error = ErrorObjectOwned::owned(
+                        INVALID_PARAMS,
+                        format!("invalid argument: {reason}"),
+                        None::<()>,
+                    );
+                    MethodResponse::error(id, error).with_extensions(extensions)
+                }
+                None => response,
+            }
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        self.inner.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}
+
+/// The parser's reason in a jsonrpsee "Invalid params" answer (its `data`), if the
+/// answer is one.
+fn param_error_reason(json: &str) -> Option<String> {
+    let response: serde_json::Value = serde_json::from_str(json).ok()?;
+    let error = response.get("error")?;
+    match error.get("data")? {
+        serde_json::Value::String(reason) => Some(reason.clone()),
+        _ => None,
     }
 }
 
@@ -203,6 +282,17 @@ mod tests {
             assert_eq!(obj.code(), SERVER_ERROR);
             assert_eq!(obj.message(), text);
         }
+    }
+
+    #[test]
+    fn jsonrpsee_param_errors_yield_their_reason() {
+        let answer = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid params","data":"hex string without 0x prefix"}}"#;
+        assert_eq!(
+            param_error_reason(answer).as_deref(),
+            Some("hex string without 0x prefix")
+        );
+        let own = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"empty request"}}"#;
+        assert_eq!(param_error_reason(own), None);
     }
 
     #[test]

@@ -213,6 +213,9 @@ impl EthRpc {
     }
 
     /// The block a call runs on and its environment; fills in `from`.
+    ///
+    /// As in geth, a call that names no gas price runs with a zero base fee (its
+    /// `BASEFEE` reads zero), so that it need not pay for gas.
     pub(crate) fn prepare_call(
         &self,
         request: &mut TransactionRequest,
@@ -222,10 +225,18 @@ impl EthRpc {
         if request.from.is_none() {
             request.from = self.accounts.first().copied();
         }
-        Ok((
-            block.header.number,
-            execution::header_evm_env(self.chain.spec(), &block.header),
-        ))
+        let mut env = execution::header_evm_env(self.chain.spec(), &block.header);
+        let priced = [
+            request.gas_price,
+            request.max_fee_per_gas,
+            request.max_priority_fee_per_gas,
+        ]
+        .into_iter()
+        .any(|price| price.is_some_and(|p| p > 0));
+        if !priced {
+            env.block_env.basefee = 0;
+        }
+        Ok((block.header.number, env))
     }
 
     /// The block and index of a mined transaction `caller` may see.

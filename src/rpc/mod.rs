@@ -220,9 +220,11 @@ pub async fn serve(
                 .layer(auth::AuthLayer::new(keys, open)),
         )
         .set_rpc_middleware(
-            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(
-                policy::PolicyLayer::new(module.method_names().map(String::from)),
-            ),
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer(error::GethParamErrorsLayer)
+                .layer(policy::PolicyLayer::new(
+                    module.method_names().map(String::from),
+                )),
         )
         .build(addr)
         .await?;

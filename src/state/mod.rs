@@ -88,8 +88,34 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens the store in `config.dir`, replaying the block log into it.
+    ///
+    /// A store that cannot be read (engine corruption, a record failing authentication
+    /// while opening or while the Merkle leaves are rebuilt) is moved aside to
+    /// `store.corrupt-<time>` and rebuilt from the log, which is the source of truth.
     pub fn open(config: &StoreConfig, secret: &LedgerSecret, node_id: &[u8]) -> Result<Self> {
         std::fs::create_dir_all(&config.dir).map_err(|e| StateError::io(&config.dir, e))?;
+        match Self::open_once(config, secret, node_id) {
+            Err(
+                e @ (StateError::Engine { .. }
+                | StateError::Tampered { .. }
+                | StateError::Decode { .. }),
+            ) => {
+                let path = config.dir.join("store");
+                let aside = config.dir.join(format!("store.corrupt-{}", unix_now()));
+                tracing::error!(
+                    store = %path.display(),
+                    error = %e,
+                    moved_to = %aside.display(),
+                    "the store is unreadable; rebuilding it from the block log"
+                );
+                std::fs::rename(&path, &aside).map_err(|e| StateError::io(&path, e))?;
+                Self::open_once(config, secret, node_id)
+            }
+            other => other,
+        }
+    }
+
+    fn open_once(config: &StoreConfig, secret: &LedgerSecret, node_id: &[u8]) -> Result<Self> {
         let path = config.dir.join("store");
         let ciphers = || -> Vec<RecordCipher> {
             Table::ALL
@@ -102,25 +128,7 @@ impl Store {
             RecordCipher::new(secret, node_id, "blocklog"),
             config.fsync,
         )?;
-        let (tables, applied) = match Tables::open(&path, config.cache_bytes, ciphers()) {
-            Ok(opened) => opened,
-            Err(
-                e @ (StateError::Engine { .. }
-                | StateError::Tampered { .. }
-                | StateError::Decode { .. }),
-            ) => {
-                let aside = config.dir.join(format!("store.corrupt-{}", unix_now()));
-                tracing::error!(
-                    store = %path.display(),
-                    error = %e,
-                    moved_to = %aside.display(),
-                    "the store is unreadable; rebuilding it from the block log"
-                );
-                std::fs::rename(&path, &aside).map_err(|e| StateError::io(&path, e))?;
-                Tables::open(&path, config.cache_bytes, ciphers())?
-            }
-            Err(e) => return Err(e),
-        };
+        let (tables, applied) = Tables::open(&path, config.cache_bytes, ciphers())?;
         if let Some(a) = applied
             && a.seq >= log.len()
         {
