@@ -88,6 +88,28 @@ pub fn pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
     }
 }
 
+/// A pooled transaction in geth's pool listings (`txpool_content*`): alloy's object
+/// with `"blockTimestamp": null` beside the other block fields, as geth writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PooledTransaction(pub Transaction);
+
+impl serde::Serialize for PooledTransaction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Shape<'a> {
+            #[serde(flatten)]
+            transaction: &'a Transaction,
+            block_timestamp: Option<u64>,
+        }
+        Shape {
+            transaction: &self.0,
+            block_timestamp: self.0.block_timestamp,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// The logs of transaction `index`, with their block-wide indexes.
 pub fn logs_at(stored: &StoredBlock, block_hash: B256, index: usize) -> Vec<Log> {
     let first: usize = stored.receipts[..index]
@@ -229,6 +251,17 @@ mod tests {
             json["contractAddress"],
             serde_json::to_value(Address::repeat_byte(7).create(0)).unwrap()
         );
+    }
+
+    #[test]
+    fn pooled_transactions_carry_a_null_block_timestamp() {
+        let block = legacy_block(Some(1), Eip658Value::Eip658(true));
+        let tx = Recovered::new_unchecked(block.transactions[0].clone(), block.senders[0]);
+        let json = serde_json::to_value(PooledTransaction(pending_transaction(&tx))).unwrap();
+        assert_eq!(json["blockTimestamp"], serde_json::Value::Null);
+        assert!(json.as_object().unwrap().contains_key("blockTimestamp"));
+        assert_eq!(json["blockHash"], serde_json::Value::Null);
+        assert_eq!(json["gasPrice"], "0x1");
     }
 
     #[test]

@@ -12,12 +12,11 @@ use std::sync::Arc;
 
 use alloy::consensus::Transaction as _;
 use alloy::primitives::{Address, U64};
-use alloy::rpc::types::Transaction;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use serde::Serialize;
 
-use super::convert;
+use super::convert::{self, PooledTransaction};
 use super::error::RpcError;
 use crate::chain::{Chain, PoolTx};
 
@@ -59,10 +58,10 @@ pub trait TxPoolApi {
     fn status(&self) -> RpcResult<TxPoolStatus>;
     /// Every pooled transaction, as RPC transaction objects.
     #[method(name = "content")]
-    fn content(&self) -> RpcResult<TxPoolContent<Transaction>>;
+    fn content(&self) -> RpcResult<TxPoolContent<PooledTransaction>>;
     /// One sender's pooled transactions, as RPC transaction objects.
     #[method(name = "contentFrom")]
-    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>>;
+    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<PooledTransaction>>;
     /// Every pooled transaction as a one-line summary:
     /// `"<to>: <value> wei + <gas> gas × <fee cap> wei"`.
     #[method(name = "inspect")]
@@ -174,8 +173,8 @@ fn summary(tx: &PoolTx) -> String {
     )
 }
 
-fn rpc_tx(tx: &PoolTx) -> Transaction {
-    convert::pending_transaction(&tx.tx)
+fn rpc_tx(tx: &PoolTx) -> PooledTransaction {
+    convert::PooledTransaction(convert::pending_transaction(&tx.tx))
 }
 
 impl TxPoolApiServer for TxPoolRpc {
@@ -189,11 +188,11 @@ impl TxPoolApiServer for TxPoolRpc {
         })
     }
 
-    fn content(&self) -> RpcResult<TxPoolContent<Transaction>> {
+    fn content(&self) -> RpcResult<TxPoolContent<PooledTransaction>> {
         self.content_with(rpc_tx)
     }
 
-    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<Transaction>> {
+    fn content_from(&self, address: Address) -> RpcResult<TxPoolContentFrom<PooledTransaction>> {
         let txs = self.chain.with_pool(|pool| {
             pool.all()
                 .filter(|t| t.tx.signer() == address)
