@@ -403,6 +403,8 @@ impl Chain {
             base_fee: self.next_base_fee(),
             prevrandao: keccak256(parent.hash_slow()),
             extra_data: Bytes::new(),
+            parent_beacon_block_root: B256::ZERO,
+            withdrawals: Vec::new(),
         };
         let mut built = build_block(
             self.store.as_ref(),

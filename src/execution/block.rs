@@ -3,7 +3,11 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy::consensus::proofs::{
+    calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
+};
+use alloy::eips::eip4895::Withdrawal;
+use alloy::eips::eip7685::Requests;
 use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, TxReceipt};
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
@@ -36,6 +40,11 @@ pub struct BlockAttributes {
     pub prevrandao: B256,
     /// Header extra data.
     pub extra_data: Bytes,
+    /// The beacon block root the EIP-4788 contract records (from Cancun; the node's own
+    /// blocks use zero, having no beacon chain).
+    pub parent_beacon_block_root: B256,
+    /// Withdrawals to credit (from Shanghai; none in the node's own blocks).
+    pub withdrawals: Vec<Withdrawal>,
 }
 
 /// A built block and what happened to the transactions offered.
@@ -47,6 +56,9 @@ pub struct BuiltBlock {
     pub invalid: Vec<(B256, String)>,
     /// Transactions that did not fit and were left for a later block.
     pub deferred: Vec<Recovered<TxEnvelope>>,
+    /// The EIP-7685 execution requests (deposits, withdrawals, consolidations) the
+    /// block's `requestsHash` commits to; empty before Prague.
+    pub requests: Requests,
 }
 
 /// The header of the block `attrs` describe on top of `parent`, before execution: the
@@ -71,10 +83,10 @@ pub fn pending_header(spec: &ChainSpec, parent: &Header, attrs: &BlockAttributes
         extra_data: attrs.extra_data.clone(),
         mix_hash: attrs.prevrandao,
         base_fee_per_gas: london.then_some(attrs.base_fee),
-        withdrawals_root: shanghai.then_some(alloy::trie::EMPTY_ROOT_HASH),
+        withdrawals_root: shanghai.then(|| calculate_withdrawals_root(&attrs.withdrawals)),
         blob_gas_used: cancun.then_some(0),
         excess_blob_gas,
-        parent_beacon_block_root: cancun.then_some(B256::ZERO),
+        parent_beacon_block_root: cancun.then_some(attrs.parent_beacon_block_root),
         ..Default::default()
     }
 }
@@ -107,7 +119,7 @@ pub fn build_block(
         withdrawals: header
             .withdrawals_root
             .is_some()
-            .then_some(Cow::Owned(Vec::new())),
+            .then_some(Cow::Borrowed(attrs.withdrawals.as_slice())),
         extra_data: attrs.extra_data.clone(),
         tx_count_hint: Some(txs.len()),
         slot_number: None,
@@ -185,6 +197,10 @@ pub fn build_block(
     header.logs_bloom = logs_bloom;
     header.gas_used = result.gas_used;
     header.requests_hash = prague.then(|| result.requests.requests_hash());
+    let withdrawals = match header.withdrawals_root {
+        Some(_) => attrs.withdrawals.clone(),
+        None => Vec::new(),
+    };
     if header.blob_gas_used.is_some() {
         header.blob_gas_used = Some(transactions.iter().filter_map(|tx| tx.blob_gas_used()).sum());
     }
@@ -196,11 +212,12 @@ pub fn build_block(
                 senders,
                 receipts,
                 ommers: vec![],
-                withdrawals: vec![],
+                withdrawals,
             },
             diff,
         },
         invalid,
         deferred,
+        requests: result.requests,
     })
 }

@@ -60,7 +60,7 @@ pub trait EthApi {
     /// Base fee per gas of the next block.
     #[method(name = "baseFee")]
     fn base_fee(&self) -> RpcResult<U256>;
-    /// Base fee per blob gas of the next block (from Cancun).
+    /// Base fee per blob gas at the latest block (from Cancun), as geth answers.
     #[method(name = "blobBaseFee")]
     fn blob_base_fee(&self) -> RpcResult<U256>;
     /// Base fees, gas ratios and reward percentiles of recent blocks.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alloy::consensus::{Transaction as _, TxReceipt};
+use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
 use alloy::eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy::eips::eip7840::BlobParams;
 use alloy::eips::{BlockId, BlockNumberOrTag};
@@ -12,6 +13,7 @@ use alloy::rpc::types::{
     Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction, TransactionReceipt,
     TransactionRequest,
 };
+use alloy_hardforks::EthereumHardforks;
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 
@@ -354,8 +356,6 @@ impl EthRpc {
     /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
     /// for London's first block, zero before London.
     pub(crate) fn next_base_fee(&self, parent: &alloy::consensus::Header) -> u64 {
-        use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
-        use alloy_hardforks::EthereumHardforks;
         if !self
             .chain
             .spec()
@@ -605,7 +605,7 @@ impl EthApiServer for EthRpc {
         let head = self.chain.head();
         let fee = self
             .blob_params(head.header.timestamp)
-            .and_then(|params| head.header.next_block_blob_fee(params))
+            .and_then(|params| head.header.blob_fee(params))
             .ok_or(RpcError::ForkNotActive("Cancun (blob fees)"))?;
         Ok(U256::from(fee))
     }

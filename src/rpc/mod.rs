@@ -4,10 +4,12 @@
 //! [`filters`] polled over HTTP, and [`pubsub`] subscriptions over WebSocket); their
 //! implementation over the chain in [`eth`], [`filters`] and [`pubsub`]; the single
 //! mapping from errors to JSON-RPC codes in [`error`]. Smaller method groups carry
-//! their trait beside their implementation: [`txpool`], [`uncles`], [`account`] and,
-//! on dev nodes, [`state_dump`]. Unknown methods answer
-//! `-32601`; request bodies and batches are limited ([`RpcLimits`]). Request paths are
-//! never logged (they may carry API keys).
+//! their trait beside their implementation: [`txpool`], [`uncles`], [`account`],
+//! [`raw`] (consensus encodings), [`config`] (`eth_config`, `eth_capabilities`),
+//! [`testing`] (`testing_buildBlockV1`), [`simulate`] (`eth_simulateV1`, with its
+//! codes) and, on dev nodes, [`state_dump`]. Unknown methods answer `-32601`; request
+//! bodies and batches are limited ([`RpcLimits`]). Request paths are never logged (they
+//! may carry API keys).
 
 pub mod account;
 pub mod api;

@@ -316,4 +316,36 @@ mod tests {
                 .contains("invalid")
         );
     }
+
+    #[test]
+    fn raw_reads_follow_the_records_they_expose() {
+        let served = HashSet::new();
+        let me = Address::repeat_byte(1);
+        let user = Caller {
+            role: Some(Role::User),
+            addresses: Arc::new(vec![me]),
+            ..Caller::anonymous(false)
+        };
+        // Headers are public; a transaction is filtered by the method; whole blocks,
+        // receipts and raw state are unfiltered: auditors only.
+        for public in [
+            "debug_getRawHeader",
+            "debug_getRawTransaction",
+            "eth_config",
+        ] {
+            assert!(refusal(&user, public, None, &served).is_none(), "{public}");
+        }
+        for audit in [
+            "debug_getRawBlock",
+            "debug_getRawReceipts",
+            "eth_getStorageValues",
+            "testing_buildBlockV1",
+        ] {
+            assert!(refusal(&user, audit, None, &served).is_some(), "{audit}");
+        }
+        let mine = format!("[\"{me}\"]");
+        assert!(refusal(&user, "txpool_contentFrom", Some(&mine), &served).is_none());
+        let other = format!("[\"{}\"]", Address::repeat_byte(2));
+        assert!(refusal(&user, "txpool_contentFrom", Some(&other), &served).is_some());
+    }
 }

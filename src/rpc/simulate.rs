@@ -5,11 +5,14 @@
 //! Under the confidential policy the method needs an API key, as `eth_call` does: every
 //! call's `from` must be one of the key's addresses (default: the first), and state
 //! overrides, which could swap any contract's code or read any slot, are for auditors
-//! only. Simulations never touch the store.
+//! only. As mined headers, simulated headers carry blinded roots (see
+//! [`crate::chain::Blinder`]), so a simulation cannot be used to test a guess about the
+//! confidential state. Simulations never touch the store.
 //!
 //! Refusals carry geth's codes (the execution-apis `-380xx` family): see
 //! [`error_object`].
 
+use alloy::consensus::Header;
 use alloy::eips::BlockId;
 use alloy::rpc::types::Block;
 use alloy::rpc::types::simulate::{SimulatePayload, SimulatedBlock};
@@ -68,6 +71,12 @@ impl SimulateApiServer for SimulateRpc {
             .eth
             .run_blocking(move |chain| {
                 let merkle = merkle_at(chain.store(), base.header.number)?;
+                let blinding = chain.settings().blinding.as_ref();
+                let seal = |header: &mut Header| {
+                    if let Some(blinder) = blinding {
+                        blinder.blind_header(header);
+                    }
+                };
                 Ok(execution::simulate(
                     chain.store().as_ref(),
                     &merkle,
@@ -75,6 +84,7 @@ impl SimulateApiServer for SimulateRpc {
                     &base.header,
                     payload,
                     limits,
+                    &seal,
                 ))
             })
             .await?

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
 use alloy::consensus::{Transaction as _, TxEnvelope};
 use alloy::eips::Decodable2718;
-use alloy::eips::eip7685::{EMPTY_REQUESTS_HASH, Requests};
 use alloy::primitives::{B256, Bytes, U256};
 use alloy::rpc::types::engine::{
     BlobsBundleV2, ExecutionPayloadEnvelopeV5, ExecutionPayloadV3, PayloadAttributes,
@@ -143,6 +142,8 @@ impl TestingApiServer for TestingRpc {
             base_fee: self.eth.next_base_fee(&parent.header),
             prevrandao: attributes.prev_randao,
             extra_data: extra_data.unwrap_or_default(),
+            parent_beacon_block_root: attributes.parent_beacon_block_root.unwrap_or_default(),
+            withdrawals: attributes.withdrawals.clone().unwrap_or_default(),
         };
         let built = self
             .eth
@@ -181,16 +182,7 @@ impl TestingApiServer for TestingRpc {
         let block = built.commit.block;
         let hash = block.header.hash_slow();
         let value = block_value(&block);
-        let requests = match block.header.requests_hash {
-            Some(h) if h != EMPTY_REQUESTS_HASH => {
-                return Err(RpcError::Chain(ChainError::Execution(
-                    "the built block carries execution requests, which cannot be returned yet"
-                        .into(),
-                ))
-                .into());
-            }
-            _ => Requests::default(),
-        };
+        let requests = built.requests;
         let consensus = super::convert::consensus_block(&block);
         Ok(ExecutionPayloadEnvelopeV5 {
             execution_payload: ExecutionPayloadV3::from_block_unchecked(hash, &consensus),

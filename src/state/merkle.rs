@@ -46,7 +46,6 @@ impl Leaf {
             balance: self.balance,
             storage_root: self.storage_root,
             code_hash: self.code_hash,
-            ..Default::default()
         }
     }
 }
@@ -381,7 +380,10 @@ mod tests {
         }
     }
 
-    fn reference_root(accounts: &[(Address, u64, Vec<(u64, u64)>)]) -> B256 {
+    /// An account of the reference computation: address, balance, slots.
+    type Reference = (Address, u64, Vec<(u64, u64)>);
+
+    fn reference_root(accounts: &[Reference]) -> B256 {
         alloy::trie::root::state_root_unhashed(accounts.iter().map(|(a, b, slots)| {
             let storage = alloy::trie::root::storage_root_unhashed(
                 slots

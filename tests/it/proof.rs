@@ -19,7 +19,6 @@ fn verify(state_root: B256, proof: &EIP1186AccountProofResponse) {
         balance: proof.balance,
         storage_root: proof.storage_hash,
         code_hash: proof.code_hash,
-        ..Default::default()
     };
     // The dev chain has no empty accounts: an all-default answer means "absent".
     let exists = account != TrieAccount::default();

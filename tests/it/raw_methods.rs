@@ -96,6 +96,8 @@ async fn raw_reads_decode_to_what_the_json_methods_report() {
     )
     .await;
     assert_eq!(unprefixed["error"]["code"], -32602, "{unprefixed}");
+    // As geth: the parser's reason is the message, and there is no `data`.
+    assert!(unprefixed["error"].get("data").is_none(), "{unprefixed}");
     // The genesis block has no receipts.
     assert_eq!(
         rpc_ok(&node, "debug_getRawReceipts", json!(["0x0"])).await,
@@ -260,4 +262,122 @@ async fn content_from_lists_one_senders_pool() {
     assert_eq!(content["queued"], json!({}));
     let other = rpc_ok(&node, "txpool_contentFrom", json!([Address::ZERO])).await;
     assert_eq!(other, json!({"pending": {}, "queued": {}}));
+}
+
+#[tokio::test]
+async fn build_block_v1_builds_on_the_head_without_changing_the_chain() {
+    use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+    use alloy::signers::local::PrivateKeySigner;
+
+    let node = TestNode::spawn().await;
+    let head = rpc_ok(&node, "eth_getBlockByNumber", json!(["latest", false])).await;
+    let number = u64::from_str_radix(
+        head["number"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let timestamp = u64::from_str_radix(
+        head["timestamp"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let attributes = json!({
+        "timestamp": format!("0x{:x}", timestamp + 12),
+        "prevRandao": B256::ZERO,
+        "suggestedFeeRecipient": Address::ZERO,
+        "withdrawals": [],
+        "parentBeaconBlockRoot": B256::repeat_byte(0xbe),
+    });
+
+    let empty = rpc_ok(
+        &node,
+        "testing_buildBlockV1",
+        json!([head["hash"], attributes, [], "0x"]),
+    )
+    .await;
+    let payload = &empty["executionPayload"];
+    assert_eq!(payload["parentHash"], head["hash"]);
+    assert_eq!(payload["blockNumber"], json!(format!("0x{:x}", number + 1)));
+    assert_eq!(payload["transactions"], json!([]));
+    assert_eq!(payload["gasUsed"], "0x0");
+    assert_eq!(empty["blockValue"], "0x0");
+    assert_eq!(empty["executionRequests"], json!([]));
+    assert_eq!(
+        empty["blobsBundle"],
+        json!({"commitments": [], "proofs": [], "blobs": []})
+    );
+
+    // A signed transfer with a 2 gwei tip: the fee recipient earns 21000 × 2 gwei.
+    let signer: PrivateKeySigner = DEV_KEYS[3].parse().unwrap();
+    let base_fee: u128 = u128::from_str_radix(
+        payload["baseFeePerGas"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let chain_id = node.reader().get_chain_id().await.unwrap();
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .with_to(Address::repeat_byte(9))
+        .with_value(U256::from(1))
+        .with_nonce(0)
+        .with_chain_id(chain_id)
+        .with_gas_limit(21_000)
+        .with_max_priority_fee_per_gas(2_000_000_000)
+        .with_max_fee_per_gas(base_fee + 2_000_000_000)
+        .build(&EthereumWallet::from(signer))
+        .await
+        .unwrap();
+    let raw = alloy::eips::eip2718::Encodable2718::encoded_2718(&tx);
+    let built = rpc_ok(
+        &node,
+        "testing_buildBlockV1",
+        json!([
+            head["hash"],
+            attributes,
+            [Bytes::from(raw.clone())],
+            "0x74657374"
+        ]),
+    )
+    .await;
+    let payload = &built["executionPayload"];
+    assert_eq!(payload["transactions"], json!([Bytes::from(raw)]));
+    assert_eq!(payload["gasUsed"], "0x5208");
+    assert_eq!(payload["extraData"], "0x74657374");
+    assert_eq!(
+        built["blockValue"],
+        json!(format!("0x{:x}", 21_000u64 * 2_000_000_000))
+    );
+
+    // A transaction that cannot apply fails the whole call, as do undecodable bytes.
+    let signer: PrivateKeySigner = DEV_KEYS[3].parse().unwrap();
+    let future = alloy::rpc::types::TransactionRequest::default()
+        .with_to(Address::repeat_byte(9))
+        .with_nonce(999)
+        .with_chain_id(chain_id)
+        .with_gas_limit(21_000)
+        .with_max_priority_fee_per_gas(1)
+        .with_max_fee_per_gas(base_fee + 1)
+        .build(&EthereumWallet::from(signer))
+        .await
+        .unwrap();
+    let future = Bytes::from(alloy::eips::eip2718::Encodable2718::encoded_2718(&future));
+    let err = call(
+        &node,
+        "testing_buildBlockV1",
+        json!([head["hash"], attributes, [future], null]),
+    )
+    .await;
+    assert_eq!(err["error"]["code"], -32000, "{err}");
+    let err = call(
+        &node,
+        "testing_buildBlockV1",
+        json!([head["hash"], attributes, ["0x02"], null]),
+    )
+    .await;
+    assert_eq!(err["error"]["code"], -32602, "{err}");
+    // Nothing was mined.
+    let after = rpc_ok(&node, "eth_getBlockByNumber", json!(["latest", false])).await;
+    assert_eq!(after["hash"], head["hash"]);
 }

@@ -86,7 +86,8 @@ async fn get_account_and_account_info_read_whole_accounts() {
             "nonce": "0x7",
             "balance": "0x3e8",
             "codeHash": keccak256(&code),
-            "storageRoot": EMPTY_ROOT,
+            // The Merkle-Patricia root of its one slot.
+            "storageRoot": alloy::trie::root::storage_root_unhashed([(B256::ZERO, U256::from(9))]),
         })
     );
     assert_eq!(

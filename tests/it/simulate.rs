@@ -300,3 +300,50 @@ async fn under_the_confidential_policy_users_simulate_only_as_themselves() {
     .await;
     assert!(overrides.get("error").is_some(), "{overrides}");
 }
+
+#[tokio::test]
+async fn under_the_confidential_policy_simulated_roots_are_blinded_as_mined_ones() {
+    let open = TestNode::spawn().await;
+    let mut config = coco::node::NodeConfig::test();
+    config.confidential = true;
+    let confidential = TestNode::spawn_with(config).await;
+    let auditor = generate_key();
+    confidential.node().keys.insert(
+        key_hash(&auditor),
+        KeyRecord {
+            role: Role::Auditor,
+            addresses: vec![],
+            label: "auditor".into(),
+        },
+    );
+    // The same call on the same genesis state: the same receipt, so the same receipts
+    // root, published blinded with block 1's key (known once block 1 is mined).
+    let mined = call_as(&confidential, Some(&auditor), "evm_mine", json!([])).await;
+    assert!(mined.get("error").is_none(), "{mined}");
+    let params = json!([{"blockStateCalls": [{
+        "calls": [{"from": DEV_ADDRESSES[0], "to": TO, "value": "0x1"}]
+    }]}, "0x0"]);
+    let plain = call_as(&open, None, "eth_simulateV1", params.clone()).await;
+    let blinded = call_as(&confidential, Some(&auditor), "eth_simulateV1", params).await;
+    let (plain, blinded) = (&plain["result"][0], &blinded["result"][0]);
+    assert_eq!(plain["number"], "0x1", "{plain}");
+    assert_eq!(blinded["number"], "0x1", "{blinded}");
+    assert_eq!(plain["transactionsRoot"], blinded["transactionsRoot"]);
+    let key: B256 = serde_json::from_value(
+        call_as(
+            &confidential,
+            Some(&auditor),
+            "coco_getBlindingKey",
+            json!(["0x1"]),
+        )
+        .await["result"]
+            .clone(),
+    )
+    .unwrap();
+    let root: B256 = serde_json::from_value(plain["receiptsRoot"].clone()).unwrap();
+    let expected = alloy::primitives::keccak256([root.as_slice(), key.as_slice()].concat());
+    assert_eq!(blinded["receiptsRoot"], json!(expected));
+    assert_ne!(plain["stateRoot"], blinded["stateRoot"]);
+    let genesis = rpc_ok(&confidential, "eth_getBlockByNumber", json!(["0x0", false])).await;
+    assert_eq!(blinded["parentHash"], genesis["hash"]);
+}

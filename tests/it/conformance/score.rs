@@ -66,12 +66,42 @@ pub(super) fn summary(outcomes: &[Outcome]) -> String {
 }
 
 /// `tests/conformance/passing.txt`: the tests known to pass, one name a line, sorted.
-pub(super) fn passing_file() -> PathBuf {
+fn passing_file() -> PathBuf {
     crate::common::repo_root().join("tests/conformance/passing.txt")
 }
 
+/// Compares the tests `passing` now with the list in [`passing_file`]: prints the
+/// newly passing ones and returns the listed ones that do not pass now. With `update`
+/// (`COCO_CONFORMANCE_UPDATE=1`) rewrites the list with `passing` instead, and returns
+/// nothing.
+pub(super) fn keep(passing: &BTreeSet<String>, update: bool) -> Vec<String> {
+    let file = passing_file();
+    let known = if update && !file.exists() {
+        BTreeSet::new()
+    } else {
+        read_passing(&file)
+    };
+    let newly: Vec<_> = passing.difference(&known).collect();
+    for name in &newly {
+        println!("newly passing: {name}");
+    }
+    let regressions: Vec<String> = known.difference(passing).cloned().collect();
+    for name in &regressions {
+        println!("REGRESSION (listed in passing.txt, not passing now): {name}");
+    }
+    if update {
+        write_passing(&file, passing);
+        println!("COCO_CONFORMANCE_UPDATE=1: wrote {}", file.display());
+        return Vec::new();
+    }
+    if !newly.is_empty() {
+        println!("COCO_CONFORMANCE_UPDATE=1 adds them to {}", file.display());
+    }
+    regressions
+}
+
 /// The names listed in `path` (blank lines and `#` comments skipped).
-pub(super) fn read_passing(path: &Path) -> BTreeSet<String> {
+fn read_passing(path: &Path) -> BTreeSet<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (COCO_CONFORMANCE_UPDATE=1 writes it)",
@@ -86,7 +116,7 @@ pub(super) fn read_passing(path: &Path) -> BTreeSet<String> {
 }
 
 /// Writes `names` to `path`, one a line, sorted.
-pub(super) fn write_passing(path: &Path, names: &BTreeSet<String>) {
+fn write_passing(path: &Path, names: &BTreeSet<String>) {
     let text: String = names.iter().map(|name| format!("{name}\n")).collect();
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
