@@ -107,7 +107,6 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "txpool_contentFrom" => OwnAddress,
         // Execution as one of the caller's addresses; dev signing and controls.
         "eth_call"
-        | "eth_simulateV1"
         | "eth_estimateGas"
         | "eth_createAccessList"
         | "eth_sendTransaction"
@@ -126,6 +125,8 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "debug_getRawBlock"
         | "debug_getRawReceipts"
         | "testing_buildBlockV1"
+        // Simulation runs arbitrary senders over overridable state (DESIGN: auditors).
+        | "eth_simulateV1"
         | "txpool_content"
         | "txpool_inspect"
         | "coco_getBlindingKey" => Auditor,

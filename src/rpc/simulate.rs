@@ -2,10 +2,10 @@
 //! [`crate::execution::simulate`]), answered as geth answers: each block as
 //! `eth_getBlockByNumber` would show it, plus its calls' results.
 //!
-//! Under the confidential policy the method needs an API key, as `eth_call` does: every
-//! call's `from` must be one of the key's addresses (default: the first), and state
-//! overrides, which could swap any contract's code or read any slot, are for auditors
-//! only. As mined headers, simulated headers carry blinded roots (see
+//! Under the confidential policy the method is for auditors (DESIGN.md: a simulation
+//! runs any sender over overridable state, which could swap any contract's code or read
+//! any slot). The checks below (`from` among the caller's addresses, no state overrides
+//! for non-auditors) are a second line behind that rule. As mined headers, simulated headers carry blinded roots (see
 //! [`crate::chain::Blinder`]), so a simulation cannot be used to test a guess about the
 //! confidential state. Simulations never touch the store.
 //!
