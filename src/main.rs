@@ -40,14 +40,7 @@ fn main() -> eyre::Result<()> {
                     .await
                     .wrap_err("starting the dev node")?;
                 println!("{}", banner(&node, args.ephemeral));
-                tokio::select! {
-                    result = node.stopped() => result.wrap_err("the node stopped")?,
-                    _ = tokio::signal::ctrl_c() => {
-                        tracing::info!("shutting down");
-                    }
-                }
-                node.stop().await;
-                Ok(())
+                run_until_stopped(node).await
             }
             Command::Bench(args) => {
                 let report = coco::cli::bench::run(&args).await?;
@@ -65,20 +58,29 @@ fn main() -> eyre::Result<()> {
                     head.header.number,
                     head.header.hash_slow(),
                     node.http_url(),
-                    if node.open_policy { "open" } else { "confidential" }
-                );
-                tokio::select! {
-                    result = node.stopped() => result.wrap_err("the node stopped")?,
-                    _ = tokio::signal::ctrl_c() => {
-                        tracing::info!("shutting down");
+                    if node.open_policy {
+                        "open"
+                    } else {
+                        "confidential"
                     }
-                }
-                node.stop().await;
-                Ok(())
+                );
+                run_until_stopped(node).await
             }
             Command::Keys(_) | Command::Init(_) | Command::Import(_) => {
                 unreachable!("handled before the runtime starts")
             }
         }
     })
+}
+
+/// Serves until the node fails or Ctrl-C, then stops it cleanly.
+async fn run_until_stopped(node: Node) -> eyre::Result<()> {
+    tokio::select! {
+        result = node.stopped() => result.wrap_err("the node stopped")?,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+        }
+    }
+    node.stop().await;
+    Ok(())
 }

@@ -367,6 +367,23 @@ impl Chain {
         std::mem::replace(&mut *woken, false)
     }
 
+    /// Up to `max` pooled transactions ready to run on the state after block `parent`
+    /// (nonces following on from that state), in the order blocks take them.
+    pub fn ready_transactions(&self, max: usize, parent: u64) -> Vec<Recovered<TxEnvelope>> {
+        let pool = self.pool.lock();
+        pool.ready(max, |a| {
+            self.store
+                .account(a, parent)
+                .ok()
+                .flatten()
+                .filter(|r| r.exists)
+                .map_or(0, |r| r.nonce)
+        })
+        .into_iter()
+        .map(|p| p.tx.clone())
+        .collect()
+    }
+
     /// Builds, persists and publishes the next block with up to `max_txs` ready
     /// transactions. With `allow_empty` false, returns `None` when nothing is ready.
     pub fn mine(
@@ -377,21 +394,7 @@ impl Chain {
         let _one_at_a_time = self.mine_lock.lock();
         let head = self.head();
         let parent = &head.header;
-        let ready: Vec<Recovered<TxEnvelope>> = {
-            let pool = self.pool.lock();
-            let store = &self.store;
-            pool.ready(max_txs, |a| {
-                store
-                    .account(a, parent.number)
-                    .ok()
-                    .flatten()
-                    .filter(|r| r.exists)
-                    .map_or(0, |r| r.nonce)
-            })
-            .into_iter()
-            .map(|p| p.tx.clone())
-            .collect()
-        };
+        let ready = self.ready_transactions(max_txs, parent.number);
         if ready.is_empty() && !allow_empty {
             return Ok(None);
         }
@@ -414,7 +417,7 @@ impl Chain {
             &attrs,
             ready,
         )
-            .map_err(|e| ChainError::Execution(e.to_string()))?;
+        .map_err(|e| ChainError::Execution(e.to_string()))?;
         if built.commit.block.transactions.is_empty() && !allow_empty {
             // Nothing offered can run now (fee cap below the base fee, funds spent):
             // leave it pooled rather than mine empty blocks in a loop.

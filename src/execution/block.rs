@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use alloy::consensus::proofs::{
     calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
 };
-use alloy::eips::eip4895::Withdrawal;
-use alloy::eips::eip7685::Requests;
 use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, TxReceipt};
+use alloy::eips::eip4895::Withdrawal;
+use alloy::eips::eip7685::Requests;
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
 use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
@@ -18,8 +18,8 @@ use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
 
 use super::ChainSpec;
-use super::import::header_evm_env;
 use super::db::BlockState;
+use super::import::header_evm_env;
 use crate::state::merkle::MerkleState;
 use crate::state::{BlockCommit, StateReader, StoredBlock};
 
@@ -202,7 +202,12 @@ pub fn build_block(
         None => Vec::new(),
     };
     if header.blob_gas_used.is_some() {
-        header.blob_gas_used = Some(transactions.iter().filter_map(|tx| tx.blob_gas_used()).sum());
+        header.blob_gas_used = Some(
+            transactions
+                .iter()
+                .filter_map(|tx| tx.blob_gas_used())
+                .sum(),
+        );
     }
     Ok(BuiltBlock {
         commit: BlockCommit {

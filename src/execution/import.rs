@@ -15,7 +15,9 @@ use alloy::consensus::proofs::{
     calculate_withdrawals_root,
 };
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
-use alloy::consensus::{Block, Eip658Value, Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt};
+use alloy::consensus::{
+    Block, Eip658Value, Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt,
+};
 use alloy::primitives::{Address, B256, Bloom, U256};
 use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
@@ -66,7 +68,9 @@ pub enum ImportError {
         reason: String,
     },
     /// The result differs from what the header claims.
-    #[error("block {number} ({hash}): {field} mismatch: header has {expected}, execution gives {got}")]
+    #[error(
+        "block {number} ({hash}): {field} mismatch: header has {expected}, execution gives {got}"
+    )]
     Mismatch {
         /// Block number.
         number: u64,
@@ -189,7 +193,11 @@ pub fn execute_block(
         parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
         ommers: &block.body.ommers,
-        withdrawals: block.body.withdrawals.as_ref().map(|w| Cow::Borrowed(w.as_slice())),
+        withdrawals: block
+            .body
+            .withdrawals
+            .as_ref()
+            .map(|w| Cow::Borrowed(w.as_slice())),
         extra_data: header.extra_data.clone(),
         tx_count_hint: Some(block.body.transactions.len()),
         slot_number: None,
@@ -252,7 +260,11 @@ pub fn execute_block(
             .filter_map(|tx| tx.blob_gas_used())
             .sum();
         if used != expected {
-            return Err(mismatch("blobGasUsed", expected.to_string(), used.to_string()));
+            return Err(mismatch(
+                "blobGasUsed",
+                expected.to_string(),
+                used.to_string(),
+            ));
         }
     }
     if let Some(expected) = header.requests_hash {

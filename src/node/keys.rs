@@ -222,6 +222,8 @@ pub(super) fn load_finalized(dir: &Path, secrets: &Secrets) -> Result<Option<u64
 pub(super) fn store_finalized(dir: &Path, secrets: &Secrets, number: u64) -> Result<(), NodeError> {
     write_private(
         &dir.join("finalized.sealed"),
-        &secrets.platform.seal(FINALIZED_LABEL, &number.to_be_bytes()),
+        &secrets
+            .platform
+            .seal(FINALIZED_LABEL, &number.to_be_bytes()),
     )
 }

@@ -445,7 +445,14 @@ pub fn open_existing(data_dir: &Path) -> Result<Chain, NodeError> {
     }
     let secrets = keys::Secrets::load_or_create(data_dir)?;
     let genesis = keys::load_or_create_genesis(data_dir, &secrets, || Err(no_chain(data_dir)))?;
-    open_chain(data_dir, &secrets, genesis, 64 << 20, true, plain_settings())
+    open_chain(
+        data_dir,
+        &secrets,
+        genesis,
+        64 << 20,
+        true,
+        plain_settings(),
+    )
 }
 
 /// anvil's rule: a directory given for a state file means `<dir>/state.json`.

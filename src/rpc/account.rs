@@ -15,9 +15,9 @@ use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY};
 use alloy::rpc::types::{AccountInfo, EIP1186AccountProofResponse, EIP1186StorageProof};
 use alloy::serde::JsonStorageKey;
-use jsonrpsee::core::async_trait;
 use alloy::trie::EMPTY_ROOT_HASH;
 use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::async_trait;
 use jsonrpsee::proc_macros::rpc;
 
 use super::error::RpcError;
@@ -30,8 +30,7 @@ use crate::state::{AccountRecord, StateReader};
 pub trait AccountApi {
     /// The account at a block: `{nonce, balance, codeHash, storageRoot}`.
     #[method(name = "getAccount")]
-    async fn account(&self, address: Address, block: Option<BlockId>)
-    -> RpcResult<TrieAccount>;
+    async fn account(&self, address: Address, block: Option<BlockId>) -> RpcResult<TrieAccount>;
     /// The account at a block with its code: `{balance, nonce, code}`.
     #[method(name = "getAccountInfo")]
     fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo>;
@@ -76,7 +75,12 @@ impl AccountRpc {
 }
 
 /// The proof of `address` and `slots` in the state after block `at`.
-fn prove(chain: &Chain, at: u64, address: Address, slots: &[B256]) -> Result<AccountProof, RpcError> {
+fn prove(
+    chain: &Chain,
+    at: u64,
+    address: Address,
+    slots: &[B256],
+) -> Result<AccountProof, RpcError> {
     let store = chain.store();
     if store.head() == Some(at) {
         return Ok(store.merkle().proof(address, slots));
@@ -122,12 +126,10 @@ impl AccountApiServer for AccountRpc {
         let at = self.number(block)?;
         let storage_root = match self.chain.store().head() == Some(at) {
             true => self.chain.store().merkle().storage_root(address),
-            false => {
-                blocking(&self.chain, move |chain| prove(chain, at, address, &[]))
-                    .await?
-                    .account
-                    .map(|a| a.storage_root)
-            }
+            false => blocking(&self.chain, move |chain| prove(chain, at, address, &[]))
+                .await?
+                .account
+                .map(|a| a.storage_root),
         };
         Ok(TrieAccount::new(
             record.nonce,

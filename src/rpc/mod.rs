@@ -159,10 +159,9 @@ pub fn module(
         )))
         .expect("config methods are unique");
     module
-        .merge(testing::TestingApiServer::into_rpc(testing::TestingRpc::new(
-            chain.clone(),
-            eth.clone(),
-        )))
+        .merge(testing::TestingApiServer::into_rpc(
+            testing::TestingRpc::new(chain.clone(), eth.clone()),
+        ))
         .expect("testing methods are unique");
     module
         .merge(simulate::SimulateApiServer::into_rpc(

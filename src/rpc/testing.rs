@@ -24,8 +24,8 @@ use super::error::RpcError;
 use super::eth::EthRpc;
 use crate::chain::{Chain, ChainError, TxError};
 use crate::execution::{BlockAttributes, build_block};
+use crate::state::StoredBlock;
 use crate::state::merkle::MerkleState;
-use crate::state::{StateReader, StoredBlock};
 
 /// geth's default block gas ceiling, the target a builder moves the gas limit toward.
 const GAS_CEILING: u64 = 60_000_000;
@@ -59,24 +59,6 @@ impl TestingRpc {
     /// The namespace over `chain`, resolving blocks and running blocking work as `eth`.
     pub fn new(chain: Arc<Chain>, eth: EthRpc) -> Self {
         Self { chain, eth }
-    }
-
-    /// The pool's ready transactions, in the order the node would mine them.
-    fn pooled(&self, parent: u64) -> Vec<Recovered<TxEnvelope>> {
-        let store = self.chain.store();
-        self.chain.with_pool(|pool| {
-            pool.ready(MAX_POOLED, |a| {
-                store
-                    .account(a, parent)
-                    .ok()
-                    .flatten()
-                    .filter(|r| r.exists)
-                    .map_or(0, |r| r.nonce)
-            })
-            .into_iter()
-            .map(|p| p.tx.clone())
-            .collect()
-        })
     }
 }
 
@@ -132,7 +114,9 @@ impl TestingApiServer for TestingRpc {
         let explicit = transactions.as_deref().map(decode).transpose()?;
         let txs = match &explicit {
             Some(txs) => txs.clone(),
-            None => self.pooled(parent.header.number),
+            None => self
+                .chain
+                .ready_transactions(MAX_POOLED, parent.header.number),
         };
         let attrs = BlockAttributes {
             number: parent.header.number + 1,

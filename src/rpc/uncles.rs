@@ -13,8 +13,8 @@ use jsonrpsee::proc_macros::rpc;
 use super::account::resolve_block;
 use super::convert;
 use super::error::RpcError;
-use crate::state::StoredBlock;
 use crate::chain::Chain;
+use crate::state::StoredBlock;
 
 /// `eth_getUncle*`.
 #[rpc(server, namespace = "eth")]

@@ -19,7 +19,7 @@ use alloy::rlp::Encodable;
 use alloy::trie::proof::ProofRetainer;
 use alloy::trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount};
 
-use super::{AccountRecord, Result, StateDiff, StateReader};
+use super::{AccountRecord, Result, SlotChange, StateDiff, StateReader};
 
 /// One account's storage trie: its generation, its non-zero slots and their root.
 #[derive(Debug, Clone)]
@@ -178,14 +178,7 @@ impl MerkleState {
                 trie.incarnation = change.record.incarnation;
                 trie.slots.clear();
             }
-            for slot in &change.storage {
-                let hashed = keccak256(B256::from(slot.key));
-                if slot.value.is_zero() {
-                    trie.slots.remove(&hashed);
-                } else {
-                    trie.slots.insert(hashed, slot.value);
-                }
-            }
+            write_slots(&mut trie.slots, &change.storage);
             if reset || !change.storage.is_empty() {
                 trie.root = storage_root(&trie.slots);
             }
@@ -213,14 +206,7 @@ impl MerkleState {
                     None if change.storage.is_empty() => EMPTY_ROOT_HASH,
                     _ => {
                         let mut slots = current.map(|t| t.slots.clone()).unwrap_or_default();
-                        for slot in &change.storage {
-                            let hashed = keccak256(B256::from(slot.key));
-                            if slot.value.is_zero() {
-                                slots.remove(&hashed);
-                            } else {
-                                slots.insert(hashed, slot.value);
-                            }
-                        }
+                        write_slots(&mut slots, &change.storage);
                         storage_root(&slots)
                     }
                 };
@@ -312,6 +298,18 @@ impl MerkleState {
     }
 }
 
+/// Applies slot writes to hashed-key leaves (zero clears a slot).
+fn write_slots(slots: &mut BTreeMap<B256, U256>, writes: &[SlotChange]) {
+    for slot in writes {
+        let hashed = keccak256(B256::from(slot.key));
+        if slot.value.is_zero() {
+            slots.remove(&hashed);
+        } else {
+            slots.insert(hashed, slot.value);
+        }
+    }
+}
+
 fn leaf(record: &AccountRecord, storage_root: B256) -> Leaf {
     Leaf {
         nonce: record.nonce,
@@ -361,7 +359,7 @@ fn merge<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{AccountChange, SlotChange};
+    use crate::state::AccountChange;
 
     fn change(address: Address, balance: u64, slots: &[(u64, u64)]) -> AccountChange {
         AccountChange {

@@ -300,7 +300,11 @@ async fn tampered_store_record_is_never_served() {
     let aside = std::fs::read_dir(&data_dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().starts_with("store.corrupt-"));
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("store.corrupt-")
+        });
     assert!(aside, "the tampered store is kept aside for inspection");
 }
 

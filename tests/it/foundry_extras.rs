@@ -80,12 +80,16 @@ async fn cast_run_replays_a_mined_transaction() {
         .expect("mined");
 
     let out = expect(cast(&node, &["run", &hash]), true).await;
+    // cast names selectors and events from a signature service when it can reach one;
+    // offline (CI) it prints them raw. Either way the replayed call and event are there.
+    let forty_two = format!("{:064x}", 42);
     assert!(
-        out.contains("setNumber(42)"),
+        out.contains("setNumber(42)") || out.contains(&format!("3fb5c1cb({forty_two})")),
         "the call in the trace:\n{out}"
     );
+    let number_set = alloy::primitives::keccak256("NumberSet(address,uint256)").to_string();
     assert!(
-        out.contains("emit NumberSet"),
+        out.contains("emit NumberSet") || (out.contains(&number_set) && out.contains(&forty_two)),
         "the event in the trace:\n{out}"
     );
     assert!(out.contains("Transaction successfully executed."), "{out}");
