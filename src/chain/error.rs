@@ -12,11 +12,27 @@ pub enum TxError {
     /// The bytes are not a transaction.
     #[error("rlp: {0}")]
     Decode(String),
-    /// Blob (EIP-4844) transactions are not accepted.
-    #[error(
-        "transaction type not supported: blob transactions (EIP-4844) are not accepted by this chain"
-    )]
-    BlobNotSupported,
+    /// A blob transaction sent without its blobs (the network form carries them).
+    #[error("missing sidecar in blob transaction")]
+    BlobSidecarMissing,
+    /// A blob transaction without blobs.
+    #[error("blobless blob transaction")]
+    BlobsMissing,
+    /// More blobs than one transaction may carry at this fork.
+    #[error("too many blobs in transaction: have {have}, permitted {max}")]
+    TooManyBlobs {
+        /// The transaction's blob count.
+        have: usize,
+        /// The fork's limit per transaction.
+        max: u64,
+    },
+    /// The sidecar's proof kind is not the fork's (cell proofs from Osaka, blob proofs
+    /// before).
+    #[error("{0}")]
+    BlobSidecarVersion(&'static str),
+    /// The blobs, commitments or proofs do not verify against the versioned hashes.
+    #[error("invalid blob sidecar: {0}")]
+    BlobSidecarInvalid(String),
     /// The transaction type is not active at this fork.
     #[error("transaction type not supported")]
     TypeNotSupported,

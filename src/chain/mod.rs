@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
-use alloy::consensus::{Transaction, TxEnvelope};
+use alloy::consensus::{Signed, Transaction, TxEip4844Variant, TxEnvelope};
 use alloy::eips::Decodable2718;
 use alloy::eips::eip1559::BaseFeeParams;
+use alloy::eips::eip4844::c_kzg;
+use alloy::eips::eip7594::BlobTransactionSidecarVariant;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_evm::FromRecoveredTx;
 use alloy_hardforks::EthereumHardforks;
@@ -247,12 +249,76 @@ impl Chain {
 
     /// Decodes, validates and pools a raw signed transaction.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, TxError> {
-        let tx = TxEnvelope::decode_2718_exact(raw).map_err(|e| TxError::Decode(e.to_string()))?;
-        if tx.is_eip4844() {
-            return Err(TxError::BlobNotSupported);
+        let mut tx =
+            TxEnvelope::decode_2718_exact(raw).map_err(|e| TxError::Decode(e.to_string()))?;
+        if let TxEnvelope::Eip4844(signed) = tx {
+            tx = TxEnvelope::Eip4844(self.check_blobs(signed)?);
         }
         let sender = tx.recover_signer().map_err(|_| TxError::InvalidSender)?;
         self.submit(Recovered::new_unchecked(tx, sender))
+    }
+
+    /// Loads the KZG trusted setup in the background when this chain ever takes blob
+    /// transactions, so the first one does not wait for it (seconds in a debug build).
+    /// The setup is process-wide: later calls cost nothing.
+    pub fn prepare_blob_verification(&self) {
+        if self.spec.is_cancun_active_at_timestamp(u64::MAX) {
+            let _ = std::thread::Builder::new()
+                .name("coco-kzg-setup".into())
+                .spawn(|| {
+                    c_kzg::ethereum_kzg_settings(0);
+                });
+        }
+    }
+
+    /// Checks a blob transaction's sidecar (present, of the fork's kind, verifying against
+    /// the versioned hashes with KZG) and returns the transaction without it: the chain
+    /// keeps no blobs (it has no beacon chain to serve them), and a block carries the
+    /// transaction without its sidecar anyway.
+    fn check_blobs(
+        &self,
+        signed: Signed<TxEip4844Variant>,
+    ) -> Result<Signed<TxEip4844Variant>, TxError> {
+        let head = self.head();
+        let timestamp = self.next_timestamp(&head.header);
+        let Some(params) = self.spec.blob_params_at(timestamp) else {
+            return Err(TxError::TypeNotSupported);
+        };
+        let (variant, signature, hash) = signed.into_parts();
+        let TxEip4844Variant::TxEip4844WithSidecar(with_sidecar) = &variant else {
+            return Err(TxError::BlobSidecarMissing);
+        };
+        let blobs = with_sidecar.tx.blob_versioned_hashes.len();
+        if blobs == 0 {
+            return Err(TxError::BlobsMissing);
+        }
+        if blobs as u64 > params.max_blobs_per_tx {
+            return Err(TxError::TooManyBlobs {
+                have: blobs,
+                max: params.max_blobs_per_tx,
+            });
+        }
+        let osaka = self.spec.is_osaka_active_at_timestamp(timestamp);
+        match (&with_sidecar.sidecar, osaka) {
+            (BlobTransactionSidecarVariant::Eip4844(_), true) => {
+                return Err(TxError::BlobSidecarVersion(
+                    "blob sidecar version 0 is not accepted after Osaka: send cell proofs (version 1)",
+                ));
+            }
+            (BlobTransactionSidecarVariant::Eip7594(_), false) => {
+                return Err(TxError::BlobSidecarVersion(
+                    "blob sidecar version 1 (cell proofs) is not accepted before Osaka",
+                ));
+            }
+            _ => {}
+        }
+        // Verification needs no precomputed tables (they speed up computing proofs):
+        // loading with none takes a fraction of the default's time.
+        with_sidecar
+            .validate_blob(c_kzg::ethereum_kzg_settings(0))
+            .map_err(|e| TxError::BlobSidecarInvalid(e.to_string()))?;
+        let (variant, _sidecar) = variant.strip_sidecar();
+        Ok(Signed::new_unchecked(variant, signature, hash))
     }
 
     /// Validates and pools a signed transaction whose sender is recovered.
@@ -279,7 +345,7 @@ impl Chain {
             TxEnvelope::Legacy(_) => true,
             TxEnvelope::Eip2930(_) => self.spec.is_berlin_active_at_block(number),
             TxEnvelope::Eip1559(_) => self.spec.is_london_active_at_block(number),
-            TxEnvelope::Eip4844(_) => return Err(TxError::BlobNotSupported),
+            TxEnvelope::Eip4844(_) => self.spec.is_cancun_active_at_timestamp(timestamp),
             TxEnvelope::Eip7702(_) => self.spec.is_prague_active_at_timestamp(timestamp),
         };
         if !supported {
@@ -336,7 +402,10 @@ impl Chain {
                 state: account.nonce,
             });
         }
-        let cost = U256::from(gas) * U256::from(tx.max_fee_per_gas()) + tx.value();
+        // As geth: the blob gas at the blob fee cap counts too.
+        let blob_cost = U256::from(tx.blob_gas_used().unwrap_or_default())
+            * U256::from(tx.max_fee_per_blob_gas().unwrap_or_default());
+        let cost = U256::from(gas) * U256::from(tx.max_fee_per_gas()) + tx.value() + blob_cost;
         if account.balance < cost {
             return Err(TxError::InsufficientFunds {
                 detail: Some((tx.signer(), account.balance, cost)),

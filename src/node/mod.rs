@@ -244,6 +244,7 @@ impl Node {
             temp.is_none(),
             settings,
         )?);
+        chain.prepare_blob_verification();
         if let Some(number) = keys::load_finalized(&data_dir, &secrets)? {
             chain.set_finalized(number);
         }

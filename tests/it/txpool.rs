@@ -1,10 +1,14 @@
 //! Transaction validation: every rejection with geth's message, nonce gaps held until
 //! filled, replacement rules.
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy::consensus::{
+    SidecarBuilder, SignableTransaction, Signed, SimpleCoder, TxEip1559, TxEip4844,
+    TxEip4844Variant, TxEip4844WithSidecar, TxEnvelope, TxLegacy,
+};
 use alloy::eips::Encodable2718;
+use alloy::eips::eip7594::BlobTransactionSidecarVariant;
 use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use serde_json::{Value, json};
@@ -141,27 +145,108 @@ async fn rejections_use_geth_messages_and_change_nothing() {
     );
 }
 
-#[tokio::test]
-async fn blob_transactions_are_refused() {
-    use alloy::consensus::TxEip4844;
-    let node = TestNode::spawn().await;
-    let s = signer(0);
+/// A blob transaction of `sender` at `nonce` in its network form: with `sidecar`, and
+/// versioned hashes `hashes`.
+fn blob_tx(
+    s: &PrivateKeySigner,
+    nonce: u64,
+    hashes: Vec<B256>,
+    sidecar: Option<BlobTransactionSidecarVariant>,
+) -> (String, B256) {
     let mut tx = TxEip4844 {
         chain_id: 31337,
-        nonce: 0,
+        nonce,
         gas_limit: 21_000,
         max_fee_per_gas: 10 * GWEI,
         max_priority_fee_per_gas: GWEI,
         to: Address::repeat_byte(1),
-        max_fee_per_blob_gas: 1,
-        blob_versioned_hashes: vec![alloy::primitives::B256::repeat_byte(1)],
+        max_fee_per_blob_gas: 10 * GWEI,
+        blob_versioned_hashes: hashes,
         ..Default::default()
     };
-    let sig = s.sign_transaction_sync(&mut tx).unwrap();
-    let envelope = TxEnvelope::from(tx.into_signed(sig));
-    let raw = format!("0x{}", alloy::hex::encode(envelope.encoded_2718()));
-    let msg = rejected(&node, &raw).await;
-    assert!(msg.contains("blob transactions"), "{msg}");
+    let signature = s.sign_transaction_sync(&mut tx).unwrap();
+    let variant = match sidecar {
+        Some(sidecar) => {
+            TxEip4844Variant::TxEip4844WithSidecar(TxEip4844WithSidecar { tx, sidecar })
+        }
+        None => TxEip4844Variant::TxEip4844(tx),
+    };
+    let envelope = TxEnvelope::Eip4844(Signed::new_unhashed(variant, signature));
+    (
+        format!("0x{}", alloy::hex::encode(envelope.encoded_2718())),
+        *envelope.tx_hash(),
+    )
+}
+
+#[tokio::test]
+async fn blob_transactions_need_valid_cell_proofs_and_are_mined_without_blobs() {
+    let node = TestNode::spawn().await;
+    let s = signer(0);
+    let builder = SidecarBuilder::<SimpleCoder>::from_slice(b"blobs on coco");
+    let cells = builder.clone().build_7594().unwrap();
+    let hashes: Vec<B256> = cells.versioned_hashes().collect();
+
+    // The canonical form (no blobs) is refused, as are blob proofs after Osaka and
+    // blobs that do not match the hashes; nothing is pooled.
+    let (bare, _) = blob_tx(&s, 0, hashes.clone(), None);
+    assert_eq!(
+        rejected(&node, &bare).await,
+        "missing sidecar in blob transaction"
+    );
+    let v0 = BlobTransactionSidecarVariant::Eip4844(builder.build().unwrap());
+    let (old_kind, _) = blob_tx(&s, 0, hashes.clone(), Some(v0));
+    assert!(rejected(&node, &old_kind).await.contains("version 0"));
+    let wrong = vec![B256::with_last_byte(1)];
+    let (mismatch, _) = blob_tx(
+        &s,
+        0,
+        wrong,
+        Some(BlobTransactionSidecarVariant::Eip7594(cells.clone())),
+    );
+    assert!(
+        rejected(&node, &mismatch)
+            .await
+            .starts_with("invalid blob sidecar"),
+    );
+    let (none, _) = blob_tx(
+        &s,
+        0,
+        vec![],
+        Some(BlobTransactionSidecarVariant::Eip7594(cells.clone())),
+    );
+    assert_eq!(rejected(&node, &none).await, "blobless blob transaction");
+
+    // A valid one is pooled under its canonical hash and mined with its blob gas.
+    let (raw, hash) = blob_tx(
+        &s,
+        0,
+        hashes.clone(),
+        Some(BlobTransactionSidecarVariant::Eip7594(cells)),
+    );
+    assert_eq!(send(&node, &raw).await["result"], json!(hash));
+    let receipt = node
+        .reader()
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .expect("mined at once");
+    assert!(receipt.status());
+    assert_eq!(receipt.blob_gas_used, Some(131_072));
+    let block = node
+        .reader()
+        .get_block_by_number(receipt.block_number.unwrap().into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(block.header.blob_gas_used, Some(131_072));
+    // The block keeps the transaction without its blobs: raw it is the canonical form.
+    let raw_mined: Bytes = node
+        .reader()
+        .raw_request("debug_getRawTransaction".into(), (hash,))
+        .await
+        .unwrap();
+    let (canonical, _) = blob_tx(&s, 0, hashes, None);
+    assert_eq!(format!("{raw_mined}"), canonical);
 }
 
 #[tokio::test]

@@ -38,8 +38,12 @@ pub(super) fn exact(expected: &Value, got: &Value) -> Result<(), String> {
 /// - a `0x` hex string is answered with a hex string, any other string with a string;
 /// - numbers with numbers, booleans with booleans, `null` with `null`.
 ///
-/// This is stricter than a schema where the schema has optional fields or maps keyed
-/// by address, and looser where it constrains values (lengths, enumerations).
+/// - an object whose keys are all data (addresses, hashes, numbers, as in
+///   `txpool_content`'s `{address: {nonce: tx}}`) is a map, as its schema says: any such
+///   keys, each value shaped like one of the expected values (see [`map_value_shape`]);
+///
+/// This is stricter than a schema where the schema has optional fields, and looser
+/// where it constrains values (lengths, enumerations).
 pub(super) fn shape(expected: &Value, got: &Value) -> Result<(), String> {
     for key in ["jsonrpc", "id"] {
         let (want, have) = (&expected[key], &got[key]);
@@ -164,6 +168,15 @@ fn string_difference(want: &str, have: &str) -> String {
 /// Shapes match; see [`shape`].
 fn same_shape(path: &str, want: &Value, have: &Value) -> Result<(), String> {
     match (want, have) {
+        (Value::Object(want_map), Value::Object(have_map)) if is_map(want_map) => {
+            have_map.iter().try_for_each(|(key, have)| {
+                let path = format!("{path}.{key}");
+                if !is_data_key(key) {
+                    return Err(format!("{path}: unexpected field, got {}", render(have)));
+                }
+                map_value_shape(&path, want_map, key, have)
+            })
+        }
         (Value::Object(want_map), Value::Object(have_map)) => {
             for (key, want) in want_map {
                 let path = format!("{path}.{key}");
@@ -208,6 +221,57 @@ fn extra_field(
         )),
         None => Ok(()),
     }
+}
+
+/// A map's value: shaped like the expected value under the same key or like any of the
+/// expected values; failing that (a kind the examples do not show, such as a blob
+/// transaction among legacy ones) an object holding at least the fields every example
+/// has, each shaped as there. The error is the one against the same key's (or first)
+/// example.
+fn map_value_shape(
+    path: &str,
+    want_map: &Map<String, Value>,
+    key: &str,
+    have: &Value,
+) -> Result<(), String> {
+    let closest = want_map.get(key).or(want_map.values().next());
+    let Some(closest) = closest else {
+        return Ok(());
+    };
+    let first_try = same_shape(path, closest, have);
+    if first_try.is_ok()
+        || want_map
+            .values()
+            .any(|want| same_shape(path, want, have).is_ok())
+    {
+        return Ok(());
+    }
+    let (Value::Object(have_fields), Some(Value::Object(first))) = (have, want_map.values().next())
+    else {
+        return first_try;
+    };
+    let common = first.iter().filter(|(field, _)| {
+        want_map
+            .values()
+            .all(|want| want.get(field.as_str()).is_some())
+    });
+    for (field, want) in common {
+        match have_fields.get(field) {
+            Some(value) => same_shape(&format!("{path}.{field}"), want, value)?,
+            None => return first_try,
+        }
+    }
+    Ok(())
+}
+
+/// An object keyed by data rather than field names (see [`shape`]).
+fn is_map(map: &Map<String, Value>) -> bool {
+    !map.is_empty() && map.keys().all(|k| is_data_key(k))
+}
+
+/// A key that is data: hex (an address, a hash) or a decimal number (a nonce).
+fn is_data_key(key: &str) -> bool {
+    (is_hex(key) && key.len() > 2) || (!key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A `0x`-prefixed string of hex digits (`0x` alone is empty data).
@@ -359,5 +423,36 @@ mod tests {
             Err(r#"expected a result, got error {"code":3,"message":"x"}"#.into())
         );
         assert_eq!(shape(&error, &error.clone()), Ok(()));
+    }
+
+    #[test]
+    fn shape_treats_objects_keyed_by_data_as_maps() {
+        let tx = json!({"nonce": "0x0", "type": "0x2"});
+        let want = json!({"jsonrpc": "2.0", "id": 1, "result": {
+            "pending": {"0x0c2c51a0990AeE1d73C1228de158688341557508": {"0": tx}}, "queued": {},
+        }});
+        let more = json!({"jsonrpc": "2.0", "id": 1, "result": {
+            "pending": {
+                "0x0c2c51a0990AeE1d73C1228de158688341557508": {"0": tx, "1": tx},
+                "0x1F4924B14F34e24159387C0A4CdBaa32f3DDb0cF": {"0": tx},
+            },
+            "queued": {},
+        }});
+        assert_eq!(shape(&want, &more), Ok(()), "other addresses and nonces");
+        let mut bad = more.clone();
+        bad["result"]["pending"]["0x1F4924B14F34e24159387C0A4CdBaa32f3DDb0cF"]["0"]["nonce"] =
+            json!(0);
+        assert!(shape(&want, &bad).is_err(), "values keep their shape");
+        let mut blob = more.clone();
+        blob["result"]["pending"]["0x1F4924B14F34e24159387C0A4CdBaa32f3DDb0cF"]["0"] =
+            json!({"nonce": "0x0", "type": "0x3", "maxFeePerBlobGas": "0x1"});
+        assert_eq!(
+            shape(&want, &blob),
+            Ok(()),
+            "a kind the examples lack, with their fields"
+        );
+        let mut named = more.clone();
+        named["result"]["pending"]["oops"] = json!({});
+        assert!(shape(&want, &named).is_err(), "field names are not data");
     }
 }
