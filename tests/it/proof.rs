@@ -45,23 +45,20 @@ async fn proofs_verify_against_the_header_state_root() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.expect("deploy");
-    counter
-        .setNumber(U256::from(42))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let at_42 = provider.get_block_number().await.unwrap();
-    counter
-        .setNumber(U256::from(43))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    // Set the counter to 42, then 43; remember the block that holds 42.
+    let mut blocks = Vec::new();
+    for value in [42u64, 43] {
+        let receipt = counter
+            .setNumber(U256::from(value))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        blocks.push(receipt.block_number.expect("mined"));
+    }
+    let at_42 = blocks[0];
     let latest = provider
         .get_block_by_number(BlockNumberOrTag::Latest)
         .await
