@@ -205,13 +205,18 @@ impl Chain {
 
     /// The base fee the next block will have.
     pub fn next_base_fee(&self) -> u64 {
-        let head = self.head();
-        if !self.spec.is_london_active_at_block(head.header.number + 1) {
+        self.base_fee_after(&self.head().header)
+    }
+
+    /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
+    /// for London's first block, zero before London.
+    pub fn base_fee_after(&self, parent: &alloy::consensus::Header) -> u64 {
+        if !self.spec.is_london_active_at_block(parent.number + 1) {
             return 0;
         }
-        head.header
+        parent
             .next_block_base_fee(BaseFeeParams::ethereum())
-            .unwrap_or_default()
+            .unwrap_or(alloy::eips::eip1559::INITIAL_BASE_FEE)
     }
 
     /// Makes `block` the head and tells subscribers.
@@ -258,16 +263,25 @@ impl Chain {
         self.submit(Recovered::new_unchecked(tx, sender))
     }
 
-    /// Loads the KZG trusted setup in the background when this chain ever takes blob
-    /// transactions, so the first one does not wait for it (seconds in a debug build).
-    /// The setup is process-wide: later calls cost nothing.
-    pub fn prepare_blob_verification(&self) {
-        if self.spec.is_cancun_active_at_timestamp(u64::MAX) {
+    /// Loads the KZG trusted setup when this chain ever takes blob transactions, so the
+    /// first one does not wait for it (about half a second in a release build, seconds
+    /// in a debug one): in the background, or before returning with `wait`. The setup is
+    /// process-wide: later calls cost nothing.
+    pub fn prepare_blob_verification(&self, wait: bool) {
+        if !self.spec.is_cancun_active_at_timestamp(u64::MAX) {
+            return;
+        }
+        let load = || {
+            let started = std::time::Instant::now();
+            c_kzg::ethereum_kzg_settings(0);
+            tracing::debug!(elapsed = ?started.elapsed(), "KZG trusted setup loaded");
+        };
+        if wait {
+            load();
+        } else {
             let _ = std::thread::Builder::new()
                 .name("coco-kzg-setup".into())
-                .spawn(|| {
-                    c_kzg::ethereum_kzg_settings(0);
-                });
+                .spawn(load);
         }
     }
 

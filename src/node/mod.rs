@@ -244,7 +244,15 @@ impl Node {
             temp.is_none(),
             settings,
         )?);
-        chain.prepare_blob_verification();
+        // A served chain answers every method as soon as its port opens; a dev chain
+        // starts at once and loads in the background.
+        if config.existing_chain {
+            let chain = chain.clone();
+            let _ =
+                tokio::task::spawn_blocking(move || chain.prepare_blob_verification(true)).await;
+        } else {
+            chain.prepare_blob_verification(false);
+        }
         if let Some(number) = keys::load_finalized(&data_dir, &secrets)? {
             chain.set_finalized(number);
         }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alloy::consensus::{Transaction as _, TxReceipt};
-use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
 use alloy::eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy::eips::eip7840::BlobParams;
 use alloy::eips::{BlockId, BlockNumberOrTag};
@@ -13,7 +12,6 @@ use alloy::rpc::types::{
     Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction, TransactionReceipt,
     TransactionRequest,
 };
-use alloy_hardforks::EthereumHardforks;
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 
@@ -341,7 +339,9 @@ impl EthRpc {
                 rewards.push(block_rewards(&block, p));
             }
             if n == newest {
-                history.base_fee_per_gas.push(self.next_base_fee(h) as u128);
+                history
+                    .base_fee_per_gas
+                    .push(self.chain.base_fee_after(h) as u128);
                 history.base_fee_per_blob_gas.push(
                     blob_params
                         .and_then(|params| h.next_block_blob_fee(params))
@@ -351,21 +351,6 @@ impl EthRpc {
         }
         history.reward = percentiles.map(|_| rewards);
         Ok(history)
-    }
-
-    /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
-    /// for London's first block, zero before London.
-    pub(crate) fn next_base_fee(&self, parent: &alloy::consensus::Header) -> u64 {
-        if !self
-            .chain
-            .spec()
-            .is_london_active_at_block(parent.number + 1)
-        {
-            return 0;
-        }
-        parent
-            .next_block_base_fee(BaseFeeParams::ethereum())
-            .unwrap_or(INITIAL_BASE_FEE)
     }
 
     /// Whether `caller` may see a log (looks up its transaction's sender).
@@ -598,7 +583,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn base_fee(&self) -> RpcResult<U256> {
-        Ok(U256::from(self.next_base_fee(&self.chain.head().header)))
+        Ok(U256::from(self.chain.next_base_fee()))
     }
 
     fn blob_base_fee(&self) -> RpcResult<U256> {

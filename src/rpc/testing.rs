@@ -123,7 +123,7 @@ impl TestingApiServer for TestingRpc {
             timestamp: attributes.timestamp,
             beneficiary: attributes.suggested_fee_recipient,
             gas_limit: next_gas_limit(parent.header.gas_limit, GAS_CEILING),
-            base_fee: self.eth.next_base_fee(&parent.header),
+            base_fee: self.chain.base_fee_after(&parent.header),
             prevrandao: attributes.prev_randao,
             extra_data: extra_data.unwrap_or_default(),
             parent_beacon_block_root: attributes.parent_beacon_block_root.unwrap_or_default(),
