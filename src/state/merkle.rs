@@ -1,51 +1,47 @@
 //! Ethereum's Merkle-Patricia state root, kept in memory beside the encrypted store.
 //!
 //! The store cannot enumerate its keys (they are keyed hashes), and a Merkle-Patricia
-//! root needs every account and slot in hashed-key order. [`MerkleState`] keeps exactly
-//! that: the leaves of the account trie and of every storage trie, sorted by hashed key,
-//! with each account's storage root cached. A block's root is computed with alloy-trie's
-//! [`HashBuilder`] over the leaves as they would be after the block's [`StateDiff`]
-//! ([`MerkleState::root_with`]), and the diff is applied once the block is durable
-//! ([`MerkleState::apply`]). Proofs for `eth_getProof` come from the same leaves
-//! ([`MerkleState::proof`]).
+//! root needs every account and slot. [`MerkleState`] keeps them: the account trie and
+//! every account's storage trie as persistent tries ([`super::trie`]) whose nodes cache
+//! their hashes, plus each account's fields and slot values for proofs. A block's root
+//! is the root of the tries with the block's [`StateDiff`] laid over cheap clones of
+//! them ([`MerkleState::root_with`]: only the changed keys' paths are rehashed); the diff
+//! is applied once the block is durable ([`MerkleState::apply`]). Proofs for
+//! `eth_getProof` walk the same tries ([`MerkleState::proof`]).
 //!
-//! The leaves live only in memory (the enclave's memory in production): on open they are
+//! The tries live only in memory (the enclave's memory in production): on open they are
 //! rebuilt from the block log's diffs, reading current values through the store.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy::rlp::Encodable;
-use alloy::trie::proof::ProofRetainer;
-use alloy::trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount};
+use alloy::trie::{EMPTY_ROOT_HASH, TrieAccount};
 
+use super::trie::Trie;
 use super::{AccountRecord, Result, SlotChange, StateDiff, StateReader};
 
-/// One account's storage trie: its generation, its non-zero slots and their root.
-#[derive(Debug, Clone)]
-struct StorageTrie {
+/// One account's storage: its generation, its non-zero slots and their trie.
+#[derive(Debug, Clone, Default)]
+struct Storage {
     incarnation: u64,
     /// keccak(slot) → value, non-zero values only.
-    slots: BTreeMap<B256, U256>,
-    root: B256,
+    slots: HashMap<B256, U256>,
+    trie: Trie,
 }
 
-/// One account's leaf in the state trie.
-#[derive(Debug, Clone, Copy)]
-struct Leaf {
-    nonce: u64,
-    balance: U256,
-    code_hash: B256,
-    storage_root: B256,
-}
-
-impl Leaf {
-    fn trie_account(&self) -> TrieAccount {
-        TrieAccount {
-            nonce: self.nonce,
-            balance: self.balance,
-            storage_root: self.storage_root,
-            code_hash: self.code_hash,
+impl Storage {
+    /// Applies slot writes (zero clears a slot).
+    fn write(&mut self, writes: &[SlotChange]) {
+        for slot in writes {
+            let hashed = keccak256(B256::from(slot.key));
+            if slot.value.is_zero() {
+                self.slots.remove(&hashed);
+                self.trie.remove(hashed);
+            } else {
+                self.slots.insert(hashed, slot.value);
+                self.trie.insert(hashed, alloy::rlp::encode(slot.value));
+            }
         }
     }
 }
@@ -64,20 +60,13 @@ pub struct AccountProof {
 /// Accounts and the slots of each that some diff wrote.
 pub type Named = HashMap<Address, HashSet<U256>>;
 
-/// Every account's leaf and storage, in hashed-key order, with cached storage roots.
+/// The account trie, every account's fields and every storage trie.
 #[derive(Debug, Clone, Default)]
 pub struct MerkleState {
-    /// keccak(address) → leaf.
-    accounts: BTreeMap<B256, Leaf>,
-    storage: HashMap<Address, StorageTrie>,
-}
-
-fn storage_root(slots: &BTreeMap<B256, U256>) -> B256 {
-    root_of(slots.iter().map(|(k, v)| (*k, encode_slot(*v))), &[]).0
-}
-
-fn encode_slot(value: U256) -> Vec<u8> {
-    alloy::rlp::encode(value)
+    /// keccak(address) → the account's leaf.
+    accounts: HashMap<B256, TrieAccount>,
+    account_trie: Trie,
+    storage: HashMap<Address, Storage>,
 }
 
 fn encode_account(account: &TrieAccount) -> Vec<u8> {
@@ -86,74 +75,58 @@ fn encode_account(account: &TrieAccount) -> Vec<u8> {
     out
 }
 
-/// The root of sorted `(hashed key, encoded value)` leaves, with the proof nodes for
-/// `targets` (hashed keys), each from the root down.
-fn root_of(
-    leaves: impl Iterator<Item = (B256, Vec<u8>)>,
-    targets: &[B256],
-) -> (B256, Vec<Vec<Bytes>>) {
-    let mut builder = if targets.is_empty() {
-        HashBuilder::default()
-    } else {
-        HashBuilder::default().with_proof_retainer(ProofRetainer::new(
-            targets.iter().map(Nibbles::unpack).collect(),
-        ))
-    };
-    let mut any = false;
-    for (key, value) in leaves {
-        any = true;
-        builder.add_leaf(Nibbles::unpack(key), &value);
+fn leaf(record: &AccountRecord, storage_root: B256) -> TrieAccount {
+    TrieAccount {
+        nonce: record.nonce,
+        balance: record.balance,
+        storage_root,
+        code_hash: if record.code_hash.is_zero() {
+            KECCAK256_EMPTY
+        } else {
+            record.code_hash
+        },
     }
-    if !any {
-        // An empty trie's only node is the empty string.
-        let proofs = targets
-            .iter()
-            .map(|_| vec![Bytes::from_static(&[0x80])])
-            .collect();
-        return (EMPTY_ROOT_HASH, proofs);
-    }
-    let root = builder.root();
-    if targets.is_empty() {
-        return (root, Vec::new());
-    }
-    let nodes = builder.take_proof_nodes();
-    let proofs = targets
-        .iter()
-        .map(|target| {
-            nodes
-                .matching_nodes_sorted(&Nibbles::unpack(target))
-                .into_iter()
-                .map(|(_, node)| node)
-                .collect()
-        })
-        .collect();
-    (root, proofs)
 }
 
 impl MerkleState {
     /// The state root.
     pub fn root(&self) -> B256 {
-        self.root_with(&StateDiff::default())
+        self.account_trie.root()
     }
 
     /// The state root after `diff`, without applying it.
     pub fn root_with(&self, diff: &StateDiff) -> B256 {
-        let changed = self.changed_leaves(diff);
-        if changed.is_empty() {
-            return root_of(
-                self.accounts
-                    .iter()
-                    .map(|(k, leaf)| (*k, encode_account(&leaf.trie_account()))),
-                &[],
-            )
-            .0;
+        let mut trie = self.account_trie.clone();
+        for change in &diff.accounts {
+            let key = keccak256(change.address);
+            if !change.record.exists {
+                trie.remove(key);
+                continue;
+            }
+            let current = self
+                .storage
+                .get(&change.address)
+                .filter(|s| s.incarnation == change.record.incarnation);
+            let storage_root = match current {
+                Some(storage) if change.storage.is_empty() => storage.trie.root(),
+                None if change.storage.is_empty() => EMPTY_ROOT_HASH,
+                _ => {
+                    // Only the trie is needed: slot values stay where they are.
+                    let mut storage_trie = current.map(|s| s.trie.clone()).unwrap_or_default();
+                    for slot in &change.storage {
+                        let hashed = keccak256(B256::from(slot.key));
+                        if slot.value.is_zero() {
+                            storage_trie.remove(hashed);
+                        } else {
+                            storage_trie.insert(hashed, alloy::rlp::encode(slot.value));
+                        }
+                    }
+                    storage_trie.root()
+                }
+            };
+            trie.insert(key, encode_account(&leaf(&change.record, storage_root)));
         }
-        let merged = merge(&self.accounts, &changed);
-        root_of(
-            merged.map(|(k, leaf)| (k, encode_account(&leaf.trie_account()))),
-            &[],
-        )
-        .0
+        trie.root()
     }
 
     /// Applies a durable block's or patch's changes.
@@ -162,100 +135,49 @@ impl MerkleState {
             let key = keccak256(change.address);
             if !change.record.exists {
                 self.accounts.remove(&key);
+                self.account_trie.remove(key);
                 self.storage.remove(&change.address);
                 continue;
             }
-            let trie = self
-                .storage
-                .entry(change.address)
-                .or_insert_with(|| StorageTrie {
+            let storage = self.storage.entry(change.address).or_default();
+            if storage.incarnation != change.record.incarnation {
+                *storage = Storage {
                     incarnation: change.record.incarnation,
-                    slots: BTreeMap::new(),
-                    root: EMPTY_ROOT_HASH,
-                });
-            let reset = trie.incarnation != change.record.incarnation;
-            if reset {
-                trie.incarnation = change.record.incarnation;
-                trie.slots.clear();
-            }
-            write_slots(&mut trie.slots, &change.storage);
-            if reset || !change.storage.is_empty() {
-                trie.root = storage_root(&trie.slots);
-            }
-            let storage_root = trie.root;
-            self.accounts
-                .insert(key, leaf(&change.record, storage_root));
-        }
-    }
-
-    /// Leaves the diff changes: `None` for accounts it deletes.
-    fn changed_leaves(&self, diff: &StateDiff) -> BTreeMap<B256, Option<Leaf>> {
-        diff.accounts
-            .iter()
-            .map(|change| {
-                let key = keccak256(change.address);
-                if !change.record.exists {
-                    return (key, None);
-                }
-                let current = self
-                    .storage
-                    .get(&change.address)
-                    .filter(|t| t.incarnation == change.record.incarnation);
-                let storage_root = match current {
-                    Some(trie) if change.storage.is_empty() => trie.root,
-                    None if change.storage.is_empty() => EMPTY_ROOT_HASH,
-                    _ => {
-                        let mut slots = current.map(|t| t.slots.clone()).unwrap_or_default();
-                        write_slots(&mut slots, &change.storage);
-                        storage_root(&slots)
-                    }
+                    ..Storage::default()
                 };
-                (key, Some(leaf(&change.record, storage_root)))
-            })
-            .collect()
+            }
+            storage.write(&change.storage);
+            let account = leaf(&change.record, storage.trie.root());
+            self.account_trie.insert(key, encode_account(&account));
+            self.accounts.insert(key, account);
+        }
     }
 
     /// The storage root of an existing account.
     pub fn storage_root(&self, address: Address) -> Option<B256> {
         self.accounts
             .get(&keccak256(address))
-            .map(|leaf| leaf.storage_root)
+            .map(|account| account.storage_root)
     }
 
     /// A proof of `address` and `slots` against [`MerkleState::root`].
     pub fn proof(&self, address: Address, slots: &[B256]) -> AccountProof {
         let key = keccak256(address);
-        let (_, mut proofs) = root_of(
-            self.accounts
-                .iter()
-                .map(|(k, leaf)| (*k, encode_account(&leaf.trie_account()))),
-            &[key],
-        );
-        let account = self.accounts.get(&key).map(Leaf::trie_account);
-        let trie = self.storage.get(&address).filter(|_| account.is_some());
-        let hashed: Vec<B256> = slots.iter().map(keccak256).collect();
-        let (_, storage_proofs) = match trie {
-            Some(trie) => root_of(
-                trie.slots.iter().map(|(k, v)| (*k, encode_slot(*v))),
-                &hashed,
-            ),
-            None => root_of(std::iter::empty(), &hashed),
-        };
-        let storage = slots
-            .iter()
-            .zip(&hashed)
-            .zip(storage_proofs)
-            .map(|((slot, hashed), proof)| {
-                let value = trie
-                    .and_then(|t| t.slots.get(hashed).copied())
-                    .unwrap_or_default();
-                (*slot, value, proof)
-            })
-            .collect();
+        let account = self.accounts.get(&key).copied();
+        let storage = self.storage.get(&address).filter(|_| account.is_some());
+        let empty = Storage::default();
+        let storage = storage.unwrap_or(&empty);
         AccountProof {
             account,
-            proof: proofs.pop().unwrap_or_default(),
-            storage,
+            proof: self.account_trie.proof(key),
+            storage: slots
+                .iter()
+                .map(|slot| {
+                    let hashed = keccak256(slot);
+                    let value = storage.slots.get(&hashed).copied().unwrap_or_default();
+                    (*slot, value, storage.trie.proof(hashed))
+                })
+                .collect(),
         }
     }
 
@@ -269,7 +191,7 @@ impl MerkleState {
         }
     }
 
-    /// Rebuilds the leaves of the state at block `at` from every account and slot that
+    /// Rebuilds the tries of the state at block `at` from every account and slot that
     /// was ever `named`, reading their values at `at` through `reader`.
     pub fn rebuild(reader: &dyn StateReader, at: u64, named: Named) -> Result<Self> {
         let mut state = Self::default();
@@ -277,83 +199,22 @@ impl MerkleState {
             let Some(record) = reader.account(address, at)?.filter(|r| r.exists) else {
                 continue;
             };
-            let mut trie = StorageTrie {
-                incarnation: record.incarnation,
-                slots: BTreeMap::new(),
-                root: EMPTY_ROOT_HASH,
-            };
-            for slot in slots {
-                let value = reader.storage(address, record.incarnation, slot, at)?;
-                if !value.is_zero() {
-                    trie.slots.insert(keccak256(B256::from(slot)), value);
-                }
+            let mut writes = Vec::with_capacity(slots.len());
+            for key in slots {
+                let value = reader.storage(address, record.incarnation, key, at)?;
+                writes.push(SlotChange { key, value });
             }
-            trie.root = storage_root(&trie.slots);
-            state
-                .accounts
-                .insert(keccak256(address), leaf(&record, trie.root));
-            state.storage.insert(address, trie);
+            state.apply(&StateDiff {
+                accounts: vec![super::AccountChange {
+                    address,
+                    record,
+                    storage: writes,
+                }],
+                code: vec![],
+            });
         }
         Ok(state)
     }
-}
-
-/// Applies slot writes to hashed-key leaves (zero clears a slot).
-fn write_slots(slots: &mut BTreeMap<B256, U256>, writes: &[SlotChange]) {
-    for slot in writes {
-        let hashed = keccak256(B256::from(slot.key));
-        if slot.value.is_zero() {
-            slots.remove(&hashed);
-        } else {
-            slots.insert(hashed, slot.value);
-        }
-    }
-}
-
-fn leaf(record: &AccountRecord, storage_root: B256) -> Leaf {
-    Leaf {
-        nonce: record.nonce,
-        balance: record.balance,
-        code_hash: if record.code_hash.is_zero() {
-            KECCAK256_EMPTY
-        } else {
-            record.code_hash
-        },
-        storage_root,
-    }
-}
-
-/// `base` with `changes` laid over it, in key order (`None` removes).
-fn merge<'a>(
-    base: &'a BTreeMap<B256, Leaf>,
-    changes: &'a BTreeMap<B256, Option<Leaf>>,
-) -> impl Iterator<Item = (B256, Leaf)> + 'a {
-    let mut base = base.iter().peekable();
-    let mut changes = changes.iter().peekable();
-    std::iter::from_fn(move || {
-        loop {
-            let next = match (base.peek(), changes.peek()) {
-                (None, None) => return None,
-                (Some(_), None) => base.next().map(|(k, l)| (*k, Some(*l))),
-                (None, Some(_)) => changes.next().map(|(k, l)| (*k, *l)),
-                (Some((bk, _)), Some((ck, _))) => {
-                    if bk < ck {
-                        base.next().map(|(k, l)| (*k, Some(*l)))
-                    } else {
-                        if bk == ck {
-                            base.next();
-                        }
-                        changes.next().map(|(k, l)| (*k, *l))
-                    }
-                }
-            };
-            match next {
-                Some((k, Some(leaf))) => return Some((k, leaf)),
-                Some((_, None)) => continue,
-                None => return None,
-            }
-        }
-    })
 }
 
 #[cfg(test)]
@@ -453,7 +314,7 @@ mod tests {
         let account = proof.account.expect("exists");
         alloy::trie::proof::verify_proof(
             root,
-            Nibbles::unpack(keccak256(address)),
+            alloy::trie::Nibbles::unpack(keccak256(address)),
             Some(encode_account(&account)),
             &proof.proof,
         )
@@ -462,8 +323,8 @@ mod tests {
         assert_eq!(*value, U256::from(7));
         alloy::trie::proof::verify_proof(
             account.storage_root,
-            Nibbles::unpack(keccak256(slot)),
-            Some(encode_slot(*value)),
+            alloy::trie::Nibbles::unpack(keccak256(slot)),
+            Some(alloy::rlp::encode(*value)),
             nodes,
         )
         .expect("storage proof verifies");
@@ -471,7 +332,7 @@ mod tests {
         assert!(absent.is_zero());
         alloy::trie::proof::verify_proof(
             account.storage_root,
-            Nibbles::unpack(keccak256(B256::from(U256::from(3)))),
+            alloy::trie::Nibbles::unpack(keccak256(B256::from(U256::from(3)))),
             None,
             nodes,
         )
@@ -480,7 +341,7 @@ mod tests {
         assert!(missing.account.is_none());
         alloy::trie::proof::verify_proof(
             root,
-            Nibbles::unpack(keccak256(Address::repeat_byte(99))),
+            alloy::trie::Nibbles::unpack(keccak256(Address::repeat_byte(99))),
             None,
             &missing.proof,
         )

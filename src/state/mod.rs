@@ -20,6 +20,7 @@ mod blocklog;
 mod error;
 pub mod merkle;
 mod tables;
+mod trie;
 mod types;
 
 use std::collections::BTreeMap;
