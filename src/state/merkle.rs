@@ -33,15 +33,26 @@ struct Storage {
 impl Storage {
     /// Applies slot writes (zero clears a slot).
     fn write(&mut self, writes: &[SlotChange]) {
+        write_trie(&mut self.trie, writes);
         for slot in writes {
             let hashed = keccak256(B256::from(slot.key));
             if slot.value.is_zero() {
                 self.slots.remove(&hashed);
-                self.trie.remove(hashed);
             } else {
                 self.slots.insert(hashed, slot.value);
-                self.trie.insert(hashed, alloy::rlp::encode(slot.value));
             }
+        }
+    }
+}
+
+/// Applies slot writes to a storage trie (zero clears a slot).
+fn write_trie(trie: &mut Trie, writes: &[SlotChange]) {
+    for slot in writes {
+        let hashed = keccak256(B256::from(slot.key));
+        if slot.value.is_zero() {
+            trie.remove(hashed);
+        } else {
+            trie.insert(hashed, alloy::rlp::encode(slot.value));
         }
     }
 }
@@ -113,14 +124,7 @@ impl MerkleState {
                 _ => {
                     // Only the trie is needed: slot values stay where they are.
                     let mut storage_trie = current.map(|s| s.trie.clone()).unwrap_or_default();
-                    for slot in &change.storage {
-                        let hashed = keccak256(B256::from(slot.key));
-                        if slot.value.is_zero() {
-                            storage_trie.remove(hashed);
-                        } else {
-                            storage_trie.insert(hashed, alloy::rlp::encode(slot.value));
-                        }
-                    }
+                    write_trie(&mut storage_trie, &change.storage);
                     storage_trie.root()
                 }
             };
