@@ -17,7 +17,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
 use alloy::consensus::{Signed, Transaction, TxEip4844Variant, TxEnvelope};
 use alloy::eips::Decodable2718;
-use alloy::eips::eip1559::BaseFeeParams;
 use alloy::eips::eip4844::c_kzg;
 use alloy::eips::eip7594::BlobTransactionSidecarVariant;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
@@ -205,18 +204,7 @@ impl Chain {
 
     /// The base fee the next block will have.
     pub fn next_base_fee(&self) -> u64 {
-        self.base_fee_after(&self.head().header)
-    }
-
-    /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
-    /// for London's first block, zero before London.
-    pub fn base_fee_after(&self, parent: &alloy::consensus::Header) -> u64 {
-        if !self.spec.is_london_active_at_block(parent.number + 1) {
-            return 0;
-        }
-        parent
-            .next_block_base_fee(BaseFeeParams::ethereum())
-            .unwrap_or(alloy::eips::eip1559::INITIAL_BASE_FEE)
+        self.spec.base_fee_after(&self.head().header)
     }
 
     /// Makes `block` the head and tells subscribers.
@@ -521,10 +509,7 @@ impl Chain {
                 tracing::warn!(%hash, %reason, "dropping a pooled transaction the block refused");
                 pool.remove(hash);
             }
-            for (tx, sender) in block.transactions.iter().zip(&block.senders) {
-                pool.remove(tx.tx_hash());
-                pool.prune_sender(*sender, tx.nonce() + 1);
-            }
+            pool.remove_included(&block);
         }
         self.publish(block.clone());
         if !built.deferred.is_empty() {
@@ -532,9 +517,7 @@ impl Chain {
         }
         Ok(Some(block))
     }
-}
 
-impl Chain {
     /// Executes a block built elsewhere on top of the head, checks it against its header
     /// and makes it the new head (`coco import`). Pooled transactions it includes leave
     /// the pool.
@@ -552,13 +535,7 @@ impl Chain {
             block,
         )?;
         let block = self.store.commit_block(commit)?;
-        {
-            let mut pool = self.pool.lock();
-            for (tx, sender) in block.transactions.iter().zip(&block.senders) {
-                pool.remove(tx.tx_hash());
-                pool.prune_sender(*sender, tx.nonce() + 1);
-            }
-        }
+        self.pool.lock().remove_included(&block);
         self.publish(block.clone());
         Ok(block)
     }

@@ -199,6 +199,14 @@ impl Pool {
         Some(entry)
     }
 
+    /// Drops the transactions a block included, and their senders' older nonces.
+    pub fn remove_included(&mut self, block: &crate::state::StoredBlock) {
+        for (tx, sender) in block.transactions.iter().zip(&block.senders) {
+            self.remove(tx.tx_hash());
+            self.prune_sender(*sender, tx.nonce() + 1);
+        }
+    }
+
     /// Drops every transaction of `sender` with a nonce below `state_nonce`.
     pub fn prune_sender(&mut self, sender: Address, state_nonce: u64) {
         let Some(queue) = self.senders.get_mut(&sender) else {

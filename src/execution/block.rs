@@ -7,11 +7,15 @@ use alloy::consensus::proofs::{
     calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
 };
 use alloy::consensus::transaction::Recovered;
-use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, TxReceipt};
+use alloy::consensus::{
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt,
+};
 use alloy::eips::eip4895::Withdrawal;
 use alloy::eips::eip7685::Requests;
 use alloy::primitives::{Address, B256, Bloom, Bytes, U256};
-use alloy_evm::block::{BlockExecutionError, BlockExecutor, BlockValidationError};
+use alloy_evm::block::{
+    BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockValidationError,
+};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
 use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
@@ -89,6 +93,46 @@ pub fn pending_header(spec: &ChainSpec, parent: &Header, attrs: &BlockAttributes
         parent_beacon_block_root: cancun.then_some(attrs.parent_beacon_block_root),
         ..Default::default()
     }
+}
+
+/// The logs bloom of a block: the union of its receipts' blooms.
+pub fn receipts_bloom(receipts: &[ReceiptEnvelope]) -> Bloom {
+    receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
+        bloom.accrue_bloom(&r.bloom());
+        bloom
+    })
+}
+
+/// Replaces receipts' statuses with pre-Byzantium post-state roots, one per receipt.
+pub fn set_post_states(receipts: &mut [ReceiptEnvelope], roots: Vec<B256>) {
+    for (receipt, root) in receipts.iter_mut().zip(roots) {
+        if let Some(with_bloom) = receipt.as_receipt_with_bloom_mut() {
+            with_bloom.receipt.status = Eip658Value::PostState(root);
+        }
+    }
+}
+
+/// Fills the header fields execution decides — state root (given), transactions and
+/// receipts roots, bloom, gas used, blob gas used (from Cancun), requests hash (from
+/// Prague) — from the block's transactions and its execution result.
+pub fn finish_header(
+    header: &mut Header,
+    spec: &ChainSpec,
+    state_root: B256,
+    transactions: &[TxEnvelope],
+    result: &BlockExecutionResult<ReceiptEnvelope>,
+) {
+    header.state_root = state_root;
+    header.transactions_root = calculate_transaction_root(transactions);
+    header.receipts_root = calculate_receipt_root(&result.receipts);
+    header.logs_bloom = receipts_bloom(&result.receipts);
+    header.gas_used = result.gas_used;
+    if header.blob_gas_used.is_some() {
+        header.blob_gas_used = Some(result.blob_gas_used);
+    }
+    header.requests_hash = spec
+        .is_prague_active_at_timestamp(header.timestamp)
+        .then(|| result.requests.requests_hash());
 }
 
 /// Executes `txs` on top of `parent` and returns the block.
@@ -178,12 +222,6 @@ pub fn build_block(
     let (evm, result) = executor.finish()?;
     let diff = evm.into_db().into_diff();
 
-    let receipts = result.receipts;
-    let logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
-        bloom.accrue_bloom(&r.bloom());
-        bloom
-    });
-    let prague = spec.is_prague_active_at_timestamp(attrs.timestamp);
     let (transactions, senders): (Vec<TxEnvelope>, Vec<Address>) = included
         .into_iter()
         .map(|tx| {
@@ -191,24 +229,18 @@ pub fn build_block(
             (tx, sender)
         })
         .unzip();
-    header.state_root = merkle.root_with(&diff);
-    header.transactions_root = calculate_transaction_root(&transactions);
-    header.receipts_root = calculate_receipt_root(&receipts);
-    header.logs_bloom = logs_bloom;
-    header.gas_used = result.gas_used;
-    header.requests_hash = prague.then(|| result.requests.requests_hash());
+    finish_header(
+        &mut header,
+        spec,
+        merkle.root_with(&diff),
+        &transactions,
+        &result,
+    );
+    let receipts = result.receipts;
     let withdrawals = match header.withdrawals_root {
         Some(_) => attrs.withdrawals.clone(),
         None => Vec::new(),
     };
-    if header.blob_gas_used.is_some() {
-        header.blob_gas_used = Some(
-            transactions
-                .iter()
-                .filter_map(|tx| tx.blob_gas_used())
-                .sum(),
-        );
-    }
     Ok(BuiltBlock {
         commit: BlockCommit {
             block: StoredBlock {

@@ -15,10 +15,8 @@ use alloy::consensus::proofs::{
     calculate_withdrawals_root,
 };
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
-use alloy::consensus::{
-    Block, Eip658Value, Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt,
-};
-use alloy::primitives::{Address, B256, Bloom, U256};
+use alloy::consensus::{Block, Header, Transaction, TxEnvelope};
+use alloy::primitives::{Address, B256, U256};
 use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
@@ -30,6 +28,7 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::primitives::hardfork::SpecId;
 
 use super::ChainSpec;
+use super::block::{receipts_bloom, set_post_states};
 use super::db::BlockState;
 use crate::state::merkle::MerkleState;
 use crate::state::{BlockCommit, StateReader, StoredBlock};
@@ -226,9 +225,7 @@ pub fn execute_block(
     let diff = evm.into_db().into_diff();
 
     let mut receipts = result.receipts;
-    for (receipt, root) in receipts.iter_mut().zip(intermediate_roots) {
-        set_post_state(receipt, root);
-    }
+    set_post_states(&mut receipts, intermediate_roots);
     if result.gas_used != header.gas_used {
         return Err(mismatch(
             "gasUsed",
@@ -241,10 +238,7 @@ pub fn execute_block(
         header.receipts_root,
         calculate_receipt_root(&receipts),
     )?;
-    let bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
-        bloom.accrue_bloom(&r.bloom());
-        bloom
-    });
+    let bloom = receipts_bloom(&receipts);
     if bloom != header.logs_bloom {
         return Err(mismatch(
             "logsBloom",
@@ -284,11 +278,4 @@ pub fn execute_block(
         },
         diff,
     })
-}
-
-/// Replaces a receipt's status with the pre-Byzantium post-state root.
-fn set_post_state(receipt: &mut ReceiptEnvelope, root: B256) {
-    if let Some(with_bloom) = receipt.as_receipt_with_bloom_mut() {
-        with_bloom.receipt.status = Eip658Value::PostState(root);
-    }
 }

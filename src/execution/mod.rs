@@ -16,7 +16,10 @@ mod simulate;
 mod spec;
 mod trace;
 
-pub use block::{BlockAttributes, BuiltBlock, build_block, pending_header};
+pub use block::{
+    BlockAttributes, BuiltBlock, build_block, finish_header, pending_header, receipts_bloom,
+    set_post_states,
+};
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
 pub use import::{ImportError, execute_block, header_evm_env};

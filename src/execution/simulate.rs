@@ -31,12 +31,12 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy::consensus::transaction::Recovered;
-use alloy::consensus::{EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, TxEnvelope, TxReceipt};
-use alloy::eips::eip1559::{BaseFeeParams, INITIAL_BASE_FEE};
-use alloy::primitives::{Address, B256, Bloom, Bytes, Log, U256};
+use alloy::consensus::{Header, TxEnvelope};
+use alloy::primitives::{Address, B256, Bytes, Log, U256};
 use alloy::rpc::types::TransactionRequest;
+
+use super::block::{BlockAttributes, finish_header, pending_header, set_post_states};
 use alloy::rpc::types::simulate::{SimCallResult, SimulatePayload};
 use alloy::rpc::types::state::StateOverride;
 use alloy_evm::block::BlockExecutor;
@@ -235,41 +235,26 @@ impl Simulator<'_> {
     /// The header of `block` before execution: inherited from `parent` (beneficiary, gas
     /// limit, difficulty) unless overridden, base fee and blob gas by the fork rules.
     fn header(&self, parent: &Header, block: &PlannedBlock) -> Header {
-        let spec = self.spec;
         let o = &block.overrides;
-        let (number, timestamp) = (block.number, block.timestamp);
-        let london = spec.is_london_active_at_block(number);
-        let shanghai = spec.is_shanghai_active_at_timestamp(timestamp);
-        let cancun = spec.is_cancun_active_at_timestamp(timestamp);
-        let base_fee = london.then(|| match o.base_fee {
+        let base_fee = match o.base_fee {
             Some(fee) => fee.saturating_to(),
-            None if self.validation => parent
-                .next_block_base_fee(BaseFeeParams::ethereum())
-                .unwrap_or(INITIAL_BASE_FEE),
+            None if self.validation => self.spec.base_fee_after(parent),
             None => 0,
-        });
-        let excess_blob_gas = cancun.then(|| {
-            spec.blob_params_at(timestamp)
-                .filter(|_| spec.is_cancun_active_at_timestamp(parent.timestamp))
-                .and_then(|params| parent.next_block_excess_blob_gas(params))
-                .unwrap_or_default()
-        });
-        Header {
-            parent_hash: parent.hash_slow(),
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        };
+        let attrs = BlockAttributes {
+            number: block.number,
+            timestamp: block.timestamp,
             beneficiary: o.coinbase.unwrap_or(parent.beneficiary),
-            difficulty: o.difficulty.unwrap_or(parent.difficulty),
-            number,
             gas_limit: o.gas_limit.unwrap_or(parent.gas_limit),
-            timestamp,
-            mix_hash: o.random.unwrap_or_default(),
-            base_fee_per_gas: base_fee,
-            withdrawals_root: shanghai.then_some(alloy::trie::EMPTY_ROOT_HASH),
-            excess_blob_gas,
-            blob_gas_used: cancun.then_some(0),
-            parent_beacon_block_root: cancun.then(|| o.beacon_root.unwrap_or_default()),
-            ..Default::default()
-        }
+            base_fee,
+            prevrandao: o.random.unwrap_or_default(),
+            extra_data: Bytes::new(),
+            parent_beacon_block_root: o.beacon_root.unwrap_or_default(),
+            withdrawals: Vec::new(),
+        };
+        let mut header = pending_header(self.spec, parent, &attrs);
+        header.difficulty = o.difficulty.unwrap_or(parent.difficulty);
+        header
     }
 
     /// Simulates one block on `db`; returns the overlay with the block's changes.
@@ -311,26 +296,11 @@ impl Simulator<'_> {
             .finish()
             .map_err(|e| SimulateError::Execution(e.to_string()))?;
         let mut db = evm.into_db();
-        let mut receipts = result.receipts;
-        for (receipt, root) in receipts.iter_mut().zip(post_states) {
-            if let Some(inner) = receipt.as_receipt_with_bloom_mut() {
-                inner.receipt.status = Eip658Value::PostState(root);
-            }
-        }
-        header.state_root = self.merkle.root_with(&db.state.to_diff());
-        header.transactions_root = calculate_transaction_root(&transactions);
-        header.receipts_root = calculate_receipt_root(&receipts);
-        header.logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, r| {
-            bloom.accrue_bloom(&r.bloom());
-            bloom
-        });
-        header.gas_used = result.gas_used;
-        if header.blob_gas_used.is_some() {
-            header.blob_gas_used = Some(result.blob_gas_used);
-        }
-        if spec.is_prague_active_at_timestamp(header.timestamp) {
-            header.requests_hash = Some(result.requests.requests_hash());
-        }
+        let mut result = result;
+        set_post_states(&mut result.receipts, post_states);
+        let state_root = self.merkle.root_with(&db.state.to_diff());
+        finish_header(&mut header, spec, state_root, &transactions, &result);
+        let receipts = result.receipts;
         (self.seal)(&mut header);
         let hash = header.hash_slow();
         for log in calls.iter_mut().flat_map(|c| c.logs.iter_mut()) {

@@ -48,6 +48,17 @@ impl ChainSpec {
         })
     }
 
+    /// The base fee of the block after `parent`: EIP-1559's rule, the initial base fee
+    /// for London's first block, zero before London.
+    pub fn base_fee_after(&self, parent: &alloy::consensus::Header) -> u64 {
+        if !self.is_london_active_at_block(parent.number + 1) {
+            return 0;
+        }
+        parent
+            .next_block_base_fee(alloy::eips::eip1559::BaseFeeParams::ethereum())
+            .unwrap_or(alloy::eips::eip1559::INITIAL_BASE_FEE)
+    }
+
     /// The revm spec in force for a block.
     pub fn spec_id(&self, number: u64, timestamp: u64) -> SpecId {
         alloy_evm::spec_by_timestamp_and_block_number(self, timestamp, number)

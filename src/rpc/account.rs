@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use alloy::consensus::TrieAccount;
-use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::eips::BlockId;
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY};
 use alloy::rpc::types::{AccountInfo, EIP1186AccountProofResponse, EIP1186StorageProof};
 use alloy::serde::JsonStorageKey;
@@ -22,7 +22,6 @@ use jsonrpsee::proc_macros::rpc;
 
 use super::error::RpcError;
 use crate::chain::Chain;
-use crate::state::merkle::AccountProof;
 use crate::state::{AccountRecord, StateReader};
 
 /// Whole-account reads.
@@ -61,10 +60,8 @@ impl AccountRpc {
         resolve_block(&self.chain, block.unwrap_or_default())?.ok_or(RpcError::HeaderNotFound)
     }
 
-    /// The account's record at `block` (`header not found` for an unknown block),
-    /// the empty account when it does not exist.
-    fn record(&self, address: Address, block: Option<BlockId>) -> Result<AccountRecord, RpcError> {
-        let at = self.number(block)?;
+    /// The account's record after block `at`, the empty account when it does not exist.
+    fn record(&self, address: Address, at: u64) -> Result<AccountRecord, RpcError> {
         Ok(self
             .chain
             .store()
@@ -74,44 +71,13 @@ impl AccountRpc {
     }
 }
 
-/// The proof of `address` and `slots` in the state after block `at`.
-fn prove(
-    chain: &Chain,
-    at: u64,
-    address: Address,
-    slots: &[B256],
-) -> Result<AccountProof, RpcError> {
-    let store = chain.store();
-    if store.head() == Some(at) {
-        return Ok(store.merkle().proof(address, slots));
-    }
-    // An older block: rebuild its leaves (a walk of the block log).
-    Ok(store.merkle_at(at)?.proof(address, slots))
-}
-
-async fn blocking<T: Send + 'static>(
-    chain: &Arc<Chain>,
-    f: impl FnOnce(&Chain) -> Result<T, RpcError> + Send + 'static,
-) -> RpcResult<T> {
-    let chain = chain.clone();
-    tokio::task::spawn_blocking(move || f(&chain))
-        .await
-        .map_err(|e| RpcError::Chain(crate::chain::ChainError::Execution(e.to_string())))?
-        .map_err(Into::into)
-}
-
 /// The number of the block `id` names, `None` when there is no such block.
 /// Tags resolve as in the rest of the `eth` namespace: `pending` is the newest block,
 /// `safe` and `finalized` the finalized one.
 pub(crate) fn resolve_block(chain: &Chain, id: BlockId) -> Result<Option<u64>, RpcError> {
     let head = chain.head().header.number;
     Ok(match id {
-        BlockId::Number(BlockNumberOrTag::Earliest) => Some(0),
-        BlockId::Number(BlockNumberOrTag::Number(n)) => (n <= head).then_some(n),
-        BlockId::Number(BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized) => {
-            Some(chain.finalized().min(head))
-        }
-        BlockId::Number(_) => Some(head),
+        BlockId::Number(tag) => super::eth::tag_number(chain, tag, head),
         BlockId::Hash(hash) => chain
             .store()
             .block_number(hash.block_hash)?
@@ -122,15 +88,15 @@ pub(crate) fn resolve_block(chain: &Chain, id: BlockId) -> Result<Option<u64>, R
 #[async_trait]
 impl AccountApiServer for AccountRpc {
     async fn account(&self, address: Address, block: Option<BlockId>) -> RpcResult<TrieAccount> {
-        let record = self.record(address, block)?;
         let at = self.number(block)?;
-        let storage_root = match self.chain.store().head() == Some(at) {
-            true => self.chain.store().merkle().storage_root(address),
-            false => blocking(&self.chain, move |chain| prove(chain, at, address, &[]))
-                .await?
-                .account
-                .map(|a| a.storage_root),
-        };
+        let record = self.record(address, at)?;
+        // An older block's Merkle state is rebuilt from the log: off the async workers.
+        let storage_root = super::blocking(&self.chain, move |chain| {
+            Ok(chain
+                .store()
+                .with_merkle(at, |merkle| merkle.storage_root(address))?)
+        })
+        .await?;
         Ok(TrieAccount::new(
             record.nonce,
             record.balance,
@@ -147,7 +113,12 @@ impl AccountApiServer for AccountRpc {
     ) -> RpcResult<EIP1186AccountProofResponse> {
         let at = self.number(block)?;
         let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
-        let proof = blocking(&self.chain, move |chain| prove(chain, at, address, &slots)).await?;
+        let proof = super::blocking(&self.chain, move |chain| {
+            Ok(chain
+                .store()
+                .with_merkle(at, |merkle| merkle.proof(address, &slots))?)
+        })
+        .await?;
         let account = proof.account.unwrap_or_default();
         Ok(EIP1186AccountProofResponse {
             address,
@@ -165,7 +136,7 @@ impl AccountApiServer for AccountRpc {
     }
 
     fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo> {
-        let record = self.record(address, block)?;
+        let record = self.record(address, self.number(block)?)?;
         let code = if record.code_hash == KECCAK256_EMPTY {
             Bytes::new()
         } else {

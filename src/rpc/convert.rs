@@ -27,9 +27,24 @@ pub fn consensus_block(stored: &StoredBlock) -> alloy::consensus::Block<TxEnvelo
         body: BlockBody {
             transactions: stored.transactions.clone(),
             ommers: stored.ommers.clone(),
-            withdrawals: stored.withdrawals().map(|w| Withdrawals::new(w.to_vec())),
+            withdrawals: withdrawals(stored),
         },
     }
+}
+
+/// The block's withdrawals as the RPC and consensus types carry them (from Shanghai).
+fn withdrawals(stored: &StoredBlock) -> Option<Withdrawals> {
+    stored.withdrawals().map(|w| Withdrawals::new(w.to_vec()))
+}
+
+/// The length of the block's RLP (`[header, transactions, ommers, withdrawals?]`),
+/// measured in place rather than on a copy of the block.
+fn block_size(stored: &StoredBlock) -> usize {
+    let payload = stored.header.length()
+        + alloy::rlp::list_length(&stored.transactions)
+        + alloy::rlp::list_length(&stored.ommers)
+        + stored.withdrawals().map_or(0, alloy::rlp::list_length);
+    alloy::rlp::length_of_length(payload) + payload
 }
 
 /// The RPC header of a stored block, with the size of the whole block's RLP.
@@ -38,7 +53,7 @@ pub fn header(block: &StoredBlock) -> Header {
         hash: block.header.hash_slow(),
         inner: block.header.clone(),
         total_difficulty: None,
-        size: Some(U256::from(consensus_block(block).length())),
+        size: Some(U256::from(block_size(block))),
     }
 }
 
@@ -54,7 +69,7 @@ pub fn block(stored: &StoredBlock, full: bool, visible: impl Fn(usize) -> bool) 
         BlockTransactions::Hashes(indexes.map(|i| *stored.transactions[i].tx_hash()).collect())
     };
     Block {
-        withdrawals: stored.withdrawals().map(|w| Withdrawals::new(w.to_vec())),
+        withdrawals: withdrawals(stored),
         header,
         uncles: stored.ommers.iter().map(|o| o.hash_slow()).collect(),
         transactions,

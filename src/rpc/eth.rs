@@ -64,21 +64,13 @@ impl EthRpc {
     }
 
     fn block_number_of(&self, tag: BlockNumberOrTag) -> Option<u64> {
-        let head = self.chain.head().header.number;
-        match tag {
-            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(head),
-            BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => {
-                Some(self.chain.finalized().min(head))
-            }
-            BlockNumberOrTag::Earliest => Some(0),
-            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
-        }
+        tag_number(&self.chain, tag, self.chain.head().header.number)
     }
 
     fn block_by_tag(&self, tag: BlockNumberOrTag) -> Res<Option<Arc<StoredBlock>>> {
         // One read of the head: a block produced in between must not change the answer.
         let head = self.chain.head();
-        match self.block_number_of(tag) {
+        match tag_number(&self.chain, tag, head.header.number) {
             Some(n) if n == head.header.number => Ok(Some(head)),
             Some(n) => Ok(self.chain.store().block(n)?),
             None => Ok(None),
@@ -341,7 +333,7 @@ impl EthRpc {
             if n == newest {
                 history
                     .base_fee_per_gas
-                    .push(self.chain.base_fee_after(h) as u128);
+                    .push(self.chain.spec().base_fee_after(h) as u128);
                 history.base_fee_per_blob_gas.push(
                     blob_params
                         .and_then(|params| h.next_block_blob_fee(params))
@@ -446,6 +438,17 @@ impl EthRpc {
             }
         }
         Ok(out)
+    }
+}
+
+/// The number of the block `tag` names when the head is block `head`, `None` past it:
+/// `latest` and `pending` are the head, `safe` and `finalized` the finalized block.
+pub(crate) fn tag_number(chain: &Chain, tag: BlockNumberOrTag, head: u64) -> Option<u64> {
+    match tag {
+        BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(head),
+        BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => Some(chain.finalized().min(head)),
+        BlockNumberOrTag::Earliest => Some(0),
+        BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
     }
 }
 

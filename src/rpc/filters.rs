@@ -21,7 +21,6 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use alloy::consensus::Transaction as _;
-use alloy::consensus::TxReceipt as _;
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::U128;
 use alloy::rpc::types::{Filter, FilterBlockOption, FilterChanges, Log};
@@ -121,13 +120,7 @@ impl Feed {
         };
         // The receipts' blooms, not the header's: under the confidential policy the
         // header carries the bloom of public logs only.
-        let bloom = block
-            .receipts
-            .iter()
-            .fold(alloy::primitives::Bloom::ZERO, |mut bloom, r| {
-                bloom.accrue_bloom(&r.bloom());
-                bloom
-            });
+        let bloom = crate::execution::receipts_bloom(&block.receipts);
         self.table.on_block(hash, bloom, &logs);
     }
 }

@@ -86,6 +86,18 @@ impl Default for RpcLimits {
     }
 }
 
+/// Runs `f` over `chain` on tokio's blocking pool (store walks, state dumps and Merkle
+/// rebuilds stay off the async workers), without a deadline.
+pub(crate) async fn blocking<T: Send + 'static>(
+    chain: &Arc<Chain>,
+    f: impl FnOnce(&Chain) -> Result<T, error::RpcError> + Send + 'static,
+) -> Result<T, error::RpcError> {
+    let chain = chain.clone();
+    tokio::task::spawn_blocking(move || f(&chain))
+        .await
+        .map_err(|e| error::RpcError::Chain(crate::chain::ChainError::Execution(e.to_string())))?
+}
+
 /// All namespaces as one module. Must be called within a Tokio runtime: the filters'
 /// feeding task starts here.
 ///

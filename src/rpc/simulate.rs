@@ -27,7 +27,6 @@ use super::error::RpcError;
 use super::eth::{EthRpc, check_from};
 use crate::execution::{self, CallError, SimulateError, SimulateFailure, SimulatedBlockOutput};
 use crate::state::merkle::MerkleState;
-use crate::state::{StateError, Store};
 
 /// `eth_simulateV1`.
 #[rpc(server, namespace = "eth")]
@@ -70,7 +69,9 @@ impl SimulateApiServer for SimulateRpc {
         let blocks = self
             .eth
             .run_blocking(move |chain| {
-                let merkle = merkle_at(chain.store(), base.header.number)?;
+                let merkle = chain
+                    .store()
+                    .with_merkle(base.header.number, MerkleState::clone)?;
                 let blinding = chain.settings().blinding.as_ref();
                 let seal = |header: &mut Header| {
                     if let Some(blinder) = blinding {
@@ -114,20 +115,6 @@ fn restrict(caller: &Caller, payload: &mut SimulatePayload) -> Result<(), RpcErr
         }
     }
     Ok(())
-}
-
-/// The Merkle-Patricia leaves of the state after block `at`: a copy of the store's
-/// latest leaves when `at` is the head, else rebuilt from the block log.
-fn merkle_at(store: &Store, at: u64) -> Result<MerkleState, StateError> {
-    {
-        let latest = store.merkle();
-        // Checked under the read guard: a block committed meanwhile moves the head
-        // before it updates the leaves, so the copy is never of a newer state.
-        if store.head() == Some(at) {
-            return Ok(latest.clone());
-        }
-    }
-    store.merkle_at(at)
 }
 
 /// A simulated block as geth shows it: the block (`full`: transaction objects) and

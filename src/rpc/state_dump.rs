@@ -41,16 +41,6 @@ impl StateDumpRpc {
     pub fn new(chain: Arc<Chain>) -> Self {
         Self { chain }
     }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Chain) -> Result<T, RpcError> + Send + 'static,
-    ) -> Result<T, RpcError> {
-        let chain = self.chain.clone();
-        tokio::task::spawn_blocking(move || f(&chain))
-            .await
-            .map_err(internal)?
-    }
 }
 
 /// A failure that is not the caller's (logged; the caller sees "internal error").
@@ -85,19 +75,17 @@ fn parse(bytes: &[u8]) -> Result<StateDump, RpcError> {
 #[async_trait]
 impl StateDumpApiServer for StateDumpRpc {
     async fn dump_state(&self, _preserve_historical_states: Option<Value>) -> RpcResult<Bytes> {
-        let bytes = self
-            .blocking(|chain| {
-                let json = chain.dump_state()?.to_json().map_err(internal)?;
-                gzip(&json).map_err(internal)
-            })
-            .await?;
+        let bytes = super::blocking(&self.chain, |chain| {
+            let json = chain.dump_state()?.to_json().map_err(internal)?;
+            gzip(&json).map_err(internal)
+        })
+        .await?;
         Ok(Bytes::from(bytes))
     }
 
     async fn load_state(&self, dump: Bytes) -> RpcResult<bool> {
         let dump = parse(&dump)?;
-        self.blocking(move |chain| Ok(chain.load_state(&dump)?))
-            .await?;
+        super::blocking(&self.chain, move |chain| Ok(chain.load_state(&dump)?)).await?;
         Ok(true)
     }
 }

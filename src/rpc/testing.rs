@@ -25,7 +25,6 @@ use super::eth::EthRpc;
 use crate::chain::{Chain, ChainError, TxError};
 use crate::execution::{BlockAttributes, build_block};
 use crate::state::StoredBlock;
-use crate::state::merkle::MerkleState;
 
 /// geth's default block gas ceiling, the target a builder moves the gas limit toward.
 const GAS_CEILING: u64 = 60_000_000;
@@ -111,9 +110,9 @@ impl TestingApiServer for TestingRpc {
         extra_data: Option<Bytes>,
     ) -> RpcResult<ExecutionPayloadEnvelopeV5> {
         let parent = self.eth.named_block(parent.into())?;
-        let explicit = transactions.as_deref().map(decode).transpose()?;
-        let txs = match &explicit {
-            Some(txs) => txs.clone(),
+        let explicit = transactions.is_some();
+        let txs = match transactions.as_deref().map(decode).transpose()? {
+            Some(txs) => txs,
             None => self
                 .chain
                 .ready_transactions(MAX_POOLED, parent.header.number),
@@ -123,38 +122,33 @@ impl TestingApiServer for TestingRpc {
             timestamp: attributes.timestamp,
             beneficiary: attributes.suggested_fee_recipient,
             gas_limit: next_gas_limit(parent.header.gas_limit, GAS_CEILING),
-            base_fee: self.chain.base_fee_after(&parent.header),
+            base_fee: self.chain.spec().base_fee_after(&parent.header),
             prevrandao: attributes.prev_randao,
             extra_data: extra_data.unwrap_or_default(),
             parent_beacon_block_root: attributes.parent_beacon_block_root.unwrap_or_default(),
-            withdrawals: attributes.withdrawals.clone().unwrap_or_default(),
+            withdrawals: attributes.withdrawals.unwrap_or_default(),
         };
         let built = self
             .eth
             .run_blocking(move |chain| {
                 let store = chain.store();
-                // The parent's Merkle leaves: kept in memory for the head, rebuilt from
-                // the block log for an older block.
-                let (latest, rebuilt);
-                let merkle: &MerkleState = if chain.head().header.number == parent.header.number {
-                    latest = store.merkle();
-                    &latest
-                } else {
-                    rebuilt = store.merkle_at(parent.header.number)?;
-                    &rebuilt
-                };
-                build_block(
-                    store.as_ref(),
-                    merkle,
-                    chain.spec(),
-                    &parent.header,
-                    &attrs,
-                    txs,
-                )
-                .map_err(|e| RpcError::Chain(ChainError::Execution(e.to_string())))
+                // The parent's Merkle state: the store's latest, or rebuilt for an
+                // older block.
+                store
+                    .with_merkle(parent.header.number, |merkle| {
+                        build_block(
+                            store.as_ref(),
+                            merkle,
+                            chain.spec(),
+                            &parent.header,
+                            &attrs,
+                            txs,
+                        )
+                    })?
+                    .map_err(|e| RpcError::Chain(ChainError::Execution(e.to_string())))
             })
             .await?;
-        if explicit.is_some() {
+        if explicit {
             // Every given transaction must apply, in order.
             if let Some((_, reason)) = built.invalid.first() {
                 return Err(RpcError::InvalidTransaction(reason.clone()).into());

@@ -66,6 +66,20 @@ pub struct StoreConfig {
     pub block_cache: usize,
 }
 
+/// The Merkle-Patricia state of the newest block (with its patches), and that block.
+#[derive(Default)]
+struct Latest {
+    at: Option<u64>,
+    state: MerkleState,
+}
+
+impl Latest {
+    fn apply(&mut self, version: u64, diff: &StateDiff) {
+        self.state.apply(diff);
+        self.at = Some(version >> tables::VERSION_BITS);
+    }
+}
+
 /// The encrypted store. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Store {
     tables: Tables,
@@ -75,7 +89,7 @@ pub struct Store {
     blocks: Mutex<BTreeMap<u64, Arc<StoredBlock>>>,
     block_cache: usize,
     /// The Merkle-Patricia leaves of the latest state.
-    merkle: RwLock<MerkleState>,
+    merkle: RwLock<Latest>,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,10 +177,13 @@ impl Store {
             head: RwLock::new(head),
             blocks: Mutex::new(BTreeMap::new()),
             block_cache: config.block_cache.max(1),
-            merkle: RwLock::new(MerkleState::default()),
+            merkle: RwLock::new(Latest::default()),
         };
         if let Some(at) = store.head() {
-            *store.merkle.write() = store.merkle_at(at)?;
+            *store.merkle.write() = Latest {
+                at: Some(at),
+                state: store.merkle_at(at)?,
+            };
         }
         Ok(store)
     }
@@ -181,8 +198,21 @@ impl Store {
     }
 
     /// The Merkle-Patricia leaves of the latest state.
-    pub fn merkle(&self) -> parking_lot::RwLockReadGuard<'_, MerkleState> {
-        self.merkle.read()
+    pub fn merkle(&self) -> parking_lot::MappedRwLockReadGuard<'_, MerkleState> {
+        parking_lot::RwLockReadGuard::map(self.merkle.read(), |latest| &latest.state)
+    }
+
+    /// Runs `f` on the Merkle-Patricia state after block `at`: the latest one when `at`
+    /// is what it holds (checked under its lock, so a block being committed cannot slip
+    /// in between), else one rebuilt from the block log.
+    pub fn with_merkle<T>(&self, at: u64, f: impl FnOnce(&MerkleState) -> T) -> Result<T> {
+        {
+            let latest = self.merkle.read();
+            if latest.at == Some(at) {
+                return Ok(f(&latest.state));
+            }
+        }
+        Ok(f(&self.merkle_at(at)?))
     }
 
     /// Number of the newest durable block, `None` before genesis.
@@ -202,12 +232,16 @@ impl Store {
         let (version, removed) = apply_entry(&self.tables, &log, seq, entry)?;
         *self.head.write() = Some(version);
         match entry {
-            LogEntry::Block(commit) => self.merkle.write().apply(&commit.diff),
-            LogEntry::Patch { diff, .. } => self.merkle.write().apply(diff),
+            LogEntry::Block(commit) => self.merkle.write().apply(version, &commit.diff),
+            LogEntry::Patch { diff, .. } => self.merkle.write().apply(version, diff),
             LogEntry::Truncate { to } => {
                 // The rebuild walks the log: let go of it first.
                 drop(log);
-                *self.merkle.write() = self.merkle_at(to >> tables::VERSION_BITS)?;
+                let at = to >> tables::VERSION_BITS;
+                *self.merkle.write() = Latest {
+                    at: Some(at),
+                    state: self.merkle_at(at)?,
+                };
             }
         }
         Ok((version, removed))
