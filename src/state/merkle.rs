@@ -10,7 +10,10 @@
 //! `eth_getProof` walk the same tries ([`MerkleState::proof`]).
 //!
 //! The tries live only in memory (the enclave's memory in production): on open they are
-//! rebuilt from the block log's diffs, reading current values through the store.
+//! rebuilt from the block log's diffs, reading current values through the store. Since
+//! the latest state is all here — every account record (deleted ones too, for their
+//! incarnation) and every non-zero slot — the store answers reads of the latest state
+//! from it ([`MerkleState::account`], [`MerkleState::storage`]) instead of the disk.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,8 +28,8 @@ use super::{AccountRecord, Result, SlotChange, StateDiff, StateReader};
 #[derive(Debug, Clone, Default)]
 struct Storage {
     incarnation: u64,
-    /// keccak(slot) → value, non-zero values only.
-    slots: HashMap<B256, U256>,
+    /// slot → value, non-zero values only.
+    slots: HashMap<U256, U256>,
     trie: Trie,
 }
 
@@ -35,11 +38,10 @@ impl Storage {
     fn write(&mut self, writes: &[SlotChange]) {
         write_trie(&mut self.trie, writes);
         for slot in writes {
-            let hashed = keccak256(B256::from(slot.key));
             if slot.value.is_zero() {
-                self.slots.remove(&hashed);
+                self.slots.remove(&slot.key);
             } else {
-                self.slots.insert(hashed, slot.value);
+                self.slots.insert(slot.key, slot.value);
             }
         }
     }
@@ -71,12 +73,13 @@ pub struct AccountProof {
 /// Accounts and the slots of each that some diff wrote.
 pub type Named = HashMap<Address, HashSet<U256>>;
 
-/// The account trie, every account's fields and every storage trie.
+/// The account trie, every account's record and every storage trie.
 #[derive(Debug, Clone, Default)]
 pub struct MerkleState {
-    /// keccak(address) → the account's leaf.
-    accounts: HashMap<B256, TrieAccount>,
+    /// Every account ever written, deleted ones included (`exists` false).
+    accounts: HashMap<Address, AccountRecord>,
     account_trie: Trie,
+    /// The storage of existing accounts.
     storage: HashMap<Address, Storage>,
 }
 
@@ -137,8 +140,8 @@ impl MerkleState {
     pub fn apply(&mut self, diff: &StateDiff) {
         for change in &diff.accounts {
             let key = keccak256(change.address);
+            self.accounts.insert(change.address, change.record.clone());
             if !change.record.exists {
-                self.accounts.remove(&key);
                 self.account_trie.remove(key);
                 self.storage.remove(&change.address);
                 continue;
@@ -153,33 +156,58 @@ impl MerkleState {
             storage.write(&change.storage);
             let account = leaf(&change.record, storage.trie.root());
             self.account_trie.insert(key, encode_account(&account));
-            self.accounts.insert(key, account);
         }
+    }
+
+    /// The record of `address` (deleted accounts included), `None` if never written.
+    pub fn account(&self, address: Address) -> Option<&AccountRecord> {
+        self.accounts.get(&address)
+    }
+
+    /// A slot of `address` in storage generation `incarnation` (zero when unset, or
+    /// when that generation is not the account's current one: older generations are
+    /// unreachable, newer ones do not exist yet).
+    pub fn storage(&self, address: Address, incarnation: u64, slot: U256) -> U256 {
+        self.storage
+            .get(&address)
+            .filter(|s| s.incarnation == incarnation)
+            .and_then(|s| s.slots.get(&slot).copied())
+            .unwrap_or_default()
+    }
+
+    /// The leaf of an existing account.
+    fn leaf(&self, address: Address) -> Option<TrieAccount> {
+        let record = self.accounts.get(&address).filter(|r| r.exists)?;
+        let storage_root = self
+            .storage
+            .get(&address)
+            .map_or(EMPTY_ROOT_HASH, |s| s.trie.root());
+        Some(leaf(record, storage_root))
     }
 
     /// The storage root of an existing account.
     pub fn storage_root(&self, address: Address) -> Option<B256> {
-        self.accounts
-            .get(&keccak256(address))
-            .map(|account| account.storage_root)
+        self.leaf(address).map(|account| account.storage_root)
     }
 
     /// A proof of `address` and `slots` against [`MerkleState::root`].
     pub fn proof(&self, address: Address, slots: &[B256]) -> AccountProof {
-        let key = keccak256(address);
-        let account = self.accounts.get(&key).copied();
+        let account = self.leaf(address);
         let storage = self.storage.get(&address).filter(|_| account.is_some());
         let empty = Storage::default();
         let storage = storage.unwrap_or(&empty);
         AccountProof {
             account,
-            proof: self.account_trie.proof(key),
+            proof: self.account_trie.proof(keccak256(address)),
             storage: slots
                 .iter()
                 .map(|slot| {
-                    let hashed = keccak256(slot);
-                    let value = storage.slots.get(&hashed).copied().unwrap_or_default();
-                    (*slot, value, storage.trie.proof(hashed))
+                    let value = storage
+                        .slots
+                        .get(&U256::from_be_bytes(slot.0))
+                        .copied()
+                        .unwrap_or_default();
+                    (*slot, value, storage.trie.proof(keccak256(slot)))
                 })
                 .collect(),
         }
@@ -200,9 +228,13 @@ impl MerkleState {
     pub fn rebuild(reader: &dyn StateReader, at: u64, named: Named) -> Result<Self> {
         let mut state = Self::default();
         for (address, slots) in named {
-            let Some(record) = reader.account(address, at)?.filter(|r| r.exists) else {
+            let Some(record) = reader.account(address, at)? else {
                 continue;
             };
+            if !record.exists {
+                state.accounts.insert(address, record);
+                continue;
+            }
             let mut writes = Vec::with_capacity(slots.len());
             for key in slots {
                 let value = reader.storage(address, record.incarnation, key, at)?;

@@ -194,7 +194,15 @@ impl Store {
     pub fn merkle_at(&self, at: u64) -> Result<MerkleState> {
         let mut named = merkle::Named::new();
         self.for_each_state_diff(|diff| MerkleState::name(&mut named, diff))?;
-        MerkleState::rebuild(self, at, named)
+        // From the disk: the latest state in memory may be the one being replaced.
+        MerkleState::rebuild(&OnDisk(self), at, named)
+    }
+
+    /// `f` on the latest state when it is the state after block `at`, else `None`.
+    fn latest<T>(&self, at: u64, f: impl FnOnce(&MerkleState) -> T) -> Option<T> {
+        // Recursive: a caller may hold the lock already (`Store::merkle`, `with_merkle`).
+        let latest = self.merkle.read_recursive();
+        (latest.at == Some(at)).then(|| f(&latest.state))
     }
 
     /// The Merkle-Patricia leaves of the latest state.
@@ -235,6 +243,8 @@ impl Store {
             LogEntry::Block(commit) => self.merkle.write().apply(version, &commit.diff),
             LogEntry::Patch { diff, .. } => self.merkle.write().apply(version, diff),
             LogEntry::Truncate { to } => {
+                // Reads stop coming from memory until it holds the truncated state.
+                self.merkle.write().at = None;
                 // The rebuild walks the log: let go of it first.
                 drop(log);
                 let at = to >> tables::VERSION_BITS;
@@ -370,9 +380,39 @@ fn apply_entry(
     }
 }
 
+/// Reads of the latest state come from memory (the Merkle leaves hold all of it);
+/// older states from the disk.
 impl StateReader for Store {
     fn account(&self, address: Address, at: u64) -> Result<Option<AccountRecord>> {
-        self.tables
+        match self.latest(at, |state| state.account(address).cloned()) {
+            Some(record) => Ok(record),
+            None => OnDisk(self).account(address, at),
+        }
+    }
+
+    fn storage(&self, address: Address, incarnation: u64, slot: U256, at: u64) -> Result<U256> {
+        match self.latest(at, |state| state.storage(address, incarnation, slot)) {
+            Some(value) => Ok(value),
+            None => OnDisk(self).storage(address, incarnation, slot, at),
+        }
+    }
+
+    fn code(&self, hash: B256) -> Result<Option<Bytes>> {
+        OnDisk(self).code(hash)
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        OnDisk(self).block_hash(number)
+    }
+}
+
+/// The store's state as its tables hold it.
+struct OnDisk<'a>(&'a Store);
+
+impl StateReader for OnDisk<'_> {
+    fn account(&self, address: Address, at: u64) -> Result<Option<AccountRecord>> {
+        self.0
+            .tables
             .get_versioned(Table::Accounts, address.as_slice(), visible_at(at))?
             .map(|bytes| decode(Table::Accounts, &bytes))
             .transpose()
@@ -381,6 +421,7 @@ impl StateReader for Store {
     fn storage(&self, address: Address, incarnation: u64, slot: U256, at: u64) -> Result<U256> {
         let logical = storage_key(address, incarnation, slot);
         Ok(self
+            .0
             .tables
             .get_versioned(Table::Storage, &logical, visible_at(at))?
             .map(|v| U256::from_be_slice(&v))
@@ -389,13 +430,14 @@ impl StateReader for Store {
 
     fn code(&self, hash: B256) -> Result<Option<Bytes>> {
         Ok(self
+            .0
             .tables
             .get(Table::Code, hash.as_slice())?
             .map(Bytes::from))
     }
 
     fn block_hash(&self, number: u64) -> Result<Option<B256>> {
-        Ok(self.block(number)?.map(|b| b.header.hash_slow()))
+        Ok(self.0.block(number)?.map(|b| b.header.hash_slow()))
     }
 }
 
