@@ -501,7 +501,9 @@ impl Chain {
         if let Some(blinder) = &self.settings.blinding {
             blinder.blind_header(&mut built.commit.block.header);
         }
-        let block = self.store.commit_block(built.commit)?;
+        let block = self
+            .store
+            .commit_prepared(built.commit, Some(built.tries))?;
         *self.head.write() = block.clone();
         {
             let mut pool = self.pool.lock();

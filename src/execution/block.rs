@@ -24,7 +24,7 @@ use alloy_hardforks::EthereumHardforks;
 use super::ChainSpec;
 use super::db::BlockState;
 use super::import::header_evm_env;
-use crate::state::merkle::MerkleState;
+use crate::state::merkle::{MerkleState, Tries};
 use crate::state::{BlockCommit, StateReader, StoredBlock};
 
 /// What the producer decides about the next block.
@@ -60,6 +60,8 @@ pub struct BuiltBlock {
     pub invalid: Vec<(B256, String)>,
     /// Transactions that did not fit and were left for a later block.
     pub deferred: Vec<Recovered<TxEnvelope>>,
+    /// The state's tries after the block (the header's state root), for the store.
+    pub tries: Tries,
     /// The EIP-7685 execution requests (deposits, withdrawals, consolidations) the
     /// block's `requestsHash` commits to; empty before Prague.
     pub requests: Requests,
@@ -229,13 +231,8 @@ pub fn build_block(
             (tx, sender)
         })
         .unzip();
-    finish_header(
-        &mut header,
-        spec,
-        merkle.root_with(&diff),
-        &transactions,
-        &result,
-    );
+    let tries = merkle.prepare(&diff);
+    finish_header(&mut header, spec, tries.root(), &transactions, &result);
     let receipts = result.receipts;
     let withdrawals = match header.withdrawals_root {
         Some(_) => attrs.withdrawals.clone(),
@@ -255,6 +252,7 @@ pub fn build_block(
         },
         invalid,
         deferred,
+        tries,
         requests: result.requests,
     })
 }

@@ -522,7 +522,9 @@ fn spawn_producer(
                     Mining::Instant => {
                         chain.wait_for_work(Some(poll));
                         let mut result = Ok(());
-                        loop {
+                        // The mode may have changed while waiting (evm_setAutomine):
+                        // a transaction arriving after that must not be mined here.
+                        while chain.mining() == Mining::Instant {
                             match chain.mine(1, false) {
                                 Ok(Some(_)) if !stop.load(Ordering::SeqCst) => continue,
                                 Ok(_) => break,

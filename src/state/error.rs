@@ -53,6 +53,10 @@ pub enum StateError {
     /// The enclave refused to unseal a secret.
     #[error(transparent)]
     Enclave(#[from] coco_enclave::Error),
+    /// A durable block could not be written into the tables (the store stops writing;
+    /// the block log still has it and a restart replays it).
+    #[error("the store could not write a durable block: {0}")]
+    Apply(String),
     /// A block that should exist is missing: the store is inconsistent.
     #[error("block {0} is missing from the store")]
     MissingBlock(u64),

@@ -34,9 +34,8 @@ struct Storage {
 }
 
 impl Storage {
-    /// Applies slot writes (zero clears a slot).
-    fn write(&mut self, writes: &[SlotChange]) {
-        write_trie(&mut self.trie, writes);
+    /// Records slot writes' values (zero clears a slot); the trie is written apart.
+    fn write_values(&mut self, writes: &[SlotChange]) {
         for slot in writes {
             if slot.value.is_zero() {
                 self.slots.remove(&slot.key);
@@ -68,6 +67,23 @@ pub struct AccountProof {
     pub proof: Vec<Bytes>,
     /// Each requested slot: its value and the nodes from the storage root down to it.
     pub storage: Vec<(B256, U256, Vec<Bytes>)>,
+}
+
+/// The tries of a state with a diff laid over it ([`MerkleState::prepare`]).
+#[derive(Debug, Clone)]
+pub struct Tries {
+    /// The account trie they were prepared on.
+    base: Trie,
+    account_trie: Trie,
+    /// New storage tries, in the diff's account order.
+    storage: Vec<(Address, Trie)>,
+}
+
+impl Tries {
+    /// The state root.
+    pub fn root(&self) -> B256 {
+        self.account_trie.root()
+    }
 }
 
 /// Accounts and the slots of each that some diff wrote.
@@ -110,7 +126,14 @@ impl MerkleState {
 
     /// The state root after `diff`, without applying it.
     pub fn root_with(&self, diff: &StateDiff) -> B256 {
+        self.prepare(diff).root()
+    }
+
+    /// The tries after `diff`, without applying it: only the changed keys' paths are new
+    /// (and hashed); the rest is shared with this state.
+    pub fn prepare(&self, diff: &StateDiff) -> Tries {
         let mut trie = self.account_trie.clone();
+        let mut storage = Vec::new();
         for change in &diff.accounts {
             let key = keccak256(change.address);
             if !change.record.exists {
@@ -125,24 +148,39 @@ impl MerkleState {
                 Some(storage) if change.storage.is_empty() => storage.trie.root(),
                 None if change.storage.is_empty() => EMPTY_ROOT_HASH,
                 _ => {
-                    // Only the trie is needed: slot values stay where they are.
                     let mut storage_trie = current.map(|s| s.trie.clone()).unwrap_or_default();
                     write_trie(&mut storage_trie, &change.storage);
-                    storage_trie.root()
+                    let root = storage_trie.root();
+                    storage.push((change.address, storage_trie));
+                    root
                 }
             };
             trie.insert(key, encode_account(&leaf(&change.record, storage_root)));
         }
-        trie.root()
+        trie.root();
+        Tries {
+            base: self.account_trie.clone(),
+            account_trie: trie,
+            storage,
+        }
     }
 
     /// Applies a durable block's or patch's changes.
     pub fn apply(&mut self, diff: &StateDiff) {
+        let tries = self.prepare(diff);
+        self.apply_prepared(diff, tries);
+    }
+
+    /// Applies `diff` whose tries [`MerkleState::prepare`] computed on this same state
+    /// (checked: tries prepared on another state are recomputed).
+    pub fn apply_prepared(&mut self, diff: &StateDiff, tries: Tries) {
+        if !tries.base.same(&self.account_trie) {
+            return self.apply(diff);
+        }
+        let mut prepared = tries.storage.into_iter().peekable();
         for change in &diff.accounts {
-            let key = keccak256(change.address);
             self.accounts.insert(change.address, change.record.clone());
             if !change.record.exists {
-                self.account_trie.remove(key);
                 self.storage.remove(&change.address);
                 continue;
             }
@@ -153,10 +191,12 @@ impl MerkleState {
                     ..Storage::default()
                 };
             }
-            storage.write(&change.storage);
-            let account = leaf(&change.record, storage.trie.root());
-            self.account_trie.insert(key, encode_account(&account));
+            storage.write_values(&change.storage);
+            if let Some((_, trie)) = prepared.next_if(|(a, _)| *a == change.address) {
+                storage.trie = trie;
+            }
         }
+        self.account_trie = tries.account_trie;
     }
 
     /// The record of `address` (deleted accounts included), `None` if never written.

@@ -7,7 +7,7 @@ use alloy::rlp::{Decodable, Encodable};
 use coco_enclave::RecordCipher;
 
 use super::error::{Result, StateError};
-use super::types::{BlockCommit, StateDiff};
+use super::types::{StateDiff, StoredBlock};
 
 /// Bits of a state version below the block number: a block writes at
 /// `number << VERSION_BITS`, patches on top of it at the following versions.
@@ -233,11 +233,15 @@ impl Tables {
     }
 
     /// Writes a block's records and marks entry `seq` applied, in one atomic batch.
-    pub(crate) fn apply_block(&self, seq: u64, commit: &BlockCommit) -> Result<()> {
+    pub(crate) fn apply_block(
+        &self,
+        seq: u64,
+        block: &StoredBlock,
+        diff: &StateDiff,
+    ) -> Result<()> {
         let mut batch = sled::Batch::default();
-        let block = &commit.block;
         let number = block.header.number;
-        self.write_diff(&mut batch, &commit.diff, block_version(number));
+        self.write_diff(&mut batch, diff, block_version(number));
         let mut encoded = Vec::with_capacity(block.length());
         block.encode(&mut encoded);
         self.put(&mut batch, Table::Blocks, &number.to_be_bytes(), &encoded);

@@ -22,6 +22,17 @@ pub(crate) struct Trie {
     root: Option<Arc<Node>>,
 }
 
+impl Trie {
+    /// Whether both are the very same trie (same root node), not just equal.
+    pub(crate) fn same(&self, other: &Trie) -> bool {
+        match (&self.root, &other.root) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
 impl std::fmt::Debug for Trie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Trie").field("root", &self.root()).finish()
