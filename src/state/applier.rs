@@ -87,8 +87,15 @@ impl Applier {
             return Err(StateError::Apply("the store is closing".into()));
         };
         self.shared.progress.lock().queued += 1;
-        jobs.send(Job { seq, block, diff })
-            .map_err(|_| StateError::Apply("the applier thread has stopped".into()))
+        if jobs.send(Job { seq, block, diff }).is_err() {
+            let reason = "the applier thread has stopped".to_string();
+            let mut progress = self.shared.progress.lock();
+            progress.queued -= 1;
+            progress.failed.get_or_insert(reason.clone());
+            self.shared.changed.notify_all();
+            return Err(StateError::Apply(reason));
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<()> {

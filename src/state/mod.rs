@@ -571,18 +571,22 @@ mod tests {
         }
     }
 
+    fn config(dir: &std::path::Path, fsync: bool, block_cache: usize) -> StoreConfig {
+        StoreConfig {
+            dir: dir.into(),
+            cache_bytes: 1 << 20,
+            fsync,
+            block_cache,
+        }
+    }
+
     /// Blocks are readable from the moment they are durable: the tables catch up in the
     /// background, and reads that need them (older state, hashes, indexes) wait; the
     /// latest state from memory matches what the tables hold.
     #[test]
     fn reads_right_after_commit_see_every_block() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            dir: dir.path().into(),
-            cache_bytes: 1 << 20,
-            fsync: false,
-            block_cache: 2,
-        };
+        let config = config(dir.path(), false, 2);
         let store = Store::open(&config, &LedgerSecret::generate(1), b"n").unwrap();
         let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
         let mut hashes = Vec::new();
@@ -624,12 +628,7 @@ mod tests {
     #[test]
     fn versions_patches_and_truncation_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig {
-            dir: dir.path().into(),
-            cache_bytes: 1 << 20,
-            fsync: true,
-            block_cache: 4,
-        };
+        let config = config(dir.path(), true, 4);
         let secret = LedgerSecret::generate(1);
         let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
         let balance = |store: &Store, who, at| {
