@@ -258,7 +258,7 @@ impl Store {
         self.applier.wrote(version);
         *self.head.write() = Some(version);
         match entry {
-            LogEntry::Block(commit) => self.merkle.write().apply(version, &commit.diff, None),
+            LogEntry::Block(_) => unreachable!("blocks are committed by commit_prepared"),
             LogEntry::Patch { diff, .. } => self.merkle.write().apply(version, diff, None),
             LogEntry::Truncate { to } => {
                 // Reads stop coming from memory until it holds the truncated state.

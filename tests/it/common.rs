@@ -168,6 +168,21 @@ pub mod contracts {
     );
 }
 
+/// Sets `counter` to `value` in a transaction and waits for its receipt.
+pub async fn set_counter<P: Provider>(
+    counter: &contracts::Counter::CounterInstance<P>,
+    value: u64,
+) -> alloy::rpc::types::TransactionReceipt {
+    counter
+        .setNumber(alloy::primitives::U256::from(value))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap()
+}
+
 /// The `result` of a JSON-RPC call to `node`; panics on an error answer.
 pub async fn rpc_ok(node: &TestNode, method: &str, params: serde_json::Value) -> serde_json::Value {
     let res = raw_rpc(

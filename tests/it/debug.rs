@@ -80,14 +80,7 @@ async fn struct_logs_of_a_storage_write() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.expect("deploy");
-    let receipt = counter
-        .setNumber(U256::from(42))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = set_counter(&counter, 42).await;
     assert!(receipt.status());
     let hash = receipt.transaction_hash;
 
@@ -336,14 +329,7 @@ async fn trace_call_runs_on_a_block_state() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.expect("deploy");
-    let set = counter
-        .setNumber(U256::from(7))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let set = set_counter(&counter, 7).await;
     let number = set.block_number.unwrap();
     let read = json!({"to": counter.address(), "data": hex(Counter::numberCall {}.abi_encode())});
 

@@ -47,14 +47,7 @@ async fn restart_keeps_blocks_receipts_logs_and_state() {
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.unwrap();
     let address = *counter.address();
-    let receipt = counter
-        .setNumber(U256::from(77))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = set_counter(&counter, 77).await;
     let head = provider.get_block_number().await.unwrap();
     let block = provider
         .get_block_by_number(head.into())

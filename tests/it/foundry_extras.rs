@@ -53,14 +53,7 @@ fn cast(node: &TestNode, args: &[&str]) -> Command {
 async fn counter_set_to(node: &TestNode, value: u64) -> (String, String) {
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.expect("deploy");
-    let receipt = counter
-        .setNumber(U256::from(value))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = set_counter(&counter, value).await;
     assert!(receipt.status());
     (
         counter.address().to_string(),

@@ -10,8 +10,8 @@ use alloy::rpc::types::EIP1186AccountProofResponse;
 use alloy::trie::Nibbles;
 use alloy::trie::proof::verify_proof;
 
-use crate::common::TestNode;
 use crate::common::contracts::Counter;
+use crate::common::{TestNode, set_counter};
 
 fn verify(state_root: B256, proof: &EIP1186AccountProofResponse) {
     let account = TrieAccount {
@@ -48,14 +48,7 @@ async fn proofs_verify_against_the_header_state_root() {
     // Set the counter to 42, then 43; remember the block that holds 42.
     let mut blocks = Vec::new();
     for value in [42u64, 43] {
-        let receipt = counter
-            .setNumber(U256::from(value))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = set_counter(&counter, value).await;
         blocks.push(receipt.block_number.expect("mined"));
     }
     let at_42 = blocks[0];

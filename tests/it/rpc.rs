@@ -17,14 +17,7 @@ async fn deploy_call_events_and_receipts() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.expect("deploy");
-    let receipt = counter
-        .setNumber(U256::from(42))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = set_counter(&counter, 42).await;
     assert!(receipt.status());
     assert_eq!(counter.number().call().await.unwrap(), U256::from(42));
 
@@ -179,14 +172,7 @@ async fn call_objects_take_input_data_or_both() {
     let node = TestNode::spawn().await;
     let provider = node.provider(0);
     let counter = Counter::deploy(&provider).await.unwrap();
-    counter
-        .setNumber(U256::from(7))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    set_counter(&counter, 7).await;
     let number = format!(
         "0x{}",
         alloy::hex::encode(Counter::numberCall {}.abi_encode())
