@@ -12,7 +12,8 @@
 #            every MINE_MS (the generator's --mine-interval-ms)
 # each with JSON-RPC batches of 1 (N1 transfers) and 50 (N transfers); then open-loop
 # latency at half of each node's own bt50/batch-50 median peak, and instant mining
-# one transaction at a time (batch 1, concurrency 1).
+# one transaction at a time (batch 1, concurrency 1, --wait-receipt: each sent once
+# the previous one's receipt has been read).
 #
 # Environment: N (20000) N1 (4000) NOPEN (N/2) NLAT (1000) RUNS (3) CONC (16)
 #   SENDERS (64) MINE_MS (50) TIMEOUT (120 s per run; AUTOMINE_TIMEOUT 45 s for an
@@ -136,6 +137,9 @@ run_one() {
     --concurrency "$conc" --timeout-secs "$TIMEOUT" --json)
   [[ -n "$rate" ]] && args+=(--rate "$rate")
   [[ "$mode" == nomine ]] && args+=(--mine-interval-ms "$MINE_MS")
+  # One transaction at a time: send, then ask for its receipt until it comes (as
+  # `cast send` or ethers' wait() do), then the next.
+  [[ "$config" == instant-single ]] && args+=(--wait-receipt)
   json="$("$COCO" "${args[@]}" 2>>"$OUT/bench.log")" || status=$?
   stop_node
   [[ "$json" == \{* ]] || json="{\"failures\": $txs, \"errors\": [\"coco bench exited with $status\"]}"

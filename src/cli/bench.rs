@@ -18,6 +18,9 @@
 //! share is its process CPU time (user + system, `/proc/self/stat`, the counters
 //! `getrusage(RUSAGE_SELF)` reads) over the timed wall time, in cores.
 //! `--mine-interval-ms` calls `evm_mine` on a timer, for anvil `--no-mining`.
+//! `--wait-receipt` makes each worker a client that sends, then asks for its receipts
+//! (`eth_getTransactionReceipt`) until it has them, then sends again: with one worker
+//! and batches of 1, one transaction at a time, latency as a wallet or script sees it.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -78,6 +81,12 @@ pub struct BenchArgs {
     /// Pause between receipt polls when no new block has appeared, milliseconds.
     #[arg(long, default_value_t = 1)]
     pub poll_ms: u64,
+    /// Each worker waits for the receipts of its request before sending the next, as
+    /// `cast send` or ethers' `wait()` do: it asks `eth_getTransactionReceipt` right
+    /// after the send is answered, then every `--poll-ms` (no block poller runs).
+    /// With `--concurrency 1 --batch 1`: one transaction at a time.
+    #[arg(long)]
+    pub wait_receipt: bool,
     /// maxFeePerGas of every transaction, gwei (the priority fee is 1 gwei). Full
     /// blocks raise the base fee 12.5 % each (EIP-1559): a long run needs headroom.
     #[arg(long, default_value_t = 1000)]
@@ -267,8 +276,13 @@ async fn run_with(
         .map(|_| {
             let (rpc, plan, sent_ns) = (rpc.clone(), plan.clone(), sent_ns.clone());
             let (cursor, rejected, rate) = (cursor.clone(), rejected.clone(), args.rate);
+            let wait = args
+                .wait_receipt
+                .then(|| Duration::from_millis(args.poll_ms));
+            let deadline = Instant::now() + timeout;
             tokio::spawn(async move {
                 let mut errors: Vec<(usize, String)> = Vec::new();
+                let mut seen: Vec<(usize, u64, bool, Option<U64>)> = Vec::new();
                 loop {
                     let j = cursor.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = plan.bodies.get(j) else {
@@ -284,30 +298,51 @@ async fn run_with(
                     };
                     sent_ns[j].store((at - start).as_nanos() as u64, Ordering::Relaxed);
                     let before = errors.len();
-                    send_batch(&rpc, body, j * batch..((j + 1) * batch).min(n), &mut errors).await;
+                    let txs = j * batch..((j + 1) * batch).min(n);
+                    send_batch(&rpc, body, txs.clone(), &mut errors).await;
                     rejected.fetch_add(errors.len() - before, Ordering::Relaxed);
+                    if let Some(poll) = wait {
+                        let sent: Vec<usize> =
+                            (txs.filter(|i| !errors[before..].iter().any(|e| e.0 == *i))).collect();
+                        await_receipts(&rpc, &plan, sent, start, poll, deadline, &mut seen).await;
+                    }
                 }
-                errors
+                (errors, seen)
             })
         })
         .collect();
-    let receipts = poll_receipts(args, rpc, &plan, first_block, start, timeout, &rejected).await?;
+    let mut receipts = match args.wait_receipt {
+        true => Receipts::new(n),
+        false => poll_receipts(args, rpc, &plan, first_block, start, timeout, &rejected).await?,
+    };
+    let mut worker_results = Vec::with_capacity(workers.len());
+    for worker in workers {
+        let worker = tokio::time::timeout(timeout, worker).await;
+        let result = worker.map_err(|_| BenchError::Setup("a sending worker hangs".into()))?;
+        worker_results
+            .push(result.map_err(|e| BenchError::Setup(format!("a sending worker: {e}")))?);
+    }
     let wall = start.elapsed().as_secs_f64();
     let client_cpu_seconds = cpu_seconds() - cpu_start;
 
     // A transaction fails when the node rejected it, its receipt says failure, or its
     // receipt never came.
     let (mut failed, mut errors) = (vec![false; n], Vec::new());
-    for worker in workers {
-        let worker = tokio::time::timeout(timeout, worker).await;
-        let list = worker.map_err(|_| BenchError::Setup("a sending worker hangs".into()))?;
-        for (i, e) in list.map_err(|e| BenchError::Setup(format!("a sending worker: {e}")))? {
+    let mut blocks = std::collections::HashSet::new();
+    for (list, seen) in worker_results {
+        for (i, e) in list {
             failed[i] = true;
             if errors.len() < 5 {
                 errors.push(format!("tx {i}: {e}"));
             }
         }
+        for (i, at, ok, block) in seen {
+            receipts.seen[i] = Some((at, ok));
+            receipts.count += 1;
+            blocks.extend(block);
+        }
     }
+    receipts.blocks += blocks.len() as u64;
     let (mut latencies, mut last, mut missing) = (Vec::with_capacity(n), 0u64, 0);
     for (i, receipt) in receipts.seen.iter().enumerate() {
         match *receipt {
@@ -376,6 +411,40 @@ async fn send_batch(rpc: &Rpc, body: &str, txs: Range<usize>, errors: &mut Vec<(
     }
 }
 
+/// `--wait-receipt`: asks for the receipts of transactions `txs` (sent, not rejected)
+/// right away, then every `poll` until each has one or `deadline` passes; notes each
+/// as (index, seen at ns after `start`, success, block).
+async fn await_receipts(
+    rpc: &Rpc,
+    plan: &Plan,
+    mut txs: Vec<usize>,
+    start: Instant,
+    poll: Duration,
+    deadline: Instant,
+    seen: &mut Vec<(usize, u64, bool, Option<U64>)>,
+) {
+    while !txs.is_empty() && Instant::now() < deadline {
+        let calls: Vec<_> = (txs.iter())
+            .map(|i| ("eth_getTransactionReceipt", json!([plan.hashes[*i]])))
+            .collect();
+        // A failed poll is asked again; what never comes counts as missing.
+        let answers: Vec<Option<ReceiptLite>> = rpc.batch(&calls).await.unwrap_or_default();
+        let at = start.elapsed().as_nanos() as u64;
+        let mut found = vec![false; txs.len()];
+        for r in answers.iter().flatten() {
+            if let Some(k) = txs.iter().position(|i| plan.hashes[*i] == r.hash) {
+                found[k] = true;
+                seen.push((txs[k], at, r.status == Some(U64::from(1)), r.block));
+            }
+        }
+        let mut k = 0;
+        txs.retain(|_| (!found[k], k += 1).0);
+        if !txs.is_empty() {
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
+
 /// What the receipt poller saw.
 struct Receipts {
     /// Per planned transaction: when its receipt was first seen (ns after the start)
@@ -388,6 +457,14 @@ struct Receipts {
 }
 
 impl Receipts {
+    fn new(txs: usize) -> Self {
+        Receipts {
+            seen: vec![None; txs],
+            count: 0,
+            blocks: 0,
+        }
+    }
+
     /// Notes `receipt`, seen at `at`, if it is a planned one seen for the first time.
     fn record(&mut self, plan: &Plan, receipt: &ReceiptLite, at: u64) -> bool {
         match plan.index.get(&receipt.hash) {
@@ -424,11 +501,7 @@ async fn poll_receipts(
     timeout: Duration,
     rejected: &AtomicUsize,
 ) -> Result<Receipts, BenchError> {
-    let mut out = Receipts {
-        seen: vec![None; args.txs],
-        count: 0,
-        blocks: 0,
-    };
+    let mut out = Receipts::new(args.txs);
     let mut idle_since = Instant::now();
     while out.count + rejected.load(Ordering::Relaxed) < args.txs && start.elapsed() < timeout {
         let head = rpc.block_number().await?;

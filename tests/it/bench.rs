@@ -45,3 +45,19 @@ async fn open_loop_with_evm_mine_timer_all_succeed() {
     assert_eq!(report.rate, Some(3000.0));
     node.stop().await;
 }
+
+/// One transaction at a time (`--wait-receipt`, one worker, batches of 1) on an
+/// instant-mining node: each is sent after the previous one's receipt was read, so
+/// each has a block of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_at_a_time_waits_for_each_receipt() {
+    let node = TestNode::spawn().await;
+    let flags = ["--batch", "1", "--concurrency", "1", "--wait-receipt"];
+    let report = run(&args(&node.url, &flags))
+        .await
+        .expect("the benchmark runs");
+    assert_eq!(report.failures, 0, "errors: {:?}", report.errors);
+    assert_eq!(report.succeeded, 300);
+    assert_eq!(report.blocks, 300, "one block per transaction");
+    node.stop().await;
+}

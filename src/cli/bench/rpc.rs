@@ -71,10 +71,15 @@ impl Rpc {
         calls: &[(&str, Value)],
     ) -> Result<Vec<Option<T>>, BenchError> {
         let method = calls.first().map_or("batch", |c| c.0);
-        let body: Vec<Value> = (calls.iter().enumerate())
+        let mut body: Vec<Value> = (calls.iter().enumerate())
             .map(|(id, (m, p))| json!({"jsonrpc": "2.0", "id": id, "method": m, "params": p}))
             .collect();
-        let bytes = self.post(Value::Array(body).to_string()).await?;
+        // One call goes as a plain request, as a client would send it.
+        let body = match body.len() {
+            1 => body.pop().unwrap_or_default(),
+            _ => Value::Array(body),
+        };
+        let bytes = self.post(body.to_string()).await?;
         let mut replies = match serde_json::from_slice(&bytes).map_err(|e| rpc_err(method, e))? {
             Replies::Many(replies) => replies,
             Replies::One(reply) => vec![reply],
@@ -93,7 +98,7 @@ impl Rpc {
             .collect()
     }
 
-    /// One call whose result must not be null.
+    /// One call (a plain request) whose result must not be null.
     pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: &str,

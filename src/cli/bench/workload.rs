@@ -94,6 +94,8 @@ pub(super) struct Plan {
     pub(super) bodies: Vec<String>,
     /// Transaction hash → index.
     pub(super) index: HashMap<B256, usize>,
+    /// Index → transaction hash.
+    pub(super) hashes: Vec<B256>,
 }
 
 /// Deploys the token and gives each sender ether and tokens; returns the token and
@@ -225,5 +227,10 @@ pub(super) fn plan(
         .enumerate()
         .map(|(i, (hash, _))| (*hash, i))
         .collect();
-    Ok(Plan { bodies, index })
+    let hashes = signed.iter().map(|(hash, _)| *hash).collect();
+    Ok(Plan {
+        bodies,
+        index,
+        hashes,
+    })
 }
