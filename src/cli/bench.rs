@@ -166,6 +166,10 @@ pub struct BenchReport {
     pub p99_ms: f64,
     /// Slowest send→receipt latency, ms.
     pub max_ms: f64,
+    /// Median time for a send request (a whole batch) to be answered, ms.
+    pub send_p50_ms: f64,
+    /// 99th percentile of that, ms.
+    pub send_p99_ms: f64,
     /// Transactions with a success receipt.
     pub succeeded: usize,
     /// Rejected sends, failed receipts and missing receipts.
@@ -283,6 +287,8 @@ async fn run_with(
             tokio::spawn(async move {
                 let mut errors: Vec<(usize, String)> = Vec::new();
                 let mut seen: Vec<(usize, u64, bool, Option<U64>)> = Vec::new();
+                // Per request: send → answer, ns.
+                let mut answered: Vec<u64> = Vec::new();
                 loop {
                     let j = cursor.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = plan.bodies.get(j) else {
@@ -300,6 +306,7 @@ async fn run_with(
                     let before = errors.len();
                     let txs = j * batch..((j + 1) * batch).min(n);
                     send_batch(&rpc, body, txs.clone(), &mut errors).await;
+                    answered.push(at.elapsed().as_nanos() as u64);
                     rejected.fetch_add(errors.len() - before, Ordering::Relaxed);
                     if let Some(poll) = wait {
                         let sent: Vec<usize> =
@@ -307,7 +314,7 @@ async fn run_with(
                         await_receipts(&rpc, &plan, sent, start, poll, deadline, &mut seen).await;
                     }
                 }
-                (errors, seen)
+                (errors, seen, answered)
             })
         })
         .collect();
@@ -329,7 +336,9 @@ async fn run_with(
     // receipt never came.
     let (mut failed, mut errors) = (vec![false; n], Vec::new());
     let mut blocks = std::collections::HashSet::new();
-    for (list, seen) in worker_results {
+    let mut answers = Vec::with_capacity(plan.bodies.len());
+    for (list, seen, answered) in worker_results {
+        answers.extend(answered);
         for (i, e) in list {
             failed[i] = true;
             if errors.len() < 5 {
@@ -365,10 +374,8 @@ async fn run_with(
     }
     let failures = failed.iter().filter(|f| **f).count();
     latencies.sort_unstable();
-    let pct = |q: f64| match latencies.len() {
-        0 => f64::NAN,
-        len => latencies[((len - 1) as f64 * q).round() as usize] as f64 / 1e6,
-    };
+    answers.sort_unstable();
+    let pct = |q: f64| percentile_ms(&latencies, q);
     let seconds = last as f64 / 1e9;
     Ok(BenchReport {
         node,
@@ -383,6 +390,8 @@ async fn run_with(
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         max_ms: pct(1.0),
+        send_p50_ms: percentile_ms(&answers, 0.5),
+        send_p99_ms: percentile_ms(&answers, 0.99),
         succeeded: n - failures,
         failures,
         errors,
@@ -560,6 +569,14 @@ async fn poll_receipts(
         }
     }
     Ok(out)
+}
+
+/// The `q` quantile of `sorted` (ns), in ms; NaN when empty.
+fn percentile_ms(sorted: &[u64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        len => sorted[((len - 1) as f64 * q).round() as usize] as f64 / 1e6,
+    }
 }
 
 /// CPU time of this process so far (user + system, every thread), seconds.

@@ -244,14 +244,11 @@ impl Node {
             temp.is_none(),
             settings,
         )?);
-        // A served chain answers every method as soon as its port opens; a dev chain
-        // starts at once and loads in the background.
+        // A served chain answers every method at full speed as soon as its port opens;
+        // a dev chain starts at once and loads it with its first blob transaction.
         if config.existing_chain {
             let chain = chain.clone();
-            let _ =
-                tokio::task::spawn_blocking(move || chain.prepare_blob_verification(true)).await;
-        } else {
-            chain.prepare_blob_verification(false);
+            let _ = tokio::task::spawn_blocking(move || chain.prepare_blob_verification()).await;
         }
         if let Some(number) = keys::load_finalized(&data_dir, &secrets)? {
             chain.set_finalized(number);

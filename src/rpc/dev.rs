@@ -209,7 +209,7 @@ impl DevApiServer for DevRpc {
             None => Signature::new(U256::from(1), U256::from(1), false),
         };
         let envelope: TxEnvelope = typed.into_envelope(signature);
-        let blocks = self.chain.subscribe_blocks();
+        let blocks = self.eth.inclusion_watch();
         let hash = self
             .chain
             .submit(Recovered::new_unchecked(envelope, from))

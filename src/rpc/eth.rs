@@ -37,6 +37,9 @@ pub const ANVIL_COMPAT_CLIENT_VERSION: &str =
 
 type Res<T> = Result<T, RpcError>;
 
+/// New blocks, as the chain announces them.
+pub(crate) type BlockWatch = tokio::sync::broadcast::Receiver<Arc<StoredBlock>>;
+
 /// Most slots one `eth_getStorageValues` may read.
 const MAX_STORAGE_VALUES: usize = 1024;
 
@@ -142,13 +145,20 @@ impl EthRpc {
         self
     }
 
+    /// A watch on new blocks for [`EthRpc::await_inclusion`], taken before the
+    /// transaction is submitted so that its block cannot be missed; none unless mining
+    /// is instant (a subscription per transaction would cost two locks of the shared
+    /// block channel for nothing).
+    pub(crate) fn inclusion_watch(&self) -> Option<BlockWatch> {
+        (self.chain.mining() == Mining::Instant).then(|| self.chain.subscribe_blocks())
+    }
+
     /// With instant mining, waits (a bounded time) until the block holding `hash` is
     /// durable. Returns at once for transactions that wait behind a nonce gap.
-    pub(crate) async fn await_inclusion(
-        &self,
-        hash: B256,
-        mut blocks: tokio::sync::broadcast::Receiver<Arc<StoredBlock>>,
-    ) {
+    pub(crate) async fn await_inclusion(&self, hash: B256, blocks: Option<BlockWatch>) {
+        let Some(mut blocks) = blocks else {
+            return;
+        };
         if self.chain.mining() != Mining::Instant {
             return;
         }
@@ -717,8 +727,18 @@ impl EthApiServer for EthRpc {
 
     async fn send_raw_transaction(&self, ext: &Extensions, raw: Bytes) -> RpcResult<B256> {
         let caller = caller_of(ext);
-        let blocks = self.chain.subscribe_blocks();
-        let hash = self.chain.submit_raw(&raw).map_err(|e| {
+        let blocks = self.inclusion_watch();
+        let submitted = match raw.first() {
+            // A blob transaction's KZG proofs (and, the first time, the trusted setup's
+            // loading: seconds) are checked off the async workers.
+            Some(&alloy::consensus::constants::EIP4844_TX_TYPE_ID) => {
+                let chain = self.chain.clone();
+                (tokio::task::spawn_blocking(move || chain.submit_raw(&raw)).await)
+                    .unwrap_or(Err(TxError::Internal))
+            }
+            _ => self.chain.submit_raw(&raw),
+        };
+        let hash = submitted.map_err(|e| {
             // Another account's figures are shown only to callers holding it.
             RpcError::from(match e {
                 TxError::InsufficientFunds {
