@@ -213,12 +213,11 @@ impl Chain {
         let _ = self.blocks.send(block);
     }
 
-    /// Nonce of `address` after the latest block.
+    /// Nonce of `address` in the newest state (`Store::newest_account`).
     pub fn state_nonce(&self, address: Address) -> Result<u64, ChainError> {
-        let head = self.head().header.number;
         Ok(self
             .store
-            .account(address, head)?
+            .newest_account(address)?
             .filter(|a| a.exists)
             .map(|a| a.nonce)
             .unwrap_or_default())
@@ -391,7 +390,7 @@ impl Chain {
         }
         let account = self
             .store
-            .account(tx.signer(), head.header.number)
+            .newest_account(tx.signer())
             .map_err(|_| TxError::Internal)?
             .filter(|a| a.exists)
             .unwrap_or_default();

@@ -220,6 +220,23 @@ impl Store {
         (latest.at == Some(at)).then(|| f(&latest.state))
     }
 
+    /// `address` in the newest state: the one in memory, which may already hold a block
+    /// being made durable that readers do not see as the head yet (for checks of new
+    /// transactions, which must not wait for the tables to catch up with a head they
+    /// read a moment earlier); from the tables at the head while it is being rebuilt.
+    pub fn newest_account(&self, address: Address) -> Result<Option<AccountRecord>> {
+        {
+            let latest = self.merkle.read_recursive();
+            if latest.at.is_some() {
+                return Ok(latest.state.account(address).cloned());
+            }
+        }
+        match self.head() {
+            Some(at) => OnDisk(self).account(address, at),
+            None => Ok(None),
+        }
+    }
+
     /// The Merkle-Patricia leaves of the latest state.
     pub fn merkle(&self) -> parking_lot::MappedRwLockReadGuard<'_, MerkleState> {
         parking_lot::RwLockReadGuard::map(self.merkle.read(), |latest| &latest.state)
