@@ -64,7 +64,7 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// fsync the block log on every append (off only for throw-away nodes).
     pub fsync: bool,
-    /// Number of decoded blocks kept in memory.
+    /// Most decoded blocks kept in memory (also capped at 32 MB of their encoding).
     pub block_cache: usize,
 }
 
@@ -93,7 +93,7 @@ pub struct Store {
     log: Mutex<BlockLog>,
     /// State version after the newest entry; `None` before genesis.
     head: RwLock<Option<u64>>,
-    blocks: Mutex<BTreeMap<u64, Arc<StoredBlock>>>,
+    blocks: Mutex<BlockCache>,
     block_cache: usize,
     /// The Merkle-Patricia leaves of the latest state.
     merkle: RwLock<Latest>,
@@ -103,6 +103,47 @@ pub struct Store {
 
 /// Contract codes kept in memory before the cache starts over.
 const CODE_CACHE: usize = 4_096;
+
+/// Most encoded bytes of blocks kept decoded in memory (the count cap is
+/// `StoreConfig::block_cache`); decoded, a block takes about three times its encoding.
+/// A cap by count alone let 256 blocks of ~760 transfers hold ~250 MB.
+const BLOCK_CACHE_BYTES: usize = 32 << 20;
+
+/// Decoded blocks by number, each with its encoded size, and their total.
+#[derive(Default)]
+struct BlockCache {
+    blocks: BTreeMap<u64, (Arc<StoredBlock>, usize)>,
+    bytes: usize,
+}
+
+impl BlockCache {
+    fn get(&self, number: &u64) -> Option<&Arc<StoredBlock>> {
+        self.blocks.get(number).map(|(block, _)| block)
+    }
+
+    fn remove(&mut self, number: &u64) {
+        if let Some((_, size)) = self.blocks.remove(number) {
+            self.bytes -= size;
+        }
+    }
+
+    /// Adds `block` and drops the lowest-numbered blocks while over either cap; the
+    /// newest block stays whatever its size.
+    fn insert(&mut self, number: u64, block: Arc<StoredBlock>, max_blocks: usize) {
+        let size = alloy_rlp::Encodable::length(&*block);
+        if let Some((_, old)) = self.blocks.insert(number, (block, size)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+        while self.blocks.len() > 1
+            && (self.blocks.len() > max_blocks || self.bytes > BLOCK_CACHE_BYTES)
+        {
+            if let Some((_, (_, size))) = self.blocks.pop_first() {
+                self.bytes -= size;
+            }
+        }
+    }
+}
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,7 +230,7 @@ impl Store {
             tables,
             log: Mutex::new(log),
             head: RwLock::new(head),
-            blocks: Mutex::new(BTreeMap::new()),
+            blocks: Mutex::new(BlockCache::default()),
             block_cache: config.block_cache.max(1),
             merkle: RwLock::new(Latest::default()),
             code: Mutex::new(HashMap::new()),
@@ -359,11 +400,7 @@ impl Store {
     }
 
     fn cache_block(&self, number: u64, block: Arc<StoredBlock>) {
-        let mut cache = self.blocks.lock();
-        cache.insert(number, block);
-        while cache.len() > self.block_cache {
-            cache.pop_first();
-        }
+        self.blocks.lock().insert(number, block, self.block_cache);
     }
 
     /// Block `number`, decoded.
@@ -558,6 +595,50 @@ mod tests {
             balance: U256::from(balance),
             ..Default::default()
         }
+    }
+
+    /// The block cache drops its oldest blocks past either cap, keeps its byte count
+    /// right through replacements and removals, and keeps the newest block whatever
+    /// its size.
+    #[test]
+    fn block_cache_caps_count_and_bytes() {
+        let block = |number: u64, extra: usize| {
+            let mut block = commit(number, &[]).block;
+            block.header.extra_data = vec![0u8; extra].into();
+            Arc::new(block)
+        };
+        let size = |b: &Arc<StoredBlock>| alloy_rlp::Encodable::length(&**b);
+        let mut cache = BlockCache::default();
+        let (one, two, three) = (block(1, 10), block(2, 20), block(3, 30));
+        cache.insert(1, one.clone(), 2);
+        cache.insert(2, two.clone(), 2);
+        cache.insert(3, three.clone(), 2);
+        assert!(
+            cache.get(&1).is_none(),
+            "over the count cap: the oldest goes"
+        );
+        assert_eq!(cache.bytes, size(&two) + size(&three));
+        let bigger = block(3, 300);
+        cache.insert(3, bigger.clone(), 2);
+        assert_eq!(
+            cache.bytes,
+            size(&two) + size(&bigger),
+            "a replacement's size"
+        );
+        cache.remove(&2);
+        assert_eq!(cache.bytes, size(&bigger));
+        let huge = block(4, BLOCK_CACHE_BYTES + 1);
+        cache.insert(4, huge.clone(), 256);
+        assert!(
+            cache.get(&3).is_none(),
+            "over the byte cap: the older ones go"
+        );
+        assert_eq!(
+            cache.get(&4),
+            Some(&huge),
+            "the newest stays whatever its size"
+        );
+        assert_eq!(cache.bytes, size(&huge));
     }
 
     fn commit(number: u64, changes: &[(Address, u64)]) -> BlockCommit {
