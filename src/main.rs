@@ -73,12 +73,18 @@ fn main() -> eyre::Result<()> {
     })
 }
 
-/// Serves until the node fails or Ctrl-C, then stops it cleanly.
+/// Serves until the node fails, Ctrl-C or SIGTERM (`kill`, `docker stop`, systemd),
+/// then stops it cleanly (an `--ephemeral` node removes its directory).
 async fn run_until_stopped(node: Node) -> eyre::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .wrap_err("cannot listen for SIGTERM")?;
     tokio::select! {
         result = node.stopped() => result.wrap_err("the node stopped")?,
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("shutting down");
+        }
+        _ = terminate.recv() => {
+            tracing::info!("SIGTERM: shutting down");
         }
     }
     node.stop().await;

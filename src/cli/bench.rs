@@ -166,7 +166,8 @@ pub struct BenchReport {
     pub p99_ms: f64,
     /// Slowest send→receipt latency, ms.
     pub max_ms: f64,
-    /// Median time for a send request (a whole batch) to be answered, ms.
+    /// Median time from a send request (a whole batch; open loop: from its scheduled
+    /// time) to its answer, ms.
     pub send_p50_ms: f64,
     /// 99th percentile of that, ms.
     pub send_p99_ms: f64,
@@ -286,7 +287,7 @@ async fn run_with(
             let deadline = Instant::now() + timeout;
             tokio::spawn(async move {
                 let mut errors: Vec<(usize, String)> = Vec::new();
-                let mut seen: Vec<(usize, u64, bool, Option<U64>)> = Vec::new();
+                let mut seen: Vec<Seen> = Vec::new();
                 // Per request: send → answer, ns.
                 let mut answered: Vec<u64> = Vec::new();
                 loop {
@@ -345,8 +346,8 @@ async fn run_with(
                 errors.push(format!("tx {i}: {e}"));
             }
         }
-        for (i, at, ok, block) in seen {
-            receipts.seen[i] = Some((at, ok));
+        for Seen { tx, at, ok, block } in seen {
+            receipts.seen[tx] = Some((at, ok));
             receipts.count += 1;
             blocks.extend(block);
         }
@@ -420,9 +421,20 @@ async fn send_batch(rpc: &Rpc, body: &str, txs: Range<usize>, errors: &mut Vec<(
     }
 }
 
+/// A receipt a `--wait-receipt` worker read.
+struct Seen {
+    /// The planned transaction's index.
+    tx: usize,
+    /// When it was read, ns after the start.
+    at: u64,
+    /// Its status was success.
+    ok: bool,
+    block: Option<U64>,
+}
+
 /// `--wait-receipt`: asks for the receipts of transactions `txs` (sent, not rejected)
 /// right away, then every `poll` until each has one or `deadline` passes; notes each
-/// as (index, seen at ns after `start`, success, block).
+/// in `seen`.
 async fn await_receipts(
     rpc: &Rpc,
     plan: &Plan,
@@ -430,7 +442,7 @@ async fn await_receipts(
     start: Instant,
     poll: Duration,
     deadline: Instant,
-    seen: &mut Vec<(usize, u64, bool, Option<U64>)>,
+    seen: &mut Vec<Seen>,
 ) {
     while !txs.is_empty() && Instant::now() < deadline {
         let calls: Vec<_> = (txs.iter())
@@ -439,15 +451,17 @@ async fn await_receipts(
         // A failed poll is asked again; what never comes counts as missing.
         let answers: Vec<Option<ReceiptLite>> = rpc.batch(&calls).await.unwrap_or_default();
         let at = start.elapsed().as_nanos() as u64;
-        let mut found = vec![false; txs.len()];
         for r in answers.iter().flatten() {
             if let Some(k) = txs.iter().position(|i| plan.hashes[*i] == r.hash) {
-                found[k] = true;
-                seen.push((txs[k], at, r.status == Some(U64::from(1)), r.block));
+                let ok = r.status == Some(U64::from(1));
+                seen.push(Seen {
+                    tx: txs.swap_remove(k),
+                    at,
+                    ok,
+                    block: r.block,
+                });
             }
         }
-        let mut k = 0;
-        txs.retain(|_| (!found[k], k += 1).0);
         if !txs.is_empty() {
             tokio::time::sleep(poll).await;
         }

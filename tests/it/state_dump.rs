@@ -287,18 +287,19 @@ async fn coco_dev(args: &[&str]) -> (Child, String) {
     (child, url)
 }
 
-/// Interrupts (as Ctrl-C does) and waits for a clean exit.
-async fn interrupt(mut child: Child) {
+/// Sends `signal` (`-INT` as Ctrl-C does, `-TERM` as `kill` does) and waits for a
+/// clean exit.
+async fn stop_with(mut child: Child, signal: &str) {
     let pid = child.id().unwrap().to_string();
     let status = Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &pid])
         .status()
         .await
         .unwrap();
     assert!(status.success());
     let exit = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
-        .expect("coco dev exits on SIGINT")
+        .expect("coco dev exits on the signal")
         .unwrap();
     assert!(exit.success(), "{exit}");
 }
@@ -310,7 +311,7 @@ async fn coco_dev_dump_state_and_load_state_flags() {
     let path = file.to_str().unwrap();
     let (child, url) = coco_dev(&["--dump-state", path]).await;
     result(&url, "anvil_setBalance", json!([GHOST, "0x1234"])).await;
-    interrupt(child).await;
+    stop_with(child, "-INT").await;
     assert!(Path::new(&file).is_file(), "dumped on exit");
 
     let (child, url) = coco_dev(&["--load-state", path]).await;
@@ -318,18 +319,19 @@ async fn coco_dev_dump_state_and_load_state_flags() {
         result(&url, "eth_getBalance", json!([GHOST, "latest"])).await,
         "0x1234"
     );
-    interrupt(child).await;
+    stop_with(child, "-INT").await;
 
     // --state: nothing to load the first time, then both.
     let state = dir.path().join("both.json");
     let state = state.to_str().unwrap();
     let (child, url) = coco_dev(&["--state", state]).await;
     result(&url, "anvil_setNonce", json!([GHOST, "0x4"])).await;
-    interrupt(child).await;
+    // SIGTERM stops it as cleanly: the state is dumped.
+    stop_with(child, "-TERM").await;
     let (child, url) = coco_dev(&["--state", state]).await;
     assert_eq!(
         result(&url, "eth_getTransactionCount", json!([GHOST, "latest"])).await,
         "0x4"
     );
-    interrupt(child).await;
+    stop_with(child, "-INT").await;
 }
