@@ -157,6 +157,8 @@ impl MerkleState {
             };
             trie.insert(key, encode_account(&leaf(&change.record, storage_root)));
         }
+        // Hash the new paths here (nodes cache their references): `Tries::root` and the
+        // installed trie's later roots are then lookups.
         trie.root();
         Tries {
             base: self.account_trie.clone(),

@@ -106,7 +106,7 @@ const CODE_CACHE: usize = 4_096;
 
 /// Most encoded bytes of blocks kept decoded in memory (the count cap is
 /// `StoreConfig::block_cache`); decoded, a block takes about three times its encoding.
-/// A cap by count alone let 256 blocks of ~760 transfers hold ~250 MB.
+/// A cap by count alone let 256 blocks of ~760 transfers hold ~380 MB.
 const BLOCK_CACHE_BYTES: usize = 32 << 20;
 
 /// Decoded blocks by number, each with its encoded size, and their total.
@@ -127,10 +127,9 @@ impl BlockCache {
         }
     }
 
-    /// Adds `block` and drops the lowest-numbered blocks while over either cap; the
-    /// newest block stays whatever its size.
-    fn insert(&mut self, number: u64, block: Arc<StoredBlock>, max_blocks: usize) {
-        let size = alloy_rlp::Encodable::length(&*block);
+    /// Adds `block`, `size` bytes encoded, and drops the lowest-numbered blocks while
+    /// over either cap; the newest block stays whatever its size.
+    fn insert(&mut self, number: u64, block: Arc<StoredBlock>, size: usize, max_blocks: usize) {
         if let Some((_, old)) = self.blocks.insert(number, (block, size)) {
             self.bytes -= old;
         }
@@ -348,6 +347,8 @@ impl Store {
     ) -> Result<Arc<StoredBlock>> {
         let number = commit.block.header.number;
         let version = tables::block_version(number);
+        // Walks every transaction and receipt: before the log is locked.
+        let size = alloy_rlp::Encodable::length(&commit.block);
         let entry = LogEntry::Block(Box::new(commit));
         let mut log = self.log.lock();
         let seq = log.append(&entry)?;
@@ -356,7 +357,7 @@ impl Store {
         };
         let BlockCommit { block, diff } = *commit;
         let block = Arc::new(block);
-        self.cache_block(number, block.clone());
+        self.cache_block(number, block.clone(), size);
         for code in &diff.code {
             self.cache_code(code.hash, code.code.clone());
         }
@@ -399,8 +400,10 @@ impl Store {
         cache.insert(hash, code);
     }
 
-    fn cache_block(&self, number: u64, block: Arc<StoredBlock>) {
-        self.blocks.lock().insert(number, block, self.block_cache);
+    fn cache_block(&self, number: u64, block: Arc<StoredBlock>, size: usize) {
+        self.blocks
+            .lock()
+            .insert(number, block, size, self.block_cache);
     }
 
     /// Block `number`, decoded.
@@ -416,7 +419,7 @@ impl Store {
             return Err(StateError::MissingBlock(number));
         };
         let block: Arc<StoredBlock> = Arc::new(decode(Table::Blocks, &bytes)?);
-        self.cache_block(number, block.clone());
+        self.cache_block(number, block.clone(), bytes.len());
         Ok(Some(block))
     }
 
@@ -610,16 +613,16 @@ mod tests {
         let size = |b: &Arc<StoredBlock>| alloy_rlp::Encodable::length(&**b);
         let mut cache = BlockCache::default();
         let (one, two, three) = (block(1, 10), block(2, 20), block(3, 30));
-        cache.insert(1, one.clone(), 2);
-        cache.insert(2, two.clone(), 2);
-        cache.insert(3, three.clone(), 2);
+        cache.insert(1, one.clone(), size(&one), 2);
+        cache.insert(2, two.clone(), size(&two), 2);
+        cache.insert(3, three.clone(), size(&three), 2);
         assert!(
             cache.get(&1).is_none(),
             "over the count cap: the oldest goes"
         );
         assert_eq!(cache.bytes, size(&two) + size(&three));
         let bigger = block(3, 300);
-        cache.insert(3, bigger.clone(), 2);
+        cache.insert(3, bigger.clone(), size(&bigger), 2);
         assert_eq!(
             cache.bytes,
             size(&two) + size(&bigger),
@@ -628,7 +631,7 @@ mod tests {
         cache.remove(&2);
         assert_eq!(cache.bytes, size(&bigger));
         let huge = block(4, BLOCK_CACHE_BYTES + 1);
-        cache.insert(4, huge.clone(), 256);
+        cache.insert(4, huge.clone(), size(&huge), 256);
         assert!(
             cache.get(&3).is_none(),
             "over the byte cap: the older ones go"
