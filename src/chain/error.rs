@@ -47,13 +47,13 @@ pub enum TxError {
     /// The signature does not recover.
     #[error("invalid sender")]
     InvalidSender,
-    /// Nonce below the sender's next.
-    #[error("nonce too low: next nonce {state}, tx nonce {tx}")]
+    /// Nonce below the sender's next. Figures only for callers who hold the sender.
+    #[error("nonce too low{}", .figures.map(|(tx, next)| format!(": next nonce {next}, tx nonce {tx}")).unwrap_or_default())]
     NonceTooLow {
-        /// The transaction's nonce.
-        tx: u64,
-        /// The sender's next nonce.
-        state: u64,
+        /// The sender.
+        sender: Address,
+        /// `(transaction's nonce, sender's next nonce)`, when the caller may see them.
+        figures: Option<(u64, u64)>,
     },
     /// Balance below `gas * price + value`. Figures only for callers who hold the sender.
     #[error("insufficient funds for gas * price + value{}", .detail.as_ref().map(|d| format!(": address {} have {} want {}", d.0, d.1, d.2)).unwrap_or_default())]
@@ -110,6 +110,52 @@ pub enum TxError {
     /// The store failed while validating.
     #[error("internal error")]
     Internal,
+}
+
+impl TxError {
+    /// The account whose state this rejection tells of, if it tells of any.
+    pub fn account(&self) -> Option<Address> {
+        match self {
+            Self::NonceTooLow { sender, .. } => Some(*sender),
+            Self::InsufficientFunds {
+                detail: Some((sender, ..)),
+            } => Some(*sender),
+            _ => None,
+        }
+    }
+
+    /// The rejection without any figure or state of the sender's account (its nonce,
+    /// balance or pending transactions): geth's bare message. Every variant is listed,
+    /// so a new one must say what it tells.
+    pub fn without_account_state(self) -> Self {
+        match self {
+            Self::NonceTooLow { sender, .. } => Self::NonceTooLow {
+                sender,
+                figures: None,
+            },
+            Self::InsufficientFunds { .. } => Self::InsufficientFunds { detail: None },
+            // Of the transaction, the fork or the pool as a whole; the pool's texts are
+            // bare (no counts, no pending nonces).
+            e @ (Self::Decode(_)
+            | Self::BlobSidecarMissing
+            | Self::BlobsMissing
+            | Self::TooManyBlobs { .. }
+            | Self::BlobSidecarVersion(_)
+            | Self::BlobSidecarInvalid(_)
+            | Self::TypeNotSupported
+            | Self::WrongChainId { .. }
+            | Self::InvalidSender
+            | Self::IntrinsicGasTooLow { .. }
+            | Self::GasLimitExceeded
+            | Self::GasLimitTooHigh { .. }
+            | Self::FeeCapTooLow { .. }
+            | Self::TipAboveFeeCap
+            | Self::InitcodeTooLarge { .. }
+            | Self::EmptyAuthorizationList
+            | Self::Pool(_)
+            | Self::Internal) => e,
+        }
+    }
 }
 
 /// A failure of the chain itself (not of a caller's input). These stop block production.

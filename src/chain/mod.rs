@@ -396,8 +396,8 @@ impl Chain {
             .unwrap_or_default();
         if tx.nonce() < account.nonce {
             return Err(TxError::NonceTooLow {
-                tx: tx.nonce(),
-                state: account.nonce,
+                sender: tx.signer(),
+                figures: Some((tx.nonce(), account.nonce)),
             });
         }
         // As geth: the blob gas at the blob fee cap counts too.

@@ -55,7 +55,7 @@ pub enum KeysCommand {
         /// Name of the key (for list and revoke).
         #[arg(long)]
         label: String,
-        /// Role: user, auditor or member.
+        /// Role: user, auditor, member or operator (dev controls on a dev node).
         #[arg(long, default_value = "user")]
         role: String,
         /// An address the key speaks for (repeat for several).
@@ -92,23 +92,17 @@ pub fn run_keys(command: KeysCommand) -> Result<String, crate::node::NodeError> 
                 "user" => Role::User,
                 "auditor" => Role::Auditor,
                 "member" => Role::Member,
+                "operator" => Role::Operator,
                 other => {
                     return Err(crate::node::NodeError::Setup {
                         path: "--role".into(),
-                        reason: format!("unknown role `{other}` (user, auditor, member)"),
+                        reason: format!("unknown role `{other}` (user, auditor, member, operator)"),
                     });
                 }
             };
-            let key = crate::node::add_key(
-                &data_dir,
-                KeyRecord {
-                    role,
-                    addresses,
-                    label,
-                },
-            )?;
+            let key = crate::node::add_key(&data_dir, KeyRecord::new(role, addresses, label))?;
             Ok(format!(
-                "{key}\n(shown once; the node stores only its hash and reads keys at start)"
+                "{key}\n(shown once; the node stores only its hash; a running node accepts it at once)"
             ))
         }
         KeysCommand::List { data_dir } => {
@@ -194,6 +188,10 @@ pub struct DevArgs {
     /// Both of the above with one file: load it if it exists, dump to it on exit.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["load_state", "dump_state"])]
     pub state: Option<PathBuf>,
+    /// Longest a SIWE login session lasts, in seconds (its message's `Expiration Time`
+    /// may end it sooner).
+    #[arg(long, value_name = "SECS", default_value_t = 24 * 60 * 60)]
+    pub session_lifetime: u64,
 }
 
 impl DevArgs {
@@ -230,6 +228,10 @@ impl DevArgs {
             mining: match self.block_time {
                 Some(ms) => Mining::Interval(Duration::from_millis(ms.max(1))),
                 None => Mining::Instant,
+            },
+            rpc: crate::rpc::RpcLimits {
+                session_lifetime: Duration::from_secs(self.session_lifetime),
+                ..NodeConfig::dev().rpc
             },
             ..NodeConfig::dev()
         })

@@ -156,6 +156,25 @@ pub(super) fn load_keys(
     serde_json::from_slice(&text).map_err(|e| setup_err(&path, e))
 }
 
+/// A loader of `dir`'s API keys for the running node's key ring, which re-reads them
+/// whenever `keys.sealed` changes (`coco keys add`/`revoke` while the node runs).
+pub(super) fn key_loader(dir: &Path) -> crate::rpc::auth::KeyLoader {
+    let dir = dir.to_path_buf();
+    Box::new(move || {
+        let key_path = dir.join("enclave").join("platform.key");
+        let key_file = std::fs::read(&key_path).map_err(|e| e.to_string())?;
+        let platform = VirtualPlatform::new(&key_file).map_err(|e| e.to_string())?;
+        let path = dir.join("keys.sealed");
+        let Some(sealed) = read(&path).map_err(|e| e.to_string())? else {
+            return Ok(Vec::new());
+        };
+        let text = platform
+            .unseal(KEYS_LABEL, &sealed)
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&text).map_err(|e| e.to_string())
+    })
+}
+
 fn save_keys(
     dir: &Path,
     secrets: &Secrets,
@@ -167,7 +186,7 @@ fn save_keys(
 }
 
 /// `coco keys add`: creates a key in `dir` and returns it (shown once, stored hashed).
-/// A running node reads keys at start.
+/// A running node accepts it from its next call on.
 pub fn add_key(dir: &Path, record: KeyRecord) -> Result<String, NodeError> {
     let secrets = Secrets::load_or_create(dir)?;
     let mut keys = load_keys(dir, &secrets)?;
@@ -189,7 +208,9 @@ pub fn list_keys(dir: &Path) -> Result<Vec<(alloy::primitives::B256, KeyRecord)>
     load_keys(dir, &secrets)
 }
 
-/// `coco keys revoke`: removes the key with this label; true if one was removed.
+/// `coco keys revoke`: removes the key with this label; true if one was removed. A
+/// running node refuses it from its next call on (and ends its subscriptions and
+/// filters).
 pub fn revoke_key(dir: &Path, label: &str) -> Result<bool, NodeError> {
     let secrets = Secrets::load_or_create(dir)?;
     let mut keys = load_keys(dir, &secrets)?;

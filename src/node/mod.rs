@@ -280,16 +280,22 @@ impl Node {
             config.anvil_compat,
         );
         let addr = SocketAddr::new(config.host, config.port);
-        let keys = Arc::new(KeyRing::new(keys::load_keys(&data_dir, &secrets)?));
+        // Read once here so a damaged key file stops the start, then on every change.
+        keys::load_keys(&data_dir, &secrets)?;
+        let keys = Arc::new(KeyRing::with_file(
+            data_dir.join("keys.sealed"),
+            keys::key_loader(&data_dir),
+        ));
+        // The dev key is the operator's: every prefunded account and the dev controls.
         let dev_key = config.dev.then(|| {
             let key = generate_key();
             keys.insert(
                 key_hash(&key),
-                KeyRecord {
-                    role: Role::User,
-                    addresses: signers.iter().map(|s| s.address()).collect(),
-                    label: "dev".into(),
-                },
+                KeyRecord::new(
+                    Role::Operator,
+                    signers.iter().map(|s| s.address()).collect(),
+                    "dev",
+                ),
             );
             key
         });
@@ -305,6 +311,7 @@ impl Node {
                 keys.clone(),
                 chain.spec().chain_id(),
                 hosts,
+                config.rpc.session_lifetime,
             ))
             .expect("login methods are unique");
         let (addr, rpc) = rpc::serve(addr, config.rpc, module, keys.clone(), open_policy)

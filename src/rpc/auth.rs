@@ -2,16 +2,23 @@
 //!
 //! A key is presented as `Authorization: Bearer <key>` or, for wallets that take only a
 //! URL, as the first path segment (`http://host:port/<key>`). The HTTP layer
-//! ([`AuthLayer`]) resolves it against the [`KeyRing`] (which holds only keccak-256 hashes
-//! of keys), strips the path, and attaches the [`Caller`] to the request; every RPC call
-//! on that HTTP request or WebSocket connection sees it. Paths and keys are never logged.
+//! ([`AuthLayer`]) takes it (stripping the path) and attaches only its hash
+//! ([`Presented`]) to the request. The RPC layer ([`CallerLayer`]) resolves that hash
+//! against the [`KeyRing`] (which holds only keccak-256 hashes of keys) on every call, so
+//! a key revoked, logged out or expired is refused on the next call of every connection,
+//! WebSocket ones included, and the subscriptions and filters it opened end. Paths and
+//! keys are never logged.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use alloy::primitives::{Address, B256, keccak256};
-use parking_lot::RwLock;
+use jsonrpsee::MethodResponse;
+use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
+use jsonrpsee::types::Request;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 /// What a key may do beyond reading its own addresses' data.
@@ -24,6 +31,10 @@ pub enum Role {
     Auditor,
     /// A consortium member: a user who may also govern.
     Member,
+    /// The node's operator: a user who may also run the state- and chain-changing
+    /// development methods (`evm_*`, `anvil_*`, `hardhat_*`, dumps). In dev mode, the
+    /// printed dev key.
+    Operator,
 }
 
 /// A key as the key ring stores it (the key itself is never stored).
@@ -35,6 +46,31 @@ pub struct KeyRecord {
     pub addresses: Vec<Address>,
     /// A name for operators (`coco keys list`).
     pub label: String,
+    /// Unix seconds after which the key is refused: set on SIWE sessions only (the
+    /// message's `Expiration Time` or the node's maximum session lifetime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+impl KeyRecord {
+    /// A key without expiry (operator-issued).
+    pub fn new(role: Role, addresses: Vec<Address>, label: impl Into<String>) -> Self {
+        Self {
+            role,
+            addresses,
+            label: label.into(),
+            expires_at: None,
+        }
+    }
+
+    /// True for a SIWE session (created by `coco_login`, ended by `coco_logout`).
+    pub fn is_session(&self) -> bool {
+        self.expires_at.is_some()
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
 }
 
 /// Hash of a key, as stored.
@@ -48,10 +84,78 @@ pub fn generate_key() -> String {
     format!("coco_{}", alloy::hex::encode(bytes))
 }
 
-/// Keys known to the node, by hash. Shared between the HTTP layer and `coco_login`.
-#[derive(Debug, Default)]
+/// Loads the operator-issued keys (`keys.sealed`); see [`KeyRing::with_file`].
+pub type KeyLoader = Box<dyn Fn() -> Result<Vec<(B256, KeyRecord)>, String> + Send + Sync>;
+
+/// What identifies a version of the key file: a rewrite (temp file and rename) changes
+/// the inode, an edit in place the length or the modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &std::path::Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        inode,
+    })
+}
+
+/// Keys by hash.
+type Keys = HashMap<B256, KeyRecord>;
+
+/// The operator-issued keys as last read from their file, with the file's stamp then.
+struct FileKeys {
+    path: PathBuf,
+    load: KeyLoader,
+    state: Mutex<(Option<FileStamp>, Arc<Keys>)>,
+}
+
+impl FileKeys {
+    /// The keys, re-read when the file changed since the last look (`coco keys add`
+    /// and `coco keys revoke` edit it while the node runs). A file that cannot be read
+    /// yields no keys (fail closed) until it can.
+    fn current(&self) -> Arc<Keys> {
+        let now = stamp(&self.path);
+        let mut state = self.state.lock();
+        if state.0.is_none() || state.0 != now {
+            let keys = match (self.load)() {
+                Ok(records) => records.into_iter().collect(),
+                Err(reason) => {
+                    tracing::warn!(%reason, "cannot read the API key file; refusing its keys");
+                    HashMap::new()
+                }
+            };
+            *state = (now, Arc::new(keys));
+        }
+        state.1.clone()
+    }
+}
+
+/// Keys known to the node, by hash: the operator-issued ones (from the key file, when
+/// the ring has one) and those made at run time (the dev key, SIWE sessions). Shared
+/// between the RPC layer and `coco_login`.
+#[derive(Default)]
 pub struct KeyRing {
     keys: RwLock<HashMap<B256, KeyRecord>>,
+    file: Option<FileKeys>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("runtime_keys", &self.keys.read().len())
+            .field("file", &self.file.as_ref().map(|f| &f.path))
+            .finish()
+    }
 }
 
 impl KeyRing {
@@ -59,44 +163,120 @@ impl KeyRing {
     pub fn new(records: impl IntoIterator<Item = (B256, KeyRecord)>) -> Self {
         Self {
             keys: RwLock::new(records.into_iter().collect()),
+            file: None,
         }
     }
 
-    /// Adds (or replaces) a key.
-    pub fn insert(&self, hash: B256, record: KeyRecord) {
-        self.keys.write().insert(hash, record);
+    /// A ring whose operator-issued keys are `load()`'s, re-read whenever the file at
+    /// `path` changes, so `coco keys revoke` takes effect on the next call.
+    pub fn with_file(path: PathBuf, load: KeyLoader) -> Self {
+        Self {
+            keys: RwLock::default(),
+            file: Some(FileKeys {
+                path,
+                load,
+                state: Mutex::new((None, Arc::default())),
+            }),
+        }
     }
 
-    /// Removes a key; true if it existed.
+    /// Adds (or replaces) a run-time key, dropping expired sessions.
+    pub fn insert(&self, hash: B256, record: KeyRecord) {
+        let now = crate::chain::now();
+        let mut keys = self.keys.write();
+        keys.retain(|_, r| !r.expired(now));
+        keys.insert(hash, record);
+    }
+
+    /// Removes a run-time key; true if it existed.
     pub fn remove(&self, hash: &B256) -> bool {
         self.keys.write().remove(hash).is_some()
     }
 
-    /// The record of a presented key.
-    pub fn lookup(&self, key: &str) -> Option<KeyRecord> {
-        self.keys.read().get(&key_hash(key)).cloned()
+    /// The record of the key with this hash, if it is valid now (an expired session is
+    /// removed).
+    pub fn record(&self, hash: &B256) -> Option<KeyRecord> {
+        let now = crate::chain::now();
+        {
+            let keys = self.keys.read();
+            match keys.get(hash) {
+                Some(record) if !record.expired(now) => return Some(record.clone()),
+                Some(_) => {}
+                None => {
+                    drop(keys);
+                    return self.file.as_ref()?.current().get(hash).cloned();
+                }
+            }
+        }
+        self.keys.write().remove(hash);
+        None
     }
 
-    /// Adds an address to an existing key (SIWE login with a session).
-    pub fn add_address(&self, hash: &B256, address: Address) -> bool {
+    /// The record of a presented key.
+    pub fn lookup(&self, key: &str) -> Option<KeyRecord> {
+        self.record(&key_hash(key))
+    }
+
+    /// Adds an address to a session and lets it end no later than `expires_at`. False
+    /// if `hash` is not a live session.
+    pub fn extend_session(&self, hash: &B256, address: Address, expires_at: u64) -> bool {
+        let now = crate::chain::now();
         match self.keys.write().get_mut(hash) {
-            Some(record) => {
+            Some(record) if record.is_session() && !record.expired(now) => {
                 if !record.addresses.contains(&address) {
                     record.addresses.push(address);
                 }
+                record.expires_at = record.expires_at.map(|t| t.min(expires_at));
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
-    /// Every record, by hash.
+    /// Every valid record, by hash (run-time keys first).
     pub fn records(&self) -> Vec<(B256, KeyRecord)> {
-        self.keys
+        let now = crate::chain::now();
+        let mut all: Vec<_> = self
+            .keys
             .read()
             .iter()
+            .filter(|(_, r)| !r.expired(now))
             .map(|(h, r)| (*h, r.clone()))
-            .collect()
+            .collect();
+        if let Some(file) = &self.file {
+            all.extend(file.current().iter().map(|(h, r)| (*h, r.clone())));
+        }
+        all
+    }
+
+    /// The caller presenting `presented` (a key's hash; `None`: no key) on connection
+    /// `connection`, now.
+    pub fn caller(
+        self: &Arc<Self>,
+        presented: Option<B256>,
+        open: bool,
+        connection: Option<u64>,
+    ) -> Caller {
+        let base = Caller {
+            connection,
+            ..Caller::anonymous(open)
+        };
+        let Some(hash) = presented else {
+            return base;
+        };
+        match self.record(&hash) {
+            Some(record) => Caller {
+                role: Some(record.role),
+                addresses: Arc::new(record.addresses),
+                key: Some(hash),
+                ring: Some(self.clone()),
+                ..base
+            },
+            None => Caller {
+                bad_key: true,
+                ..base
+            },
+        }
     }
 }
 
@@ -113,6 +293,10 @@ pub struct Caller {
     pub bad_key: bool,
     /// The node runs the open policy: every caller reads everything.
     pub open: bool,
+    /// The connection the call arrived on (binds anonymous filters to it).
+    pub connection: Option<u64>,
+    /// The ring the key was found in, to tell later whether it is still valid.
+    pub ring: Option<Arc<KeyRing>>,
 }
 
 impl Caller {
@@ -124,6 +308,17 @@ impl Caller {
             key: None,
             bad_key: false,
             open,
+            connection: None,
+            ring: None,
+        }
+    }
+
+    /// True unless the caller's key has since been revoked, logged out or expired.
+    /// Filters and subscriptions check this before every delivery.
+    pub fn is_current(&self) -> bool {
+        match (&self.key, &self.ring) {
+            (Some(hash), Some(ring)) => ring.record(hash).is_some(),
+            _ => true,
         }
     }
 
@@ -140,6 +335,19 @@ impl Caller {
     /// True when the caller speaks for `address`.
     pub fn holds(&self, address: &Address) -> bool {
         self.addresses.contains(address)
+    }
+
+    /// True when the caller may sign and send as `address` (dev signing, SIWE):
+    /// everyone under the open policy, else a key holding it that is not an auditor's
+    /// (auditors read; they never act for an address).
+    pub fn may_act_for(&self, address: &Address) -> bool {
+        self.open || (self.role != Some(Role::Auditor) && self.holds(address))
+    }
+
+    /// True when the caller may run the state- and chain-changing development methods:
+    /// everyone under the open policy, else the operator only.
+    pub fn is_operator(&self) -> bool {
+        self.open || self.role == Some(Role::Operator)
     }
 
     /// True when the caller may read `address`'s balance and nonce.
@@ -178,28 +386,20 @@ pub fn caller_of(extensions: &http::Extensions) -> Caller {
         .unwrap_or_else(|| Caller::anonymous(false))
 }
 
-/// The HTTP layer resolving keys into [`Caller`]s.
-#[derive(Debug, Clone)]
-pub struct AuthLayer {
-    keys: Arc<KeyRing>,
-    open: bool,
-}
+/// The hash of the API key an HTTP request (or WebSocket upgrade) presented; the
+/// [`CallerLayer`] turns it into a [`Caller`] on every call.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented(pub Option<B256>);
 
-impl AuthLayer {
-    /// Resolves keys against `keys`; `open` selects the open read policy.
-    pub fn new(keys: Arc<KeyRing>, open: bool) -> Self {
-        Self { keys, open }
-    }
-}
+/// The HTTP layer taking API keys from requests (and stripping them from the path).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthLayer;
 
 impl<S> tower::Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            layer: self.clone(),
-        }
+        AuthService { inner }
     }
 }
 
@@ -207,47 +407,30 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub struct AuthService<S> {
     inner: S,
-    layer: AuthLayer,
 }
 
-impl AuthLayer {
-    fn resolve<B>(&self, req: &mut http::Request<B>) -> Caller {
-        let header = req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|v| v.trim().to_string());
-        let path = req.uri().path().trim_matches('/').to_string();
-        let from_path = (!path.is_empty()).then_some(path);
-        if from_path.is_some() {
-            // Strip the key from the path before anything else sees the URI.
-            let mut parts = req.uri().clone().into_parts();
-            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-            if let Ok(uri) = http::Uri::from_parts(parts) {
-                *req.uri_mut() = uri;
-            }
-        }
-        let Some(key) = header.or(from_path) else {
-            return Caller::anonymous(self.open);
-        };
-        match self.keys.lookup(&key) {
-            Some(record) => Caller {
-                role: Some(record.role),
-                addresses: Arc::new(record.addresses),
-                key: Some(key_hash(&key)),
-                bad_key: false,
-                open: self.open,
-            },
-            None => Caller {
-                bad_key: true,
-                ..Caller::anonymous(self.open)
-            },
+/// The hash of the key `req` presents, if any; strips a key from the path.
+fn presented<B>(req: &mut http::Request<B>) -> Presented {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_string());
+    let path = req.uri().path().trim_matches('/').to_string();
+    let from_path = (!path.is_empty()).then_some(path);
+    if from_path.is_some() {
+        // Strip the key from the path before anything else sees the URI.
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
         }
     }
+    Presented(header.or(from_path).map(|key| key_hash(&key)))
 }
 
 impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
@@ -263,9 +446,92 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let caller = self.layer.resolve(&mut req);
-        req.extensions_mut().insert(caller);
+        let presented = presented(&mut req);
+        req.extensions_mut().insert(presented);
         self.inner.call(req)
+    }
+}
+
+/// The RPC layer resolving the presented key into a [`Caller`] on every call (and every
+/// call of a batch), against the ring as it is at that moment.
+#[derive(Debug, Clone)]
+pub struct CallerLayer {
+    keys: Arc<KeyRing>,
+    open: bool,
+}
+
+impl CallerLayer {
+    /// Resolves keys against `keys`; `open` selects the open read policy.
+    pub fn new(keys: Arc<KeyRing>, open: bool) -> Self {
+        Self { keys, open }
+    }
+
+    fn resolve(&self, extensions: &mut http::Extensions) {
+        let presented = extensions.get::<Presented>().and_then(|p| p.0);
+        let connection = extensions
+            .get::<jsonrpsee::server::ConnectionId>()
+            .map(|c| c.0 as u64);
+        let caller = self.keys.caller(presented, self.open, connection);
+        extensions.insert(caller);
+    }
+}
+
+impl<S> tower::Layer<S> for CallerLayer {
+    type Service = CallerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallerService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`CallerLayer`].
+#[derive(Debug, Clone)]
+pub struct CallerService<S> {
+    inner: S,
+    layer: CallerLayer,
+}
+
+impl<S> RpcServiceT for CallerService<S>
+where
+    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync + Clone + 'static,
+{
+    type MethodResponse = S::MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(
+        &self,
+        mut req: Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        self.layer.resolve(req.extensions_mut());
+        self.inner.call(req)
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        let entries = batch
+            .into_iter()
+            .map(|entry| {
+                entry.map(|mut entry| {
+                    match &mut entry {
+                        BatchEntry::Call(req) => self.layer.resolve(req.extensions_mut()),
+                        BatchEntry::Notification(n) => self.layer.resolve(n.extensions_mut()),
+                    }
+                    entry
+                })
+            })
+            .collect();
+        self.inner.batch(Batch::from(entries))
+    }
+
+    fn notification<'a>(
+        &self,
+        mut n: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.layer.resolve(n.extensions_mut());
+        self.inner.notification(n)
     }
 }
 
@@ -278,17 +544,10 @@ mod tests {
     fn keys_from_header_or_path_and_path_is_stripped() {
         let alice = address!("0x00000000000000000000000000000000000000a1");
         let ring = Arc::new(KeyRing::default());
-        ring.insert(
-            key_hash("k1"),
-            KeyRecord {
-                role: Role::User,
-                addresses: vec![alice],
-                label: "a".into(),
-            },
-        );
-        let layer = AuthLayer::new(ring, false);
+        ring.insert(key_hash("k1"), KeyRecord::new(Role::User, vec![alice], "a"));
+        let resolve = |req: &mut http::Request<()>| ring.caller(presented(req).0, false, None);
         let mut req = http::Request::builder().uri("/k1").body(()).unwrap();
-        let caller = layer.resolve(&mut req);
+        let caller = resolve(&mut req);
         assert_eq!(req.uri().path(), "/");
         assert!(caller.holds(&alice) && !caller.sees_everything());
         let mut req = http::Request::builder()
@@ -296,12 +555,57 @@ mod tests {
             .header("authorization", "Bearer k1")
             .body(())
             .unwrap();
-        assert!(layer.resolve(&mut req).is_authenticated());
+        assert!(resolve(&mut req).is_authenticated());
         let mut req = http::Request::builder().uri("/nope").body(()).unwrap();
-        let caller = layer.resolve(&mut req);
+        let caller = resolve(&mut req);
         assert!(caller.bad_key && !caller.is_authenticated());
         let mut req = http::Request::builder().uri("/").body(()).unwrap();
-        assert!(!layer.resolve(&mut req).is_authenticated());
+        assert!(!resolve(&mut req).is_authenticated());
+    }
+
+    #[test]
+    fn a_removed_or_expired_key_stops_being_current() {
+        let ring = Arc::new(KeyRing::default());
+        ring.insert(key_hash("k1"), KeyRecord::new(Role::User, vec![], "a"));
+        let caller = ring.caller(Some(key_hash("k1")), false, None);
+        assert!(caller.is_current());
+        ring.remove(&key_hash("k1"));
+        assert!(!caller.is_current());
+        assert!(ring.caller(Some(key_hash("k1")), false, None).bad_key);
+        let session = KeyRecord {
+            expires_at: Some(crate::chain::now() - 1),
+            ..KeyRecord::new(Role::User, vec![], "session:x")
+        };
+        ring.insert(key_hash("k2"), session);
+        assert!(ring.lookup("k2").is_none(), "expired");
+        assert!(ring.records().is_empty(), "and gone");
+    }
+
+    #[test]
+    fn file_keys_are_reread_when_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "k1").unwrap();
+        let source = path.clone();
+        let ring = KeyRing::with_file(
+            path.clone(),
+            Box::new(move || {
+                let text = std::fs::read_to_string(&source).map_err(|e| e.to_string())?;
+                Ok(text
+                    .split(',')
+                    .filter(|k| !k.is_empty())
+                    .map(|k| (key_hash(k), KeyRecord::new(Role::User, vec![], k)))
+                    .collect())
+            }),
+        );
+        assert!(ring.lookup("k1").is_some());
+        // A rewrite by rename, as `coco keys revoke` does.
+        std::fs::write(dir.path().join("tmp"), "k2,k3").unwrap();
+        std::fs::rename(dir.path().join("tmp"), &path).unwrap();
+        assert!(ring.lookup("k1").is_none());
+        assert!(ring.lookup("k3").is_some());
+        std::fs::remove_file(&path).unwrap();
+        assert!(ring.lookup("k3").is_none(), "an unreadable file: no keys");
     }
 
     #[test]

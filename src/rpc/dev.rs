@@ -141,9 +141,10 @@ impl DevRpc {
     }
 }
 
-/// Under the confidential policy, a caller signs and sends only as its own addresses.
+/// Under the confidential policy, a caller signs and sends only as its own addresses
+/// (and an auditor as none).
 fn own(caller: &Caller, address: Address) -> Result<(), RpcError> {
-    if caller.sees_everything() || caller.holds(&address) {
+    if caller.may_act_for(&address) {
         return Ok(());
     }
     Err(RpcError::NotAuthorized(format!(
@@ -213,7 +214,7 @@ impl DevApiServer for DevRpc {
         let hash = self
             .chain
             .submit(Recovered::new_unchecked(envelope, from))
-            .map_err(RpcError::from)?;
+            .map_err(|e| super::eth::rejection(&caller, e))?;
         self.eth.await_inclusion(hash, blocks).await;
         Ok(hash)
     }

@@ -224,7 +224,10 @@ mod tests {
     fn tx_errors_use_geth_texts() {
         let cases = [
             (
-                TxError::NonceTooLow { tx: 1, state: 2 },
+                TxError::NonceTooLow {
+                    sender: Address::ZERO,
+                    figures: Some((1, 2)),
+                },
                 "nonce too low: next nonce 2, tx nonce 1",
             ),
             (

@@ -355,31 +355,19 @@ impl EthRpc {
         Ok(history)
     }
 
-    /// Whether `caller` may see a log (looks up its transaction's sender).
-    pub(crate) fn log_visible(&self, caller: &Caller, log: &Log) -> bool {
-        if caller.sees_everything() {
-            return true;
-        }
-        let sender = log
-            .block_number
-            .zip(log.transaction_index)
-            .and_then(|(n, i)| {
-                let block = self.chain.store().block(n).ok()??;
-                block.senders.get(i as usize).copied()
-            });
-        sender.is_some_and(|s| caller.can_see_log(&s, &log.inner, false))
-    }
-
-    /// `eth_getLogs` off the async runtime, under the call time limit. Also serves
-    /// `eth_getFilterLogs`, so both obey the same range and result limits.
-    pub(crate) async fn logs_blocking(&self, filter: Filter) -> Res<Vec<Log>> {
+    /// `eth_getLogs` for `caller` off the async runtime, under the call time limit. Also
+    /// serves `eth_getFilterLogs`, so both obey the same range and result limits.
+    pub(crate) async fn logs_blocking(&self, filter: Filter, caller: Caller) -> Res<Vec<Log>> {
         let this = self.clone();
-        self.run_blocking(move |_| this.logs_inner(&filter)).await
+        self.run_blocking(move |_| this.logs_inner(&filter, &caller))
+            .await
     }
 
-    /// The logs matching `filter`, within [`RpcLimits::logs_max_range`] and
-    /// [`RpcLimits::logs_max_results`].
-    pub(crate) fn logs_inner(&self, filter: &Filter) -> Res<Vec<Log>> {
+    /// The logs matching `filter` that `caller` may see, within
+    /// [`RpcLimits::logs_max_range`] and [`RpcLimits::logs_max_results`]. The result
+    /// cap counts only those logs: a limit that counted hidden ones would tell where
+    /// they are.
+    pub(crate) fn logs_inner(&self, filter: &Filter, caller: &Caller) -> Res<Vec<Log>> {
         let head = self.chain.head().header.number;
         let (from, to) = match &filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
@@ -434,8 +422,9 @@ impl EthRpc {
                 if !filter.matches_bloom(block.receipts[i].bloom()) {
                     continue;
                 }
+                let sender = block.senders[i];
                 for log in convert::logs_at(&block, hash, i) {
-                    if filter.rpc_matches(&log) {
+                    if filter.rpc_matches(&log) && caller.can_see_log(&sender, &log.inner, false) {
                         out.push(log);
                         if out.len() > self.limits.logs_max_results {
                             return Err(RpcError::Limit(format!(
@@ -460,6 +449,18 @@ pub(crate) fn tag_number(chain: &Chain, tag: BlockNumberOrTag, head: u64) -> Opt
         BlockNumberOrTag::Earliest => Some(0),
         BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
     }
+}
+
+/// A refused transaction as `caller` may hear of it: the figures and state of the
+/// sender's account (nonce, balance) only for a caller who may read that account, geth's
+/// bare message for anyone else. Every submission path answers through this.
+pub(crate) fn rejection(caller: &Caller, error: TxError) -> RpcError {
+    let shown = error.account().is_none_or(|a| caller.can_read_account(&a));
+    RpcError::Tx(if shown {
+        error
+    } else {
+        error.without_account_state()
+    })
 }
 
 /// `from` must be one of the caller's addresses (default: the first), unless the caller
@@ -738,17 +739,7 @@ impl EthApiServer for EthRpc {
             }
             _ => self.chain.submit_raw(&raw),
         };
-        let hash = submitted.map_err(|e| {
-            // Another account's figures are shown only to callers holding it.
-            RpcError::from(match e {
-                TxError::InsufficientFunds {
-                    detail: Some((sender, ..)),
-                } if !caller.can_read_account(&sender) => {
-                    TxError::InsufficientFunds { detail: None }
-                }
-                other => other,
-            })
-        })?;
+        let hash = submitted.map_err(|e| rejection(&caller, e))?;
         self.await_inclusion(hash, blocks).await;
         Ok(hash)
     }
@@ -876,10 +867,6 @@ impl EthApiServer for EthRpc {
             )
             .into());
         }
-        let logs = self.logs_blocking(filter).await?;
-        Ok(logs
-            .into_iter()
-            .filter(|l| self.log_visible(&caller, l))
-            .collect())
+        Ok(self.logs_blocking(filter, caller).await?)
     }
 }

@@ -16,13 +16,12 @@
 
 mod table;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::Transaction as _;
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::U128;
+use alloy::primitives::{Address, U128};
 use alloy::rpc::types::{Filter, FilterBlockOption, FilterChanges, Log};
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
@@ -111,9 +110,14 @@ impl Feed {
             return;
         }
         let hash = block.header.hash_slow();
-        let logs: Vec<Log> = if self.table.wants_logs() {
+        let logs: Vec<(Address, Log)> = if self.table.wants_logs() {
             (0..block.transactions.len())
-                .flat_map(|i| convert::logs_at(block, hash, i))
+                .flat_map(|i| {
+                    let sender = block.senders[i];
+                    convert::logs_at(block, hash, i)
+                        .into_iter()
+                        .map(move |log| (sender, log))
+                })
                 .collect()
         } else {
             Vec::new()
@@ -166,6 +170,14 @@ fn parse_id(id: &str) -> Option<U128> {
     U128::from_str_radix(digits, 16).ok()
 }
 
+/// Whether `caller` owns a filter `owner` installed: the same key; for anonymous
+/// callers under the confidential policy, also the same connection (under the open
+/// policy anyone reads everything, and HTTP clients may poll over new connections).
+fn same_owner(owner: &Caller, caller: &Caller) -> bool {
+    owner.key == caller.key
+        && (owner.key.is_some() || owner.open || owner.connection == caller.connection)
+}
+
 /// geth's checks on the block range of a log filter or `logs` subscription.
 pub(crate) fn check_log_filter(filter: &Filter) -> Result<(), RpcError> {
     let FilterBlockOption::Range {
@@ -191,15 +203,15 @@ pub(crate) fn check_log_filter(filter: &Filter) -> Result<(), RpcError> {
     Ok(())
 }
 
-/// The filter methods over a chain.
+/// The filter methods over a chain. Each filter belongs to who installed it: the same
+/// key, or, for an anonymous caller under the confidential policy, the same
+/// connection; it collects only what its owner may see, and ends when the owner's key is
+/// revoked, logged out or expires.
 #[derive(Debug, Clone)]
 pub struct FilterRpc {
     chain: Arc<Chain>,
     eth: EthRpc,
     feed: Arc<Mutex<Feed>>,
-    /// Who installed each filter: only that key may use it, and items are filtered
-    /// for it as every read is.
-    owners: Arc<Mutex<HashMap<U128, Caller>>>,
 }
 
 impl FilterRpc {
@@ -228,50 +240,31 @@ impl FilterRpc {
             }
             Err(_) => tracing::warn!("no Tokio runtime: filters are fed only when polled"),
         }
-        Self {
-            chain,
-            eth,
-            feed,
-            owners: Arc::default(),
-        }
+        Self { chain, eth, feed }
     }
 
     fn install(&self, caller: Caller, collector: Collector) -> Result<U128, RpcError> {
         let mut feed = self.feed.lock();
         // Events already broadcast happened before this filter existed.
         feed.drain();
-        let id = feed.table.install(collector, Instant::now())?;
-        self.owners.lock().insert(id, caller);
-        Ok(id)
+        feed.table.install(caller, collector, Instant::now())
     }
 
-    /// The filter's owner if `caller` is it (same key, or both anonymous).
+    /// Filter `id` and its owner, if `caller` is that owner; anyone else is told there
+    /// is no such filter. A filter whose owner's key is no longer valid is removed.
     fn owned(&self, caller: &Caller, id: &str) -> Result<(U128, Caller), RpcError> {
         let id = parse_id(id).ok_or(RpcError::FilterNotFound)?;
-        let owners = self.owners.lock();
-        match owners.get(&id) {
-            Some(owner) if owner.key == caller.key => Ok((id, owner.clone())),
-            _ => Err(RpcError::FilterNotFound),
+        let now = Instant::now();
+        let mut feed = self.feed.lock();
+        let owner = feed.table.owner(id, now).ok_or(RpcError::FilterNotFound)?;
+        if !owner.is_current() {
+            feed.table.uninstall(id, now);
+            return Err(RpcError::FilterNotFound);
         }
-    }
-
-    /// Whether a transaction hash (from a pending filter) is visible to `caller`.
-    fn tx_visible(&self, caller: &Caller, hash: &alloy::primitives::B256) -> bool {
-        if caller.sees_everything() {
-            return true;
+        if !same_owner(owner, caller) {
+            return Err(RpcError::FilterNotFound);
         }
-        if let Some(pooled) = self.chain.pool_tx(hash) {
-            return caller.can_see_transaction(&pooled.tx.signer(), pooled.tx.to().as_ref());
-        }
-        let store = self.chain.store();
-        let Ok(Some((number, index))) = store.transaction_location(*hash) else {
-            return false;
-        };
-        let Ok(Some(block)) = store.block(number) else {
-            return false;
-        };
-        let to = alloy::consensus::Transaction::to(&block.transactions[index]);
-        caller.can_see_transaction(&block.senders[index], to.as_ref())
+        Ok((id, owner.clone()))
     }
 
     /// Applies every broadcast event, waiting briefly for a block the store already
@@ -319,51 +312,22 @@ impl EthFilterApiServer for FilterRpc {
     }
 
     async fn filter_changes(&self, ext: &Extensions, id: String) -> RpcResult<FilterChanges> {
-        let (id, owner) = self.owned(&caller_of(ext), &id)?;
+        let (id, _) = self.owned(&caller_of(ext), &id)?;
         self.settle().await;
-        let changes = self.feed.lock().table.changes(id, Instant::now())?;
-        Ok(match changes {
-            FilterChanges::Logs(logs) => FilterChanges::Logs(
-                logs.into_iter()
-                    .filter(|l| self.eth.log_visible(&owner, l))
-                    .collect(),
-            ),
-            FilterChanges::Transactions(txs) => FilterChanges::Transactions(
-                txs.into_iter()
-                    .filter(|t| owner.can_see_transaction(&t.inner.signer(), t.inner.to().as_ref()))
-                    .collect(),
-            ),
-            FilterChanges::Hashes(hashes) if !owner.sees_everything() => {
-                // Block hashes are public; pending transaction hashes are the owner's own.
-                let is_block = |h: &alloy::primitives::B256| {
-                    self.chain.store().block_number(*h).ok().flatten().is_some()
-                };
-                FilterChanges::Hashes(
-                    hashes
-                        .into_iter()
-                        .filter(|h| is_block(h) || self.tx_visible(&owner, h))
-                        .collect(),
-                )
-            }
-            other => other,
-        })
+        // Collected for the owner: only what it may see.
+        Ok(self.feed.lock().table.changes(id, Instant::now())?)
     }
 
     async fn filter_logs(&self, ext: &Extensions, id: String) -> RpcResult<Vec<Log>> {
         let (id, owner) = self.owned(&caller_of(ext), &id)?;
         let criteria = self.feed.lock().table.log_criteria(id, Instant::now())?;
-        let logs = self.eth.logs_blocking(criteria).await?;
-        Ok(logs
-            .into_iter()
-            .filter(|l| self.eth.log_visible(&owner, l))
-            .collect())
+        Ok(self.eth.logs_blocking(criteria, owner).await?)
     }
 
     fn uninstall_filter(&self, ext: &Extensions, id: String) -> RpcResult<bool> {
         let Ok((id, _)) = self.owned(&caller_of(ext), &id) else {
             return Ok(false);
         };
-        self.owners.lock().remove(&id);
         Ok(self.feed.lock().table.uninstall(id, Instant::now()))
     }
 }

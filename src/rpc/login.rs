@@ -48,17 +48,19 @@ pub trait LoginApi {
 pub struct LoginRpc {
     keys: Arc<KeyRing>,
     chain_id: u64,
+    lifetime: Duration,
     hosts: Arc<Vec<String>>,
     nonces: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl LoginRpc {
     /// Logins into `keys` for `chain_id`, accepting messages whose domain's host is one
-    /// of `hosts` (any port).
-    pub fn new(keys: Arc<KeyRing>, chain_id: u64, hosts: Vec<String>) -> Self {
+    /// of `hosts` (any port); sessions last at most `lifetime`.
+    pub fn new(keys: Arc<KeyRing>, chain_id: u64, hosts: Vec<String>, lifetime: Duration) -> Self {
         Self {
             keys,
             chain_id,
+            lifetime,
             hosts: Arc::new(hosts),
             nonces: Arc::default(),
         }
@@ -232,21 +234,33 @@ impl LoginApiServer for LoginRpc {
             return Err(bad("unknown, expired or already used nonce").into());
         }
         let caller = caller_of(ext);
-        if let Some(hash) = caller.key.filter(|_| caller.role == Some(Role::User)) {
-            self.keys.add_address(&hash, siwe.address);
-            let mut addresses = caller.addresses.to_vec();
-            if !addresses.contains(&siwe.address) {
-                addresses.push(siwe.address);
-            }
+        if caller.role == Some(Role::Auditor) {
+            return Err(bad("an auditor key cannot log in for an address").into());
+        }
+        let expires_at = siwe
+            .expires_at
+            .unwrap_or(u64::MAX)
+            .min(now.saturating_add(self.lifetime.as_secs()));
+        if let Some(hash) = caller.key
+            && self.keys.extend_session(&hash, siwe.address, expires_at)
+        {
+            let addresses = self
+                .keys
+                .record(&hash)
+                .map(|r| r.addresses)
+                .unwrap_or_default();
             return Ok(json!({ "addresses": addresses }));
         }
         let key = generate_key();
         self.keys.insert(
             key_hash(&key),
             KeyRecord {
-                role: Role::User,
-                addresses: vec![siwe.address],
-                label: format!("session:{}", &key[5..13]),
+                expires_at: Some(expires_at),
+                ..KeyRecord::new(
+                    Role::User,
+                    vec![siwe.address],
+                    format!("session:{}", &key[5..13]),
+                )
             },
         );
         Ok(json!({ "key": key, "addresses": [siwe.address] }))
@@ -257,11 +271,7 @@ impl LoginApiServer for LoginRpc {
         let Some(hash) = caller.key else {
             return Ok(false);
         };
-        let is_session = self
-            .keys
-            .records()
-            .iter()
-            .any(|(h, r)| *h == hash && r.label.starts_with("session:"));
+        let is_session = self.keys.record(&hash).is_some_and(|r| r.is_session());
         Ok(is_session && self.keys.remove(&hash))
     }
 }

@@ -69,6 +69,8 @@ pub struct RpcLimits {
     pub logs_max_results: usize,
     /// Most concurrent connections.
     pub max_connections: u32,
+    /// Longest a SIWE session lasts (its message's `Expiration Time` may end it sooner).
+    pub session_lifetime: Duration,
 }
 
 impl Default for RpcLimits {
@@ -82,6 +84,7 @@ impl Default for RpcLimits {
             logs_max_range: 10_000,
             logs_max_results: 10_000,
             max_connections: 1_000,
+            session_lifetime: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -192,12 +195,21 @@ pub fn module(
     module
 }
 
-/// `coco_loginNonce`, `coco_login`, `coco_logout` over `keys` (see [`login`]).
-pub fn login_module(keys: Arc<auth::KeyRing>, chain_id: u64, hosts: Vec<String>) -> RpcModule<()> {
+/// `coco_loginNonce`, `coco_login`, `coco_logout` over `keys` (see [`login`]);
+/// sessions last at most `session_lifetime`.
+pub fn login_module(
+    keys: Arc<auth::KeyRing>,
+    chain_id: u64,
+    hosts: Vec<String>,
+    session_lifetime: Duration,
+) -> RpcModule<()> {
     let mut module = RpcModule::new(());
     module
         .merge(login::LoginApiServer::into_rpc(login::LoginRpc::new(
-            keys, chain_id, hosts,
+            keys,
+            chain_id,
+            hosts,
+            session_lifetime,
         )))
         .expect("login methods are unique");
     module
@@ -230,10 +242,11 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(cors)
-                .layer(auth::AuthLayer::new(keys, open)),
+                .layer(auth::AuthLayer),
         )
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer(auth::CallerLayer::new(keys, open))
                 .layer(error::GethParamErrorsLayer)
                 .layer(policy::PolicyLayer::new(
                     module.method_names().map(String::from),

@@ -32,8 +32,14 @@ pub enum Rule {
     OwnAddress,
     /// Any authenticated caller; the method checks `from` against the caller's addresses.
     Authenticated,
+    /// Signing and sending with the node's dev keys: a key that is not an auditor's;
+    /// the method checks the address against the key's.
+    Signs,
     /// Auditors only (raw storage, traces, whole pool contents).
     Auditor,
+    /// The node's operator only: methods that change state or the chain outside a
+    /// signed transaction (`evm_*`, `anvil_*`, `hardhat_*`, state dumps, impersonation).
+    Operator,
 }
 
 impl Rule {
@@ -42,7 +48,9 @@ impl Rule {
             Rule::Public => "public",
             Rule::OwnAddress => "reads only the caller's own addresses (or needs an auditor key)",
             Rule::Authenticated => "needs an API key",
+            Rule::Signs => "needs an API key for the address (auditors cannot sign or send)",
             Rule::Auditor => "needs an auditor key",
+            Rule::Operator => "needs the node operator's key",
         }
     }
 }
@@ -76,6 +84,7 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_config"
         | "eth_capabilities"
         | "debug_getRawHeader"
+        | "anvil_nodeInfo"
         | "txpool_status" => Public,
         // Filtered per caller inside the method.
         "eth_getBlockByNumber"
@@ -105,18 +114,13 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_getAccount"
         | "eth_getAccountInfo"
         | "txpool_contentFrom" => OwnAddress,
-        // Execution as one of the caller's addresses; dev signing and controls.
-        "eth_call"
-        | "eth_estimateGas"
-        | "eth_createAccessList"
-        | "eth_sendTransaction"
-        | "eth_sign"
-        | "personal_sign"
-        | "eth_signTypedData_v4" => Authenticated,
-        // A state dump reads every account.
-        "anvil_dumpState" | "anvil_loadState" => Auditor,
+        // Execution as one of the caller's addresses (auditors: as anyone).
+        "eth_call" | "eth_estimateGas" | "eth_createAccessList" => Authenticated,
+        // Signing with the dev keys, as one of the caller's addresses.
+        "eth_sendTransaction" | "eth_sign" | "personal_sign" | "eth_signTypedData_v4" => Signs,
+        // Dev controls: they rewrite state and history (snapshots, set*, mining, dumps).
         m if m.starts_with("evm_") || m.starts_with("anvil_") || m.starts_with("hardhat_") => {
-            Authenticated
+            Operator
         }
         // Raw state, traces, unfiltered blocks and receipts, and the whole pool.
         "eth_getStorageAt"
@@ -152,21 +156,51 @@ pub fn refusal(
     if caller.bad_key {
         return Some("invalid or revoked API key".to_string());
     }
-    if caller.sees_everything() || rule == Rule::Public {
+    if caller.open || rule == Rule::Public {
         return None;
     }
+    let auditor = caller.sees_everything();
     let allowed = match rule {
         Rule::Public => true,
         Rule::Authenticated => caller.is_authenticated(),
-        Rule::Auditor => false,
-        Rule::OwnAddress => first_address(params).is_some_and(|a| caller.holds(&a)),
+        Rule::Signs => caller.is_authenticated() && !auditor,
+        Rule::Auditor => auditor,
+        Rule::Operator => caller.is_operator(),
+        Rule::OwnAddress => {
+            auditor
+                || match first_param(params) {
+                    // A malformed or missing address is the method's -32602.
+                    FirstParam::Malformed => true,
+                    FirstParam::Address(a) => caller.holds(&a),
+                    FirstParam::Unreadable => false,
+                }
+        }
     };
     (!allowed).then(|| format!("not authorized: {method} {}", rule.describe()))
 }
 
-fn first_address(params: Option<&str>) -> Option<Address> {
-    let values: Vec<serde_json::Value> = serde_json::from_str(params?).ok()?;
-    serde_json::from_value(values.into_iter().next()?).ok()
+/// What parameter 0 of a call is, for [`Rule::OwnAddress`].
+enum FirstParam {
+    Address(Address),
+    /// Positional parameters whose first is missing or not an address: the method
+    /// answers -32602 (it reads it as the same type), so the policy lets it through.
+    Malformed,
+    /// Parameters that are not a JSON array (by name): refused, since the policy cannot
+    /// see which address they name.
+    Unreadable,
+}
+
+fn first_param(params: Option<&str>) -> FirstParam {
+    let Some(params) = params else {
+        return FirstParam::Malformed;
+    };
+    match serde_json::from_str::<Vec<serde_json::Value>>(params) {
+        Ok(values) => match values.into_iter().next().map(serde_json::from_value) {
+            Some(Ok(address)) => FirstParam::Address(address),
+            _ => FirstParam::Malformed,
+        },
+        Err(_) => FirstParam::Unreadable,
+    }
 }
 
 fn denied(message: String) -> ErrorObjectOwned {
@@ -316,6 +350,76 @@ mod tests {
                 .unwrap()
                 .contains("invalid")
         );
+    }
+
+    #[test]
+    fn dev_controls_are_the_operators_and_signing_is_not_the_auditors() {
+        let served = HashSet::new();
+        let me = Address::repeat_byte(1);
+        let with = |role| Caller {
+            role: Some(role),
+            addresses: Arc::new(vec![me]),
+            ..Caller::anonymous(false)
+        };
+        let (user, auditor, operator) =
+            (with(Role::User), with(Role::Auditor), with(Role::Operator));
+        for method in [
+            "evm_snapshot",
+            "evm_revert",
+            "anvil_setCode",
+            "hardhat_setBalance",
+            "anvil_impersonateAccount",
+            "anvil_dumpState",
+            "anvil_loadState",
+            "hardhat_mine",
+        ] {
+            assert!(refusal(&user, method, None, &served).is_some(), "{method}");
+            assert!(
+                refusal(&auditor, method, None, &served).is_some(),
+                "{method}"
+            );
+            assert!(
+                refusal(&operator, method, None, &served).is_none(),
+                "{method}"
+            );
+            assert!(
+                refusal(&Caller::anonymous(true), method, None, &served).is_none(),
+                "open policy: {method}"
+            );
+        }
+        for method in [
+            "personal_sign",
+            "eth_sendTransaction",
+            "eth_signTypedData_v4",
+        ] {
+            assert!(
+                refusal(&auditor, method, None, &served).is_some(),
+                "{method}"
+            );
+            assert!(refusal(&user, method, None, &served).is_none(), "{method}");
+        }
+        assert!(refusal(&auditor, "eth_call", None, &served).is_none());
+        assert!(!auditor.may_act_for(&me) && user.may_act_for(&me));
+    }
+
+    #[test]
+    fn a_malformed_address_is_left_to_the_method() {
+        let served = HashSet::new();
+        let user = Caller {
+            role: Some(Role::User),
+            addresses: Arc::new(vec![Address::repeat_byte(1)]),
+            ..Caller::anonymous(false)
+        };
+        for params in [r#"["0x12", "latest"]"#, "[]", r#"[7]"#] {
+            assert!(
+                refusal(&user, "eth_getBalance", Some(params), &served).is_none(),
+                "{params}: the method answers -32602"
+            );
+        }
+        assert!(refusal(&user, "eth_getBalance", None, &served).is_none());
+        // Named parameters name an address the policy cannot check: refused.
+        let named = r#"{"address": "0x0202020202020202020202020202020202020202"}"#;
+        assert!(refusal(&user, "eth_getBalance", Some(named), &served).is_some());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use alloy::consensus::Transaction as _;
 use alloy::consensus::TxReceipt as _;
 use std::sync::Arc;
 
-use super::auth::caller_of;
+use super::auth::{Caller, caller_of};
 use alloy::rpc::types::pubsub::{Params, SubscriptionKind};
 use alloy::rpc::types::{Filter, Log};
 use jsonrpsee::Extensions;
@@ -123,9 +123,13 @@ impl EthPubSubApiServer for EthPubSub {
                 let Ok(sink) = pending.accept().await else {
                     return Ok(());
                 };
-                forward(sink, blocks, "newHeads", |block: &Arc<StoredBlock>| {
-                    raw(&convert::header(block)).into_iter().collect()
-                })
+                forward(
+                    sink,
+                    &caller,
+                    blocks,
+                    "newHeads",
+                    |block: &Arc<StoredBlock>| raw(&convert::header(block)).into_iter().collect(),
+                )
                 .await;
             }
             Stream::Logs(filter) => {
@@ -133,7 +137,7 @@ impl EthPubSubApiServer for EthPubSub {
                 let Ok(sink) = pending.accept().await else {
                     return Ok(());
                 };
-                forward(sink, blocks, "logs", |block: &Arc<StoredBlock>| {
+                forward(sink, &caller, blocks, "logs", |block: &Arc<StoredBlock>| {
                     matching_logs(block, &filter)
                         .iter()
                         .filter(|log| {
@@ -152,7 +156,7 @@ impl EthPubSubApiServer for EthPubSub {
                 let Ok(sink) = pending.accept().await else {
                     return Ok(());
                 };
-                forward(sink, txs, "newPendingTransactions", |tx| {
+                forward(sink, &caller, txs, "newPendingTransactions", |tx| {
                     if !caller.can_see_transaction(&tx.tx.signer(), tx.tx.to().as_ref()) {
                         return Vec::new();
                     }
@@ -169,7 +173,8 @@ impl EthPubSubApiServer for EthPubSub {
                 let Ok(sink) = pending.accept().await else {
                     return Ok(());
                 };
-                sink.closed().await;
+                let never = broadcast::channel::<()>(1);
+                forward(sink, &caller, never.1, "syncing", |_| Vec::new()).await;
             }
         }
         Ok(())
@@ -201,21 +206,38 @@ fn raw(value: &impl Serialize) -> Option<Box<RawValue>> {
         .ok()
 }
 
-/// Sends `items(event)` for every event of `events` until the subscriber goes away or
-/// the channel closes. Events missed by a slow subscriber are skipped.
+/// How often a quiet subscription checks that its key is still valid.
+const KEY_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sends `items(event)` for every event of `events` until the subscriber goes away, the
+/// channel closes or `owner`'s key is revoked, logged out or expires (checked before
+/// every delivery, and every [`KEY_CHECK_EVERY`] when quiet). Events missed by a slow
+/// subscriber are skipped.
 async fn forward<T: Clone>(
     sink: SubscriptionSink,
+    owner: &Caller,
     mut events: broadcast::Receiver<T>,
     kind: &'static str,
     mut items: impl FnMut(&T) -> Vec<Box<RawValue>>,
 ) {
+    let mut check = tokio::time::interval(KEY_CHECK_EVERY);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
             _ = sink.closed() => return,
+            _ = check.tick() => {
+                if !owner.is_current() {
+                    return;
+                }
+                continue;
+            }
             event = events.recv() => event,
         };
         match event {
             Ok(event) => {
+                if !owner.is_current() {
+                    return;
+                }
                 for item in items(&event) {
                     if sink.send(item).await.is_err() {
                         return;

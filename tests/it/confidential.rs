@@ -10,28 +10,27 @@ use serde_json::{Value, json};
 use crate::common::contracts::{ConfidentialToken, Token};
 use crate::common::*;
 
-struct Fixture {
-    node: TestNode,
-    a: Address,
-    b: Address,
-    key_a: String,
-    key_b: String,
-    key_c: String,
-    key_auditor: String,
-    token: Address,
-    transfer: B256,
-    amount: U256,
+/// A confidential node where A deployed Token and paid B; keys for A, B, an outsider C
+/// and an auditor.
+pub(crate) struct Fixture {
+    pub(crate) node: TestNode,
+    pub(crate) a: Address,
+    pub(crate) b: Address,
+    pub(crate) key_a: String,
+    pub(crate) key_b: String,
+    pub(crate) key_c: String,
+    pub(crate) key_auditor: String,
+    pub(crate) token: Address,
+    pub(crate) transfer: B256,
+    pub(crate) amount: U256,
 }
 
-fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
+/// A run-time key of `role` for `addresses`.
+pub(crate) fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
     let key = generate_key();
     node.node().keys.insert(
         key_hash(&key),
-        KeyRecord {
-            role,
-            addresses,
-            label: key[..12].to_string(),
-        },
+        KeyRecord::new(role, addresses, key[..12].to_string()),
     );
     key
 }
@@ -39,6 +38,11 @@ fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
 async fn fixture() -> Fixture {
     let mut config = coco::node::NodeConfig::test();
     config.confidential = true;
+    fixture_with(config).await
+}
+
+/// [`fixture`] on a node started with `config` (which must be confidential).
+pub(crate) async fn fixture_with(config: coco::node::NodeConfig) -> Fixture {
     let node = TestNode::spawn_with(config).await;
     let a: Address = DEV_ADDRESSES[0].parse().unwrap();
     let b: Address = DEV_ADDRESSES[1].parse().unwrap();

@@ -49,14 +49,9 @@ fn add_key(node: &TestNode, role: Role, addresses: &[&str], label: &str) -> Stri
         .iter()
         .map(|a| a.parse().expect("address"))
         .collect();
-    node.node().keys.insert(
-        key_hash(&key),
-        KeyRecord {
-            role,
-            addresses,
-            label: label.to_string(),
-        },
-    );
+    node.node()
+        .keys
+        .insert(key_hash(&key), KeyRecord::new(role, addresses, label));
     key
 }
 

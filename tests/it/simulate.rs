@@ -253,11 +253,7 @@ async fn under_the_confidential_policy_only_auditors_simulate() {
     for (key, role) in [(&user, Role::User), (&auditor, Role::Auditor)] {
         node.node().keys.insert(
             key_hash(key),
-            KeyRecord {
-                role,
-                addresses: vec![me],
-                label: format!("{role:?}"),
-            },
+            KeyRecord::new(role, vec![me], format!("{role:?}")),
         );
     }
     let params = |payload: Value| json!([payload, "latest"]);
@@ -294,15 +290,12 @@ async fn under_the_confidential_policy_simulated_roots_are_blinded_as_mined_ones
     let auditor = generate_key();
     confidential.node().keys.insert(
         key_hash(&auditor),
-        KeyRecord {
-            role: Role::Auditor,
-            addresses: vec![],
-            label: "auditor".into(),
-        },
+        KeyRecord::new(Role::Auditor, vec![], "auditor"),
     );
     // The same call on the same genesis state: the same receipt, so the same receipts
     // root, published blinded with block 1's key (known once block 1 is mined).
-    let mined = call_as(&confidential, Some(&auditor), "evm_mine", json!([])).await;
+    let operator = confidential.node().dev_key.clone().unwrap();
+    let mined = call_as(&confidential, Some(&operator), "evm_mine", json!([])).await;
     assert!(mined.get("error").is_none(), "{mined}");
     let params = json!([{"blockStateCalls": [{
         "calls": [{"from": DEV_ADDRESSES[0], "to": TO, "value": "0x1"}]

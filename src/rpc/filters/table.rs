@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use alloy::consensus::TxEnvelope;
 use alloy::consensus::transaction::Recovered;
-use alloy::primitives::{B256, Bloom, U128};
+use alloy::primitives::{Address, B256, Bloom, U128};
 use alloy::rpc::types::{Filter, FilterChanges, Log, Transaction};
 
 use super::FilterLimits;
+use crate::rpc::auth::Caller;
 use crate::rpc::convert;
 use crate::rpc::error::RpcError;
 
@@ -42,6 +43,9 @@ impl Collector {
 /// One installed filter.
 #[derive(Debug)]
 struct InstalledFilter {
+    /// Who installed it: it collects only what this caller may see, so its item cap
+    /// counts only that.
+    owner: Caller,
     collector: Collector,
     last_poll: Instant,
 }
@@ -73,8 +77,13 @@ impl FilterTable {
         }
     }
 
-    /// Installs a filter under a fresh random id.
-    pub(super) fn install(&mut self, collector: Collector, now: Instant) -> Result<U128, RpcError> {
+    /// Installs a filter for `owner` under a fresh random id (128 random bits).
+    pub(super) fn install(
+        &mut self,
+        owner: Caller,
+        collector: Collector,
+        now: Instant,
+    ) -> Result<U128, RpcError> {
         if self.filters.len() >= self.limits.max_filters {
             self.prune(now);
         }
@@ -93,6 +102,7 @@ impl FilterTable {
         self.filters.insert(
             id,
             InstalledFilter {
+                owner,
                 collector,
                 last_poll: now,
             },
@@ -109,6 +119,11 @@ impl FilterTable {
             return None;
         }
         self.filters.get_mut(&id)
+    }
+
+    /// Who installed filter `id`, if it is installed and not expired.
+    pub(super) fn owner(&mut self, id: U128, now: Instant) -> Option<&Caller> {
+        self.live(id, now).map(|f| &f.owner)
     }
 
     /// What filter `id` collected since its last poll; restarts its deadline.
@@ -135,12 +150,13 @@ impl FilterTable {
         self.live(id, now).is_some() && self.filters.remove(&id).is_some()
     }
 
-    /// Removes every expired filter; returns how many.
+    /// Removes every expired filter and every filter whose owner's key was revoked,
+    /// logged out or expired; returns how many.
     pub(super) fn prune(&mut self, now: Instant) -> usize {
         let before = self.filters.len();
         let timeout = self.limits.timeout;
         self.filters
-            .retain(|_, f| now.duration_since(f.last_poll) <= timeout);
+            .retain(|_, f| now.duration_since(f.last_poll) <= timeout && f.owner.is_current());
         before - self.filters.len()
     }
 
@@ -156,15 +172,20 @@ impl FilterTable {
             .any(|f| matches!(f.collector, Collector::Logs(..)))
     }
 
-    /// A new block: its hash, its logs bloom and (when a log filter exists) its logs.
-    pub(super) fn on_block(&mut self, hash: B256, bloom: Bloom, logs: &[Log]) {
+    /// A new block: its hash, its logs bloom and (when a log filter exists) its logs,
+    /// each with the sender of its transaction.
+    pub(super) fn on_block(&mut self, hash: B256, bloom: Bloom, logs: &[(Address, Log)]) {
         let max = self.limits.max_items;
         let mut dropped = 0usize;
         for filter in self.filters.values_mut() {
+            let owner = &filter.owner;
             match &mut filter.collector {
                 Collector::Blocks(hashes) => dropped += usize::from(push_capped(hashes, hash, max)),
                 Collector::Logs(criteria, found) if criteria.matches_bloom(bloom) => {
-                    for log in logs.iter().filter(|l| criteria.rpc_matches(l)) {
+                    let visible = logs.iter().filter(|(sender, l)| {
+                        criteria.rpc_matches(l) && owner.can_see_log(sender, &l.inner, false)
+                    });
+                    for (_, log) in visible {
                         dropped += usize::from(push_capped(found, log.clone(), max));
                     }
                 }
@@ -181,7 +202,11 @@ impl FilterTable {
         let max = self.limits.max_items;
         let mut full = None;
         let mut dropped = 0usize;
+        let to = alloy::consensus::Transaction::to(tx.inner());
         for filter in self.filters.values_mut() {
+            if !filter.owner.can_see_transaction(&tx.signer(), to.as_ref()) {
+                continue;
+            }
             dropped += usize::from(match &mut filter.collector {
                 Collector::PendingHashes(hashes) => push_capped(hashes, hash, max),
                 Collector::PendingFull(txs) => {
@@ -203,7 +228,7 @@ mod tests {
     use std::time::Duration;
 
     use alloy::consensus::{SignableTransaction, TxLegacy};
-    use alloy::primitives::{Address, LogData, Signature, logs_bloom};
+    use alloy::primitives::{LogData, Signature, logs_bloom};
 
     fn table(max_filters: usize, max_items: usize) -> FilterTable {
         FilterTable::new(FilterLimits {
@@ -244,7 +269,13 @@ mod tests {
     fn block_filter_returns_new_hashes_once() {
         let now = Instant::now();
         let mut t = table(10, 10);
-        let id = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let id = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now,
+            )
+            .unwrap();
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
         t.on_block(a, Bloom::ZERO, &[]);
         t.on_block(b, Bloom::ZERO, &[]);
@@ -256,23 +287,52 @@ mod tests {
     fn ids_are_distinct_and_the_number_of_filters_is_capped() {
         let now = Instant::now();
         let mut t = table(2, 10);
-        let a = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
-        let b = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let a = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now,
+            )
+            .unwrap();
+        let b = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now,
+            )
+            .unwrap();
         assert_ne!(a, b);
         let err = t
-            .install(Collector::Blocks(VecDeque::new()), now)
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now,
+            )
             .unwrap_err();
         assert!(matches!(err, RpcError::Limit(_)), "{err}");
         assert!(t.uninstall(a, now));
         assert!(!t.uninstall(a, now));
-        assert!(t.install(Collector::Blocks(VecDeque::new()), now).is_ok());
+        assert!(
+            t.install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn a_full_filter_drops_its_oldest_items() {
         let now = Instant::now();
         let mut t = table(10, 3);
-        let id = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let id = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now,
+            )
+            .unwrap();
         let all: Vec<B256> = (1..=5).map(B256::repeat_byte).collect();
         for h in &all {
             t.on_block(*h, Bloom::ZERO, &[]);
@@ -285,8 +345,20 @@ mod tests {
         let t0 = Instant::now();
         let timeout = Duration::from_secs(60);
         let mut t = table(10, 10);
-        let polled = t.install(Collector::Blocks(VecDeque::new()), t0).unwrap();
-        let idle = t.install(Collector::Blocks(VecDeque::new()), t0).unwrap();
+        let polled = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                t0,
+            )
+            .unwrap();
+        let idle = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                t0,
+            )
+            .unwrap();
         let t1 = t0 + timeout - Duration::from_secs(1);
         assert!(t.changes(polled, t1).is_ok());
         let t2 = t0 + timeout + Duration::from_secs(1);
@@ -308,10 +380,18 @@ mod tests {
             .event_signature(topic)
             .to_block(5u64);
         let a = t
-            .install(Collector::Logs(Box::new(by_address), VecDeque::new()), now)
+            .install(
+                Caller::anonymous(true),
+                Collector::Logs(Box::new(by_address), VecDeque::new()),
+                now,
+            )
             .unwrap();
         let b = t
-            .install(Collector::Logs(Box::new(by_topic), VecDeque::new()), now)
+            .install(
+                Caller::anonymous(true),
+                Collector::Logs(Box::new(by_topic), VecDeque::new()),
+                now,
+            )
             .unwrap();
         for block in [5u64, 6] {
             let logs = [
@@ -320,6 +400,7 @@ mod tests {
                 log(wanted, other_topic, block),
             ];
             let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
+            let logs = logs.map(|l| (Address::ZERO, l));
             t.on_block(B256::with_last_byte(block as u8), bloom, &logs);
         }
         let got = t.changes(a, now).unwrap();
@@ -339,16 +420,75 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_collects_only_what_its_owner_sees_so_hidden_logs_take_no_room() {
+        let now = Instant::now();
+        let mut t = table(10, 2);
+        let (me, other) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let owner = Caller {
+            role: Some(crate::rpc::auth::Role::User),
+            addresses: std::sync::Arc::new(vec![me]),
+            ..Caller::anonymous(false)
+        };
+        let id = t
+            .install(
+                owner,
+                Collector::Logs(Box::new(Filter::new()), VecDeque::new()),
+                now,
+            )
+            .unwrap();
+        let topic = B256::repeat_byte(7);
+        let mine = log(Address::repeat_byte(9), topic, 1);
+        // Two of mine, then five of another sender's: the cap of two keeps mine.
+        let logs: Vec<(Address, Log)> = [(me, mine.clone()), (me, mine)]
+            .into_iter()
+            .chain((0..5).map(|_| (other, log(Address::repeat_byte(9), topic, 1))))
+            .collect();
+        let bloom = logs_bloom(logs.iter().map(|(_, l)| &l.inner));
+        t.on_block(B256::repeat_byte(1), bloom, &logs);
+        let got = t.changes(id, now).unwrap();
+        assert_eq!(got.as_logs().unwrap().len(), 2);
+        // Pending transactions of another sender are not collected either.
+        let hashes_id = t
+            .install(
+                Caller {
+                    role: Some(crate::rpc::auth::Role::User),
+                    addresses: std::sync::Arc::new(vec![me]),
+                    ..Caller::anonymous(false)
+                },
+                Collector::PendingHashes(VecDeque::new()),
+                now,
+            )
+            .unwrap();
+        let (hash, tx) = pool_tx(1);
+        t.on_pending(hash, &tx);
+        assert!(hashes(t.changes(hashes_id, now).unwrap()).is_empty());
+    }
+
+    #[test]
     fn pending_filters_collect_hashes_or_transactions() {
         let now = Instant::now();
         let mut t = table(10, 10);
         let h = t
-            .install(Collector::PendingHashes(VecDeque::new()), now)
+            .install(
+                Caller::anonymous(true),
+                Collector::PendingHashes(VecDeque::new()),
+                now,
+            )
             .unwrap();
         let f = t
-            .install(Collector::PendingFull(VecDeque::new()), now)
+            .install(
+                Caller::anonymous(true),
+                Collector::PendingFull(VecDeque::new()),
+                now,
+            )
             .unwrap();
-        let blocks = t.install(Collector::Blocks(VecDeque::new()), now).unwrap();
+        let blocks = t
+            .install(
+                Caller::anonymous(true),
+                Collector::Blocks(VecDeque::new()),
+                now,
+            )
+            .unwrap();
         let (hash, tx) = pool_tx(3);
         t.on_pending(hash, &tx);
         assert_eq!(hashes(t.changes(h, now).unwrap()), vec![hash]);
