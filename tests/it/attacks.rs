@@ -380,20 +380,7 @@ async fn logout_on_a_websocket_ends_its_reads_and_subscriptions() {
 async fn keys_revoked_with_the_cli_stop_working_in_the_running_node() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let coco = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coco"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let coco = |args: &[&str]| coco_keys(&data, args);
     let first = |out: String| out.lines().next().unwrap().trim().to_string();
     let alice = first(coco(&[
         "keys",
@@ -573,4 +560,26 @@ async fn anonymous_filters_belong_to_their_connection() {
         .raw_request("eth_getFilterChanges".into(), json!([id]))
         .await;
     assert!(polled.is_ok(), "{polled:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_address_is_invalid_params_not_a_refusal() {
+    let f = fixture().await;
+    for key in [Some(f.key_c.as_str()), None] {
+        for (method, params) in [
+            ("eth_getBalance", json!(["0x12", "latest"])),
+            (
+                "eth_getTransactionCount",
+                json!(["not an address", "latest"]),
+            ),
+            ("eth_getBalance", json!([])),
+            ("txpool_contentFrom", json!([7])),
+        ] {
+            let res = call_as(&f.node, key, method, params.clone()).await;
+            assert_eq!(res["error"]["code"], -32602, "{method} {params}: {res}");
+        }
+        // A well-formed address that is not the caller's stays a refusal.
+        let res = call_as(&f.node, key, "eth_getBalance", json!([f.a, "latest"])).await;
+        assert_eq!(res["error"]["code"], -32030, "{res}");
+    }
 }

@@ -194,6 +194,22 @@ pub async fn rpc_ok(node: &TestNode, method: &str, params: serde_json::Value) ->
     res["result"].clone()
 }
 
+/// Runs `coco <args> --data-dir <data>` (a `coco keys` command); its standard output.
+pub fn coco_keys(data: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The whole JSON-RPC response of a call made with API key `key` (or anonymously).
 pub async fn call_as(
     node: &TestNode,

@@ -197,20 +197,7 @@ async fn siwe_sessions_and_refusals() {
 async fn keys_cli_adds_lists_and_revokes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let coco = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coco"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let coco = |args: &[&str]| coco_keys(&data, args);
     let added = coco(&[
         "keys",
         "add",
