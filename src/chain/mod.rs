@@ -451,6 +451,53 @@ impl Chain {
         .collect()
     }
 
+    /// The block the next one would be if mined now from the ready pool transactions
+    /// `include` keeps (geth's pending block): numbered head + 1, on the next timestamp
+    /// and base fee, executed but neither committed nor broadcast. Under blinding its
+    /// roots are blinded as a mined block's would be.
+    pub fn pending_block(
+        &self,
+        max_txs: usize,
+        include: impl Fn(&Recovered<TxEnvelope>) -> bool,
+    ) -> Result<StoredBlock, ChainError> {
+        let head = self.head();
+        let parent = &head.header;
+        let ready: Vec<_> = self
+            .ready_transactions(max_txs, parent.number)
+            .into_iter()
+            .filter(|tx| include(tx))
+            .collect();
+        let attrs = BlockAttributes {
+            number: parent.number + 1,
+            timestamp: self.next_timestamp(parent),
+            beneficiary: self.settings.beneficiary,
+            gas_limit: parent.gas_limit,
+            base_fee: self.next_base_fee(),
+            prevrandao: keccak256(parent.hash_slow()),
+            extra_data: Bytes::new(),
+            parent_beacon_block_root: B256::ZERO,
+            withdrawals: Vec::new(),
+        };
+        let built = self.store.with_merkle(parent.number, |merkle| {
+            build_block(
+                self.store.as_ref(),
+                merkle,
+                &self.spec,
+                parent,
+                &attrs,
+                ready,
+            )
+        })?;
+        let mut block = built
+            .map_err(|e| ChainError::Execution(e.to_string()))?
+            .commit
+            .block;
+        if let Some(blinder) = &self.settings.blinding {
+            blinder.blind_header(&mut block.header);
+        }
+        Ok(block)
+    }
+
     /// Builds, persists and publishes the next block with up to `max_txs` ready
     /// transactions. With `allow_empty` false, returns `None` when nothing is ready.
     pub fn mine(

@@ -118,9 +118,13 @@ pub trait EthApi {
     /// A mined transaction's receipt.
     #[method(name = "getTransactionReceipt", with_extensions)]
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
-    /// A block by number or tag.
+    /// A block by number or tag; `pending` is the block the pool would make now.
     #[method(name = "getBlockByNumber", with_extensions)]
-    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<super::convert::BlockAnswer>>;
     /// A block by hash.
     #[method(name = "getBlockByHash", with_extensions)]
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;

@@ -57,6 +57,28 @@ pub fn header(block: &StoredBlock) -> Header {
     }
 }
 
+/// `eth_getBlockByNumber`'s answer: a block, or geth's pending block (a block object
+/// whose `hash`, `nonce` and `miner` are `null`: it is not sealed).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum BlockAnswer {
+    /// A block of the chain.
+    Block(Box<Block>),
+    /// The pending block.
+    Pending(serde_json::Value),
+}
+
+/// `block` as geth shows a pending block.
+pub fn pending_block(block: Block) -> BlockAnswer {
+    let mut value = serde_json::to_value(block).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut() {
+        for field in ["hash", "nonce", "miner"] {
+            fields.insert(field.into(), serde_json::Value::Null);
+        }
+    }
+    BlockAnswer::Pending(value)
+}
+
 /// The RPC block; `full` selects transaction objects over hashes. `visible` filters
 /// transactions by index (the read policy); hidden ones are left out.
 pub fn block(stored: &StoredBlock, full: bool, visible: impl Fn(usize) -> bool) -> Block {

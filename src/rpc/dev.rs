@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use alloy::consensus::TxEnvelope;
 use alloy::consensus::transaction::Recovered;
+use alloy::consensus::{TxEnvelope, TypedTransaction};
 use alloy::eips::BlockId;
+use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, Signature, U64, U256};
+use alloy::primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
@@ -42,6 +43,15 @@ impl Quantity {
     }
 }
 
+/// `eth_signTransaction`'s answer, as geth's: the EIP-2718 encoding and the transaction.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignedTransaction {
+    /// The signed transaction's encoding, ready for `eth_sendRawTransaction`.
+    pub raw: Bytes,
+    /// The signed transaction.
+    pub tx: TxEnvelope,
+}
+
 /// anvil's and Hardhat's development namespace.
 #[rpc(server)]
 pub trait DevApi {
@@ -54,8 +64,11 @@ pub trait DevApi {
     /// `personal_sign`: `eth_sign` with the parameters swapped.
     #[method(name = "personal_sign", with_extensions)]
     fn personal_sign(&self, message: Bytes, address: Address) -> RpcResult<Bytes>;
-    /// EIP-712 signature by a dev account.
-    #[method(name = "eth_signTypedData_v4", with_extensions)]
+    /// Signs (with a dev key) without sending: geth's `{raw, tx}`.
+    #[method(name = "eth_signTransaction", with_extensions)]
+    async fn sign_transaction(&self, request: TransactionRequest) -> RpcResult<SignedTransaction>;
+    /// EIP-712 signature by a dev account (`eth_signTypedData` is geth's name for it).
+    #[method(name = "eth_signTypedData_v4", aliases = ["eth_signTypedData"], with_extensions)]
     fn sign_typed_data_v4(&self, address: Address, data: Value) -> RpcResult<Bytes>;
     /// Mines one block (at `timestamp` if given).
     #[method(name = "evm_mine")]
@@ -132,6 +145,60 @@ impl DevRpc {
             .ok_or_else(|| RpcError::InvalidParams("unknown account".into()))
     }
 
+    /// A dev signing request completed as geth and anvil complete it: `from` (default:
+    /// the first dev account; one of the caller's), nonce (pending), chain id, fees (a
+    /// legacy gas price when the caller gave `gasPrice`, else EIP-1559 fees from the base
+    /// fee and the suggested tip), gas (estimated at pending), and `to` absent meaning a
+    /// contract creation. Returns the sender, the unsigned transaction and its dev key
+    /// (`None` for an impersonated sender).
+    async fn prepare(
+        &self,
+        caller: &Caller,
+        mut request: TransactionRequest,
+    ) -> Result<(Address, TypedTransaction, Option<PrivateKeySigner>), RpcError> {
+        let from = match request.from {
+            Some(from) => from,
+            None => self
+                .signers
+                .first()
+                .map(|s| s.address())
+                .ok_or_else(|| RpcError::InvalidParams("no account to send from".into()))?,
+        };
+        own(caller, from)?;
+        request.from = Some(from);
+        let signer = if self.chain.is_impersonated(from) {
+            None
+        } else {
+            Some(self.signer(from)?.clone())
+        };
+        if request.nonce.is_none() {
+            request.nonce = Some(self.chain.pending_nonce(from).map_err(RpcError::from)?);
+        }
+        request.chain_id = Some(self.chain.spec().chain_id());
+        if request.to.is_none() {
+            request.to = Some(TxKind::Create);
+        }
+        let base_fee = self.chain.next_base_fee() as u128;
+        if request.gas_price.is_none() {
+            let tip = request
+                .max_priority_fee_per_gas
+                .unwrap_or(super::eth::SUGGESTED_TIP as u128);
+            let max_fee = *request.max_fee_per_gas.get_or_insert(2 * base_fee + tip);
+            request.max_priority_fee_per_gas = Some(tip.min(max_fee));
+        }
+        if request.gas.is_none() {
+            let gas = self
+                .eth
+                .estimate_gas_inner(request.clone(), Some(BlockId::pending()))
+                .await?;
+            request.gas = Some(gas);
+        }
+        let typed = request
+            .build_typed_tx()
+            .map_err(|_| RpcError::InvalidParams("incomplete transaction".into()))?;
+        Ok((from, typed, signer))
+    }
+
     fn sign_message(&self, address: Address, message: &[u8]) -> RpcResult<Bytes> {
         let sig = self
             .signer(address)?
@@ -164,44 +231,10 @@ impl DevApiServer for DevRpc {
     async fn send_transaction(
         &self,
         ext: &Extensions,
-        mut request: TransactionRequest,
+        request: TransactionRequest,
     ) -> RpcResult<B256> {
         let caller = caller_of(ext);
-        let from = match request.from {
-            Some(from) => from,
-            None => self
-                .signers
-                .first()
-                .map(|s| s.address())
-                .ok_or_else(|| RpcError::InvalidParams("no account to send from".into()))?,
-        };
-        own(&caller, from)?;
-        request.from = Some(from);
-        let impersonated = self.chain.is_impersonated(from);
-        let signer = if impersonated {
-            None
-        } else {
-            Some(self.signer(from)?.clone())
-        };
-        if request.nonce.is_none() {
-            request.nonce = Some(self.chain.pending_nonce(from).map_err(RpcError::from)?);
-        }
-        request.chain_id = Some(self.chain.spec().chain_id());
-        if request.gas_price.is_none() && request.max_fee_per_gas.is_none() {
-            let tip = request.max_priority_fee_per_gas.unwrap_or(1_000_000_000);
-            request.max_priority_fee_per_gas = Some(tip);
-            request.max_fee_per_gas = Some(2 * self.chain.next_base_fee() as u128 + tip);
-        }
-        if request.gas.is_none() {
-            let gas = self
-                .eth
-                .estimate_gas_inner(request.clone(), Some(BlockId::pending()))
-                .await?;
-            request.gas = Some(gas);
-        }
-        let mut typed = request
-            .build_typed_tx()
-            .map_err(|_| RpcError::InvalidParams("incomplete transaction".into()))?;
+        let (from, mut typed, signer) = self.prepare(&caller, request).await?;
         let signature = match signer {
             Some(signer) => signer
                 .sign_transaction_sync(&mut typed)
@@ -217,6 +250,26 @@ impl DevApiServer for DevRpc {
             .map_err(|e| super::eth::rejection(&caller, e))?;
         self.eth.await_inclusion(hash, blocks).await;
         Ok(hash)
+    }
+
+    async fn sign_transaction(
+        &self,
+        ext: &Extensions,
+        request: TransactionRequest,
+    ) -> RpcResult<SignedTransaction> {
+        let caller = caller_of(ext);
+        let (from, mut typed, signer) = self.prepare(&caller, request).await?;
+        // An impersonated account has no key here: nothing can sign for it.
+        let signer =
+            signer.ok_or_else(|| RpcError::InvalidParams(format!("unknown account {from}")))?;
+        let signature = signer
+            .sign_transaction_sync(&mut typed)
+            .map_err(|e| RpcError::InvalidParams(e.to_string()))?;
+        let envelope: TxEnvelope = typed.into_envelope(signature);
+        Ok(SignedTransaction {
+            raw: envelope.encoded_2718().into(),
+            tx: envelope,
+        })
     }
 
     fn sign(&self, ext: &Extensions, address: Address, message: Bytes) -> RpcResult<Bytes> {

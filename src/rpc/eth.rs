@@ -25,8 +25,11 @@ use crate::chain::{Chain, Mining, TxError};
 use crate::execution;
 use crate::state::{StateReader, StoredBlock};
 
+/// Most pool transactions the pending block (`eth_getBlockByNumber("pending")`) runs.
+const PENDING_BLOCK_TXS: usize = 1_024;
+
 /// The suggested priority fee: 1 gwei, as geth and anvil suggest on an idle chain.
-const SUGGESTED_TIP: u64 = 1_000_000_000;
+pub(crate) const SUGGESTED_TIP: u64 = 1_000_000_000;
 /// Client name reported by `web3_clientVersion`.
 pub const CLIENT_VERSION: &str = concat!("coco/v", env!("CARGO_PKG_VERSION"));
 /// The client name with `--anvil-compat`: Hardhat's network helpers (`loadFixture`,
@@ -70,7 +73,7 @@ impl EthRpc {
         tag_number(&self.chain, tag, self.chain.head().header.number)
     }
 
-    fn block_by_tag(&self, tag: BlockNumberOrTag) -> Res<Option<Arc<StoredBlock>>> {
+    pub(crate) fn block_by_tag(&self, tag: BlockNumberOrTag) -> Res<Option<Arc<StoredBlock>>> {
         // One read of the head: a block produced in between must not change the answer.
         let head = self.chain.head();
         match tag_number(&self.chain, tag, head.header.number) {
@@ -80,7 +83,7 @@ impl EthRpc {
         }
     }
 
-    fn block_by_hash_inner(&self, hash: B256) -> Res<Option<Arc<StoredBlock>>> {
+    pub(crate) fn block_by_hash_inner(&self, hash: B256) -> Res<Option<Arc<StoredBlock>>> {
         match self.chain.store().block_number(hash)? {
             Some(n) => Ok(self.chain.store().block(n)?),
             None => Ok(None),
@@ -482,7 +485,7 @@ pub(crate) fn check_from(caller: &Caller, request: &mut TransactionRequest) -> R
 }
 
 /// Whether transaction `index` of `block` is visible to `caller`.
-fn visible_tx(caller: &Caller, block: &StoredBlock, index: usize) -> bool {
+pub(crate) fn visible_tx(caller: &Caller, block: &StoredBlock, index: usize) -> bool {
     let to = block.transactions[index].to();
     caller.can_see_transaction(&block.senders[index], to.as_ref())
 }
@@ -778,11 +781,27 @@ impl EthApiServer for EthRpc {
         ext: &Extensions,
         number: BlockNumberOrTag,
         full: bool,
-    ) -> RpcResult<Option<Block>> {
+    ) -> RpcResult<Option<convert::BlockAnswer>> {
         let caller = caller_of(ext);
-        Ok(self
-            .block_by_tag(number)?
-            .map(|b| convert::block(&b, full, |i| visible_tx(&caller, &b, i))))
+        if number.is_pending() {
+            // The caller's own pool transactions only (DESIGN: the `pending` tag).
+            let block = self
+                .chain
+                .pending_block(PENDING_BLOCK_TXS, |tx| {
+                    caller.sees_everything() || caller.holds(&tx.signer())
+                })
+                .map_err(RpcError::from)?;
+            return Ok(Some(convert::pending_block(convert::block(
+                &block,
+                full,
+                |_| true,
+            ))));
+        }
+        Ok(self.block_by_tag(number)?.map(|b| {
+            convert::BlockAnswer::Block(Box::new(convert::block(&b, full, |i| {
+                visible_tx(&caller, &b, i)
+            })))
+        }))
     }
 
     fn block_by_hash(&self, ext: &Extensions, hash: B256, full: bool) -> RpcResult<Option<Block>> {

@@ -169,6 +169,11 @@ pub fn module(
         )))
         .expect("raw debug methods are unique");
     module
+        .merge(raw::EthRawApiServer::into_rpc(raw::RawRpc::new(
+            eth.clone(),
+        )))
+        .expect("raw transaction and header methods are unique");
+    module
         .merge(config::ConfigApiServer::into_rpc(config::ConfigRpc::new(
             chain.clone(),
         )))

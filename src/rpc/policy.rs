@@ -84,6 +84,8 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_config"
         | "eth_capabilities"
         | "debug_getRawHeader"
+        | "eth_getHeaderByNumber"
+        | "eth_getHeaderByHash"
         | "anvil_nodeInfo"
         | "txpool_status" => Public,
         // Filtered per caller inside the method.
@@ -105,6 +107,9 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_unsubscribe"
         | "eth_sendRawTransaction"
         | "debug_getRawTransaction"
+        | "eth_getRawTransactionByHash"
+        | "eth_getRawTransactionByBlockNumberAndIndex"
+        | "eth_getRawTransactionByBlockHashAndIndex"
         | "coco_loginNonce"
         | "coco_login"
         | "coco_logout" => Public,
@@ -117,7 +122,12 @@ pub fn rule(method: &str) -> Option<Rule> {
         // Execution as one of the caller's addresses (auditors: as anyone).
         "eth_call" | "eth_estimateGas" | "eth_createAccessList" => Authenticated,
         // Signing with the dev keys, as one of the caller's addresses.
-        "eth_sendTransaction" | "eth_sign" | "personal_sign" | "eth_signTypedData_v4" => Signs,
+        "eth_sendTransaction"
+        | "eth_signTransaction"
+        | "eth_sign"
+        | "personal_sign"
+        | "eth_signTypedData"
+        | "eth_signTypedData_v4" => Signs,
         // Dev controls: they rewrite state and history (snapshots, set*, mining, dumps).
         m if m.starts_with("evm_") || m.starts_with("anvil_") || m.starts_with("hardhat_") => {
             Operator

@@ -6,12 +6,19 @@
 //! is looked up by hash like `eth_getTransactionByHash`, pool first, and answers `null`
 //! for what the caller may not see. A raw block or a block's raw receipts carry every
 //! transaction and log unfiltered, so the read policy gives them to auditors only.
+//!
+//! geth's `eth_getRawTransactionBy*` (the same bytes by hash or by block and index) and
+//! `eth_getHeaderBy*` (a block's header object, public) are here too. For a transaction
+//! that is unknown, or that the caller may not see, they answer `null`, as reth,
+//! Nethermind and Besu do and as execution-apis specifies (`notFound`); released geth
+//! answers `"0x"`, an accident of its types that geth is changing (go-ethereum#35227).
 
 use std::sync::Arc;
 
-use alloy::eips::BlockId;
 use alloy::eips::eip2718::Encodable2718;
-use alloy::primitives::Bytes;
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{B256, Bytes, U64};
+use alloy::rpc::types::Header;
 use jsonrpsee::Extensions;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
@@ -40,6 +47,42 @@ pub trait DebugRawApi {
     fn raw_transaction(&self, hash: Hash) -> RpcResult<Option<Bytes>>;
 }
 
+/// geth's raw-transaction and header reads in the `eth` namespace.
+#[rpc(server, namespace = "eth")]
+pub trait EthRawApi {
+    /// The EIP-2718 encoding of a transaction (pooled or mined), `null` if unknown.
+    #[method(name = "getRawTransactionByHash", with_extensions)]
+    fn raw_transaction_by_hash(&self, hash: Hash) -> RpcResult<Option<Bytes>>;
+    /// The EIP-2718 encoding of transaction `index` of a block, `null` if none.
+    #[method(name = "getRawTransactionByBlockNumberAndIndex", with_extensions)]
+    fn raw_transaction_by_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Bytes>>;
+    /// The EIP-2718 encoding of transaction `index` of a block, `null` if none.
+    #[method(name = "getRawTransactionByBlockHashAndIndex", with_extensions)]
+    fn raw_transaction_by_hash_and_index(
+        &self,
+        block: B256,
+        index: U64,
+    ) -> RpcResult<Option<Bytes>>;
+    /// A block's header, `null` if there is no such block.
+    #[method(name = "getHeaderByNumber")]
+    fn header_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<Header>>;
+    /// A block's header, `null` if there is no such block.
+    #[method(name = "getHeaderByHash")]
+    fn header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>>;
+}
+
+/// A block's header as geth's `eth_getHeaderBy*` shows it (no size: that is the block's).
+fn header_object(block: &StoredBlock) -> Header {
+    Header {
+        size: None,
+        ..convert::header(block)
+    }
+}
+
 /// Raw reads over the blocks [`EthRpc`] resolves.
 #[derive(Debug, Clone)]
 pub struct RawRpc {
@@ -55,6 +98,56 @@ impl RawRpc {
     /// The block `id` names; geth's `block … not found` if none.
     fn block(&self, id: BlockId) -> Result<Arc<StoredBlock>, RpcError> {
         self.eth.named_block(id)
+    }
+}
+
+impl RawRpc {
+    /// Transaction `index` of `block` encoded, if there is one the caller may see.
+    fn raw_at(ext: &Extensions, block: Option<Arc<StoredBlock>>, index: U64) -> Option<Bytes> {
+        let caller = caller_of(ext);
+        let block = block?;
+        let index = usize::try_from(index.to::<u64>()).ok()?;
+        (index < block.transactions.len() && super::eth::visible_tx(&caller, &block, index))
+            .then(|| block.transactions[index].encoded_2718().into())
+    }
+}
+
+impl EthRawApiServer for RawRpc {
+    fn raw_transaction_by_hash(&self, ext: &Extensions, hash: Hash) -> RpcResult<Option<Bytes>> {
+        DebugRawApiServer::raw_transaction(self, ext, hash)
+    }
+
+    fn raw_transaction_by_number_and_index(
+        &self,
+        ext: &Extensions,
+        block: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Bytes>> {
+        Ok(Self::raw_at(ext, self.eth.block_by_tag(block)?, index))
+    }
+
+    fn raw_transaction_by_hash_and_index(
+        &self,
+        ext: &Extensions,
+        block: B256,
+        index: U64,
+    ) -> RpcResult<Option<Bytes>> {
+        Ok(Self::raw_at(
+            ext,
+            self.eth.block_by_hash_inner(block)?,
+            index,
+        ))
+    }
+
+    fn header_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<Header>> {
+        Ok(self.eth.block_by_tag(block)?.map(|b| header_object(&b)))
+    }
+
+    fn header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>> {
+        Ok(self
+            .eth
+            .block_by_hash_inner(hash)?
+            .map(|b| header_object(&b)))
     }
 }
 

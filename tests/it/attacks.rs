@@ -305,6 +305,11 @@ async fn auditors_read_but_never_sign_send_or_log_in() {
             ("personal_sign", json!(["0x68656c6c6f", f.a])),
             ("eth_sign", json!([f.a, "0x68656c6c6f"])),
             ("eth_signTypedData_v4", json!([f.a, typed])),
+            ("eth_signTypedData", json!([f.a, typed])),
+            (
+                "eth_signTransaction",
+                json!([{"from": f.a, "to": f.b, "value": "0x1"}]),
+            ),
             (
                 "eth_sendTransaction",
                 json!([{"from": f.a, "to": f.b, "value": "0x1"}]),
@@ -582,4 +587,49 @@ async fn a_malformed_address_is_invalid_params_not_a_refusal() {
         let res = call_as(&f.node, key, "eth_getBalance", json!([f.a, "latest"])).await;
         assert_eq!(res["error"]["code"], -32030, "{res}");
     }
+}
+
+#[tokio::test]
+async fn raw_transactions_answer_as_their_objects_do() {
+    let f = fixture().await;
+    let number = call_as(
+        &f.node,
+        Some(&f.key_a),
+        "eth_getTransactionReceipt",
+        json!([f.transfer]),
+    )
+    .await["result"]["blockNumber"]
+        .clone();
+    let probes = [
+        ("eth_getRawTransactionByHash", json!([f.transfer])),
+        (
+            "eth_getRawTransactionByBlockNumberAndIndex",
+            json!([number, "0x0"]),
+        ),
+    ];
+    for (method, params) in probes {
+        // The sender and auditors get the bytes; the outsider and anonymous callers
+        // the same `null` as for a transaction that does not exist.
+        for key in [&f.key_a, &f.key_auditor] {
+            let res = call_as(&f.node, Some(key), method, params.clone()).await;
+            assert!(res["result"].is_string(), "{method}: {res}");
+        }
+        for key in [Some(f.key_c.as_str()), None] {
+            let res = call_as(&f.node, key, method, params.clone()).await;
+            assert_eq!(
+                res,
+                json!({"jsonrpc": "2.0", "id": 1, "result": null}),
+                "{method}"
+            );
+        }
+    }
+    // C signs for C only.
+    let res = call_as(
+        &f.node,
+        Some(&f.key_c),
+        "eth_signTransaction",
+        json!([{"from": f.a, "to": f.b}]),
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32030, "{res}");
 }
