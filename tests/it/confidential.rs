@@ -23,7 +23,8 @@ struct Fixture {
     amount: U256,
 }
 
-fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
+/// Adds an API key with `role` for `addresses` to the running node; returns the key.
+pub(crate) fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
     let key = generate_key();
     node.node().keys.insert(
         key_hash(&key),

@@ -9,6 +9,7 @@ mod conformance;
 mod debug;
 mod dev;
 mod durability;
+mod evm_privacy;
 mod foundry_extras;
 mod import;
 mod js_confidential;
