@@ -15,9 +15,11 @@ use crate::state::{
 /// The dev genesis shipped with coco (chain 31337, every fork active, predeploys).
 pub const DEV_GENESIS: &str = include_str!("../../genesis/dev.json");
 
-/// Parses a genesis file's text.
+/// Parses a genesis file's text, with its `coco` section ([`crate::execution::CocoRules`]).
 pub fn parse_genesis(text: &str) -> Result<Genesis, serde_json::Error> {
-    serde_json::from_str(text)
+    let genesis: Genesis = serde_json::from_str(text)?;
+    crate::execution::CocoRules::of(&genesis).map_err(serde::de::Error::custom)?;
+    Ok(genesis)
 }
 
 /// Adds prefunded accounts to a genesis (dev accounts).

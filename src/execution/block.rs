@@ -18,7 +18,7 @@ use alloy_evm::block::{
 };
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
-use alloy_evm::{EthEvmFactory, Evm, EvmFactory};
+use alloy_evm::{Evm, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
 
 use super::ChainSpec;
@@ -157,7 +157,7 @@ pub fn build_block(
         .blob_params_at(attrs.timestamp)
         .map_or(0, |p| p.max_blob_gas_per_block());
     let db = BlockState::new(reader, parent.number, spec_id);
-    let evm = EthEvmFactory::default().create_evm(db, env);
+    let evm = spec.evm().create_evm(db, env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,

@@ -3,7 +3,7 @@
 use alloy::primitives::{Bytes, U256};
 use alloy::rpc::types::TransactionRequest;
 use alloy_evm::rpc::TryIntoTxEnv;
-use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
+use alloy_evm::{Evm, EvmEnv, EvmFactory};
 use revm::context::TxEnv;
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
 use revm::database_interface::Database;
@@ -11,6 +11,7 @@ use revm::inspector::Inspector;
 use revm::interpreter::{InstructionResult, Interpreter, InterpreterTypes};
 use std::time::{Duration, Instant};
 
+use super::ChainEvm;
 use super::db::{BlockState, DbError};
 use crate::state::StateReader;
 
@@ -179,16 +180,19 @@ impl<CTX, INTR: InterpreterTypes> Inspector<CTX, INTR> for Deadline {
     }
 }
 
-/// Budget of one call or estimate.
+/// Budget of one call or estimate, and the chain's EVM it runs on.
 #[derive(Debug, Clone, Copy)]
 pub struct CallLimits {
     /// Gas cap.
     pub gas_cap: u64,
     /// Wall-clock limit.
     pub timeout: Duration,
+    /// The chain's EVM ([`super::ChainSpec::evm`]), as its blocks execute.
+    pub evm: ChainEvm,
 }
 
 fn run(
+    evm: ChainEvm,
     reader: &dyn StateReader,
     at: u64,
     env: &EvmEnv,
@@ -201,7 +205,7 @@ fn run(
         steps: 0,
         hit: false,
     };
-    let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env.clone(), inspector);
+    let mut evm = evm.create_evm_with_inspector(db, env.clone(), inspector);
     let result = evm.transact(tx);
     if evm.inspector().hit {
         return Err(CallError::Timeout(
@@ -226,7 +230,7 @@ pub fn call(
 ) -> Result<CallOutcome, CallError> {
     let deadline = Instant::now() + limits.timeout;
     let (env, tx) = prepare(env, request, limits.gas_cap)?;
-    match run(reader, at, &env, tx, deadline).map_err(|e| with_timeout(e, limits))? {
+    match run(limits.evm, reader, at, &env, tx, deadline).map_err(|e| with_timeout(e, limits))? {
         ExecutionResult::Success { output, gas, .. } => Ok(CallOutcome {
             output: output.into_data(),
             gas_used: gas.tx_gas_used(),
@@ -245,8 +249,16 @@ pub fn estimate_gas(
     limits: CallLimits,
 ) -> Result<u64, CallError> {
     let deadline = Instant::now() + limits.timeout;
-    estimate_inner(reader, at, env, request, limits.gas_cap, deadline)
-        .map_err(|e| with_timeout(e, limits))
+    estimate_inner(
+        limits.evm,
+        reader,
+        at,
+        env,
+        request,
+        limits.gas_cap,
+        deadline,
+    )
+    .map_err(|e| with_timeout(e, limits))
 }
 
 fn with_timeout(err: CallError, limits: CallLimits) -> CallError {
@@ -257,6 +269,7 @@ fn with_timeout(err: CallError, limits: CallLimits) -> CallError {
 }
 
 fn estimate_inner(
+    evm: ChainEvm,
     reader: &dyn StateReader,
     at: u64,
     env: EvmEnv,
@@ -286,13 +299,15 @@ fn estimate_inner(
             .is_some_and(|a| a.code_hash != alloy::primitives::KECCAK256_EMPTY);
         if !has_code && tx.authorization_list.is_empty() && hi >= 21_000 {
             tx.gas_limit = 21_000;
-            if let ExecutionResult::Success { .. } = run(reader, at, &env, tx.clone(), deadline)? {
+            if let ExecutionResult::Success { .. } =
+                run(evm, reader, at, &env, tx.clone(), deadline)?
+            {
                 return Ok(21_000);
             }
         }
     }
     tx.gas_limit = hi;
-    let first = run(reader, at, &env, tx.clone(), deadline)?;
+    let first = run(evm, reader, at, &env, tx.clone(), deadline)?;
     let used = match first {
         ExecutionResult::Success { gas, .. } => gas.total_gas_spent().max(gas.tx_gas_used()),
         ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { output }),
@@ -309,7 +324,7 @@ fn estimate_inner(
     let optimistic = (used + 2_300) * 64 / 63;
     if optimistic < hi {
         tx.gas_limit = optimistic;
-        if run(reader, at, &env, tx.clone(), deadline)?.is_success() {
+        if run(evm, reader, at, &env, tx.clone(), deadline)?.is_success() {
             hi = optimistic;
         } else {
             lo = optimistic;
@@ -324,7 +339,7 @@ fn estimate_inner(
             mid = lo * 2;
         }
         tx.gas_limit = mid;
-        if run(reader, at, &env, tx.clone(), deadline)?.is_success() {
+        if run(evm, reader, at, &env, tx.clone(), deadline)?.is_success() {
             hi = mid;
         } else {
             lo = mid;

@@ -20,7 +20,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
-use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
+use alloy_evm::{Evm, EvmEnv, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
 use rayon::prelude::*;
 use revm::context::{BlockEnv, CfgEnv};
@@ -187,7 +187,7 @@ pub fn execute_block(
     let env = header_evm_env(spec, header);
     let spec_id = env.cfg_env.spec;
     let db = BlockState::new(reader, parent.number, spec_id);
-    let evm = EthEvmFactory::default().create_evm(db, env);
+    let evm = spec.evm().create_evm(db, env);
     let ctx = EthBlockExecutionCtx {
         parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,

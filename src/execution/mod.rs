@@ -7,10 +7,13 @@
 //! serve `eth_call` and `eth_estimateGas` on a throw-away overlay; [`trace_transaction`],
 //! [`trace_block`], [`trace_call`] and [`create_access_list`] serve `debug_trace*` and
 //! `eth_createAccessList` with revm-inspectors; [`simulate`] serves `eth_simulateV1`.
+//! Every one of them runs the chain's EVM, [`ChainEvm`] (Ethereum's, or with the
+//! private-balance rule of confidential chains), taken from the [`ChainSpec`].
 
 mod block;
 mod call;
 mod db;
+mod evm;
 mod import;
 mod simulate;
 mod spec;
@@ -22,7 +25,8 @@ pub use block::{
 };
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
+pub use evm::ChainEvm;
 pub use import::{ImportError, execute_block, header_evm_env};
 pub use simulate::{SimulateError, SimulateFailure, SimulatedBlockOutput, simulate};
-pub use spec::ChainSpec;
+pub use spec::{ChainSpec, CocoRules};
 pub use trace::{create_access_list, trace_block, trace_call, trace_transaction};

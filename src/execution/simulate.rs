@@ -45,7 +45,7 @@ use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
 use alloy_evm::overrides::{StateOverrideError, apply_state_overrides};
 use alloy_evm::precompiles::PrecompilesMap;
-use alloy_evm::{EthEvmFactory, Evm, EvmFactory, FromRecoveredTx};
+use alloy_evm::{Evm, EvmFactory, FromRecoveredTx};
 use alloy_hardforks::EthereumHardforks;
 use revm::context::TxEnv;
 use revm::context_interface::result::{ExecutionResult, HaltReason};
@@ -349,7 +349,7 @@ impl Simulator<'_> {
             LogCollector::new(self.trace_transfers),
             Deadline::new(self.deadline),
         );
-        let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
+        let mut evm = spec.evm().create_evm_with_inspector(db, env, inspector);
         // Overridden precompiles stay warm, as in geth, whose access list starts with the
         // fork's precompiles whatever the overrides did.
         let warm: AddressSet = evm.precompiles().addresses().copied().collect();

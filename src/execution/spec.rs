@@ -1,4 +1,10 @@
-//! The chain specification: chain id and fork schedule, read from a geth-style genesis.
+//! The chain specification: chain id, fork schedule and coco's own rules, read from a
+//! geth-style genesis.
+//!
+//! coco's rules live in the genesis `config` beside the forks, so every node executes a
+//! chain alike: `"coco": {"privateBalances": true}` turns on the private-balance rule of
+//! [`ChainEvm`]; a `consortium` section implies it (and refuses `false`). A genesis with
+//! neither is a plain Ethereum chain, executed exactly as Ethereum executes it.
 
 use alloy::eips::eip7840::BlobParams;
 use alloy::genesis::{ChainConfig, Genesis};
@@ -8,21 +14,85 @@ use revm::primitives::hardfork::SpecId;
 
 use alloy::primitives::Address;
 
-/// Chain id and fork activations of one chain.
+use super::ChainEvm;
+
+/// The genesis `config` key of coco's own section.
+const COCO: &str = "coco";
+/// The genesis `config` key whose presence makes a chain a consortium chain.
+const CONSORTIUM: &str = "consortium";
+
+/// coco's section of a genesis `config`: rules every node of the chain executes alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CocoRules {
+    /// `BALANCE` and `EXTCODEHASH` of accounts without code, other than the transaction's
+    /// origin, answer as for an empty account (see [`ChainEvm`]).
+    #[serde(default)]
+    pub private_balances: bool,
+}
+
+impl CocoRules {
+    /// The rules `genesis` declares; an error names what is wrong with its `coco` section.
+    pub fn of(genesis: &Genesis) -> Result<Self, String> {
+        let extra = &genesis.config.extra_fields;
+        let rules: Self = match extra.get_deserialized(COCO) {
+            None => Self::default(),
+            Some(parsed) => parsed.map_err(|e| format!("config.{COCO}: {e}"))?,
+        };
+        if !extra.contains_key(CONSORTIUM) {
+            return Ok(rules);
+        }
+        if extra.get(COCO).and_then(|c| c.get("privateBalances"))
+            == Some(&serde_json::Value::Bool(false))
+        {
+            return Err(format!(
+                "config.{COCO}.privateBalances: a consortium chain keeps balances private \
+                 from EVM code; it cannot be false"
+            ));
+        }
+        Ok(Self {
+            private_balances: true,
+        })
+    }
+
+    /// Writes these rules into `genesis`'s `coco` section.
+    pub fn write(&self, genesis: &mut Genesis) {
+        let value = serde_json::to_value(self).expect("a struct of booleans serializes");
+        genesis.config.extra_fields.insert(COCO.to_string(), value);
+    }
+}
+
+/// Chain id, fork activations and coco's rules of one chain.
 #[derive(Debug, Clone)]
 pub struct ChainSpec {
     config: ChainConfig,
+    evm: ChainEvm,
     /// The genesis this spec came from.
     pub genesis: Genesis,
 }
 
 impl ChainSpec {
     /// Builds the spec from a parsed genesis file.
+    ///
+    /// A genesis is checked when it is read ([`CocoRules::of`] through
+    /// `chain::genesis::parse_genesis`); one whose `coco` section cannot be read here still
+    /// gets the stricter EVM (private balances) rather than the open one.
     pub fn new(genesis: Genesis) -> Self {
+        let private = CocoRules::of(&genesis).map_or(true, |rules| rules.private_balances);
         Self {
             config: genesis.config.clone(),
+            evm: if private {
+                ChainEvm::PRIVATE_BALANCES
+            } else {
+                ChainEvm::ETHEREUM
+            },
             genesis,
         }
+    }
+
+    /// The EVM every execution of this chain runs on.
+    pub fn evm(&self) -> ChainEvm {
+        self.evm
     }
 
     /// EIP-155 chain id.
@@ -122,5 +192,52 @@ impl EthereumHardforks for ChainSpec {
 impl EthExecutorSpec for ChainSpec {
     fn deposit_contract_address(&self) -> Option<Address> {
         self.config.deposit_contract_address
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn genesis(config: serde_json::Value) -> Genesis {
+        let mut config = config;
+        config["chainId"] = json!(1);
+        serde_json::from_value(json!({"config": config, "alloc": {}})).unwrap()
+    }
+
+    #[test]
+    fn the_rule_comes_from_the_genesis() {
+        let plain = genesis(json!({}));
+        assert_eq!(CocoRules::of(&plain), Ok(CocoRules::default()));
+        assert!(!ChainSpec::new(plain).evm().private_balances());
+
+        let private = genesis(json!({"coco": {"privateBalances": true}}));
+        assert!(ChainSpec::new(private).evm().private_balances());
+
+        // A consortium chain implies it, and refuses to turn it off.
+        let consortium = genesis(json!({"consortium": {}}));
+        assert!(ChainSpec::new(consortium).evm().private_balances());
+        let off = genesis(json!({"consortium": {}, "coco": {"privateBalances": false}}));
+        let err = CocoRules::of(&off).unwrap_err();
+        assert!(err.contains("cannot be false"), "{err}");
+
+        // A misspelt rule is an error, not a quiet open chain.
+        let typo = genesis(json!({"coco": {"privateBalance": true}}));
+        let err = CocoRules::of(&typo).unwrap_err();
+        assert!(err.contains("config.coco"), "{err}");
+        assert!(ChainSpec::new(typo).evm().private_balances());
+    }
+
+    #[test]
+    fn written_rules_read_back() {
+        let mut g = genesis(json!({}));
+        let rules = CocoRules {
+            private_balances: true,
+        };
+        rules.write(&mut g);
+        let text = serde_json::to_string(&g).unwrap();
+        let back: Genesis = serde_json::from_str(&text).unwrap();
+        assert_eq!(CocoRules::of(&back), Ok(rules));
     }
 }

@@ -23,7 +23,7 @@ use alloy_evm::block::{BlockExecutionError, BlockExecutor};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
 use alloy_evm::overrides::{OverrideBlockHashes, StateOverrideError, apply_state_overrides};
-use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory, FromRecoveredTx};
+use alloy_evm::{Evm, EvmEnv, EvmFactory, FromRecoveredTx};
 use alloy_hardforks::EthereumHardforks;
 use revm::context::{BlockEnv, TxEnv};
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason};
@@ -117,8 +117,9 @@ fn replay(
         slot_number: None,
     };
     let deadline = Deadline::new(Instant::now() + timeout);
-    let mut evm =
-        EthEvmFactory::default().create_evm_with_inspector(db, env, (inspector, deadline));
+    let mut evm = spec
+        .evm()
+        .create_evm_with_inspector(db, env, (inspector, deadline));
     evm.disable_inspector();
     let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
     executor
@@ -198,11 +199,10 @@ pub fn trace_call(
         })?;
     }
     let block_env = env.block_env.clone();
-    let mut evm = EthEvmFactory::default().create_evm_with_inspector(
-        db,
-        env,
-        (inspector, Deadline::new(deadline)),
-    );
+    let mut evm =
+        limits
+            .evm
+            .create_evm_with_inspector(db, env, (inspector, Deadline::new(deadline)));
     let result = evm.transact(tx.clone()).map_err(evm_error)?;
     let (db, (inspector, deadline), _) = evm.components_mut();
     if deadline.hit() {
@@ -243,8 +243,9 @@ pub fn create_access_list(
             AccessListInspector::new(list.clone()),
             Deadline::new(deadline),
         );
-        let mut evm =
-            EthEvmFactory::default().create_evm_with_inspector(db, env.clone(), inspector);
+        let mut evm = limits
+            .evm
+            .create_evm_with_inspector(db, env.clone(), inspector);
         let result = evm.transact(tx.clone()).map_err(evm_error)?;
         let (found, deadline) = evm.inspector();
         if deadline.hit() {

@@ -18,6 +18,7 @@ use crate::chain::state_dump::StateDump;
 use crate::chain::{
     Blinder, Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis,
 };
+use crate::execution::CocoRules;
 use crate::rpc::auth::{KeyRecord, KeyRing, Role, generate_key, key_hash};
 use crate::rpc::{self, RpcLimits};
 use crate::state::{Store, StoreConfig};
@@ -224,6 +225,16 @@ impl Node {
                 g.timestamp = crate::chain::now();
             }
             genesis::fund(&mut g, signers.iter().map(|s| s.address()), config.balance);
+            if config.confidential {
+                // EVM code must not read what the confidential policy hides: the rule is
+                // the chain's, fixed in its genesis.
+                let mut rules = CocoRules::of(&g).map_err(|reason| NodeError::Setup {
+                    path: PathBuf::from("genesis"),
+                    reason,
+                })?;
+                rules.private_balances = true;
+                rules.write(&mut g);
+            }
             Ok(g)
         })?;
         let blinding = config.confidential.then(|| {
@@ -264,6 +275,15 @@ impl Node {
         } else {
             !config.confidential
         };
+        if !open_policy && !chain.spec().evm().private_balances() {
+            return Err(NodeError::Setup {
+                path: data_dir.clone(),
+                reason: "this chain was created without --confidential: its EVM reads every \
+                         account's balance, which the confidential policy hides; start it \
+                         without --confidential, or use a new --data-dir (or --ephemeral)"
+                    .into(),
+            });
+        }
         if let Some(path) = &config.load_state {
             load_state(&chain, path)?;
         }

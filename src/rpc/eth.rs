@@ -214,6 +214,7 @@ impl EthRpc {
         execution::CallLimits {
             gas_cap: self.limits.call_gas_cap,
             timeout: self.limits.call_timeout,
+            evm: self.chain.spec().evm(),
         }
     }
 

@@ -25,7 +25,7 @@ pub(crate) struct Fixture {
     pub(crate) amount: U256,
 }
 
-/// A run-time key of `role` for `addresses`.
+/// Adds an API key with `role` for `addresses` to the running node; returns the key.
 pub(crate) fn add_key(node: &TestNode, role: Role, addresses: Vec<Address>) -> String {
     let key = generate_key();
     node.node().keys.insert(

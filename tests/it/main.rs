@@ -10,6 +10,7 @@ mod conformance;
 mod debug;
 mod dev;
 mod durability;
+mod evm_privacy;
 mod foundry_extras;
 mod geth_methods;
 mod import;
