@@ -437,8 +437,19 @@ impl Chain {
     /// Up to `max` pooled transactions ready to run on the state after block `parent`
     /// (nonces following on from that state), in the order blocks take them.
     pub fn ready_transactions(&self, max: usize, parent: u64) -> Vec<Recovered<TxEnvelope>> {
+        self.ready_transactions_of(max, parent, |_| true)
+    }
+
+    /// [`Chain::ready_transactions`] of the senders `include` keeps only (the cap
+    /// counts only theirs).
+    pub fn ready_transactions_of(
+        &self,
+        max: usize,
+        parent: u64,
+        include: impl Fn(&Address) -> bool,
+    ) -> Vec<Recovered<TxEnvelope>> {
         let pool = self.pool.lock();
-        pool.ready(max, |a| {
+        pool.ready_of(max, include, |a| {
             self.store
                 .account(a, parent)
                 .ok()
@@ -451,22 +462,19 @@ impl Chain {
         .collect()
     }
 
-    /// The block the next one would be if mined now from the ready pool transactions
-    /// `include` keeps (geth's pending block): numbered head + 1, on the next timestamp
-    /// and base fee, executed but neither committed nor broadcast. Under blinding its
-    /// roots are blinded as a mined block's would be.
+    /// The block the next one would be if mined now from the ready pool transactions of
+    /// the senders `include` keeps (geth's pending block): numbered head + 1, on the next
+    /// timestamp and base fee, executed but neither committed nor broadcast. `max_txs`
+    /// counts only those senders' transactions. Under blinding its roots are blinded as
+    /// a mined block's would be.
     pub fn pending_block(
         &self,
         max_txs: usize,
-        include: impl Fn(&Recovered<TxEnvelope>) -> bool,
+        include: impl Fn(&Address) -> bool,
     ) -> Result<StoredBlock, ChainError> {
         let head = self.head();
         let parent = &head.header;
-        let ready: Vec<_> = self
-            .ready_transactions(max_txs, parent.number)
-            .into_iter()
-            .filter(|tx| include(tx))
-            .collect();
+        let ready = self.ready_transactions_of(max_txs, parent.number, include);
         let attrs = BlockAttributes {
             number: parent.number + 1,
             timestamp: self.next_timestamp(parent),

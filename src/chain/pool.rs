@@ -155,15 +155,21 @@ impl Pool {
     /// Ready transactions in arrival order, per sender in nonce order, at most `max`.
     ///
     /// `state_nonce` gives each sender's nonce after the latest block.
-    pub fn ready(
+    pub fn ready(&self, max: usize, state_nonce: impl FnMut(Address) -> u64) -> Vec<Arc<PoolTx>> {
+        self.ready_of(max, |_| true, state_nonce)
+    }
+
+    /// [`Pool::ready`] over the senders `include` keeps only.
+    pub fn ready_of(
         &self,
         max: usize,
+        include: impl Fn(&Address) -> bool,
         mut state_nonce: impl FnMut(Address) -> u64,
     ) -> Vec<Arc<PoolTx>> {
         // Heads of each sender's ready run, ordered by arrival.
         let mut heads = BinaryHeap::new();
         let mut cursors: HashMap<Address, u64> = HashMap::new();
-        for (sender, queue) in &self.senders {
+        for (sender, queue) in self.senders.iter().filter(|(s, _)| include(s)) {
             let nonce = state_nonce(*sender);
             if let Some(tx) = queue.get(&nonce) {
                 heads.push(Reverse((tx.seq, *sender)));
@@ -315,5 +321,20 @@ mod tests {
         );
         pool.prune_sender(a.address(), 1);
         assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn a_selection_of_senders_counts_only_theirs_against_the_cap() {
+        let (a, c) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let mut pool = Pool::default();
+        for nonce in 0..5 {
+            pool.add(tx(&a, nonce, 1)).unwrap();
+        }
+        pool.add(tx(&c, 0, 1)).unwrap();
+        // Five of a's arrived first: a cap of two still finds c's.
+        let only_c = pool.ready_of(2, |s| *s == c.address(), |_| 0);
+        assert_eq!(only_c.len(), 1);
+        assert_eq!(only_c[0].tx.signer(), c.address());
+        assert_eq!(pool.ready(2, |_| 0).len(), 2);
     }
 }

@@ -120,7 +120,7 @@ pub trait EthApi {
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
     /// A block by number or tag; `pending` is the block the pool would make now.
     #[method(name = "getBlockByNumber", with_extensions)]
-    fn block_by_number(
+    async fn block_by_number(
         &self,
         number: BlockNumberOrTag,
         full: bool,

@@ -56,6 +56,9 @@ pub struct EthRpc {
     limits: RpcLimits,
     accounts: Vec<Address>,
     client_version: &'static str,
+    /// One pending block is built at a time: a caller whose own pool transactions are
+    /// heavy delays pending-block answers, never the node's other work.
+    pending_builds: Arc<tokio::sync::Semaphore>,
 }
 
 impl EthRpc {
@@ -66,7 +69,28 @@ impl EthRpc {
             limits,
             client_version: CLIENT_VERSION,
             accounts,
+            pending_builds: Arc::new(tokio::sync::Semaphore::new(1)),
         }
+    }
+
+    /// geth's pending block for `caller`: built off the async workers, one at a time,
+    /// from the caller's own ready pool transactions (everyone's for a caller who sees
+    /// everything), the cap counting only those.
+    async fn pending_block(&self, caller: Caller, full: bool) -> Res<convert::BlockAnswer> {
+        let _one =
+            self.pending_builds.acquire().await.map_err(|_| {
+                RpcError::Chain(crate::chain::ChainError::Execution("closed".into()))
+            })?;
+        let block = self
+            .run_blocking(move |chain| {
+                Ok(chain.pending_block(PENDING_BLOCK_TXS, |sender| {
+                    caller.sees_everything() || caller.holds(sender)
+                })?)
+            })
+            .await?;
+        Ok(convert::pending_block(convert::block(&block, full, |_| {
+            true
+        })))
     }
 
     fn block_number_of(&self, tag: BlockNumberOrTag) -> Option<u64> {
@@ -777,7 +801,7 @@ impl EthApiServer for EthRpc {
             }))
     }
 
-    fn block_by_number(
+    async fn block_by_number(
         &self,
         ext: &Extensions,
         number: BlockNumberOrTag,
@@ -785,18 +809,7 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<Option<convert::BlockAnswer>> {
         let caller = caller_of(ext);
         if number.is_pending() {
-            // The caller's own pool transactions only (DESIGN: the `pending` tag).
-            let block = self
-                .chain
-                .pending_block(PENDING_BLOCK_TXS, |tx| {
-                    caller.sees_everything() || caller.holds(&tx.signer())
-                })
-                .map_err(RpcError::from)?;
-            return Ok(Some(convert::pending_block(convert::block(
-                &block,
-                full,
-                |_| true,
-            ))));
+            return Ok(Some(self.pending_block(caller, full).await?));
         }
         Ok(self.block_by_tag(number)?.map(|b| {
             convert::BlockAnswer::Block(Box::new(convert::block(&b, full, |i| {

@@ -58,6 +58,11 @@ pub struct FilterLimits {
     pub max_filters: usize,
     /// Most items one filter holds between polls.
     pub max_items: usize,
+    /// Under the confidential policy: most filters one key (or one anonymous
+    /// connection) holds, so that no caller can fill the table for the others.
+    pub max_per_owner: usize,
+    /// Under the confidential policy: most filters all anonymous callers hold together.
+    pub max_anonymous: usize,
 }
 
 impl Default for FilterLimits {
@@ -66,6 +71,8 @@ impl Default for FilterLimits {
             timeout: FILTER_TIMEOUT,
             max_filters: MAX_FILTERS,
             max_items: MAX_FILTER_ITEMS,
+            max_per_owner: MAX_FILTERS / 10,
+            max_anonymous: MAX_FILTERS / 4,
         }
     }
 }

@@ -264,7 +264,11 @@ impl<S> PolicyService<S> {
 
 impl<S> RpcServiceT for PolicyService<S>
 where
-    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync + Clone + 'static,
+    S: RpcServiceT<MethodResponse = MethodResponse, NotificationResponse = MethodResponse>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
 {
     type MethodResponse = S::MethodResponse;
     type NotificationResponse = S::NotificationResponse;
@@ -307,7 +311,20 @@ where
         &self,
         n: Notification<'a>,
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        self.inner.notification(n)
+        // jsonrpsee answers notifications with nothing and runs no method for them;
+        // a refused one is dropped here all the same, so that stays true whatever
+        // serves them.
+        let caller = caller_of(n.extensions());
+        let params = n.params().as_ref().map(|p| p.get().to_string());
+        let refused = refusal(&caller, n.method_name(), params.as_deref(), &self.served).is_some();
+        let inner = self.inner.clone();
+        async move {
+            if refused {
+                MethodResponse::notification()
+            } else {
+                inner.notification(n).await
+            }
+        }
     }
 }
 

@@ -84,9 +84,11 @@ impl FilterTable {
         collector: Collector,
         now: Instant,
     ) -> Result<U128, RpcError> {
-        if self.filters.len() >= self.limits.max_filters {
+        // Expired filters (and revoked keys' ones) make room before a refusal.
+        if self.filters.len() >= self.limits.max_filters || self.check_quota(&owner).is_err() {
             self.prune(now);
         }
+        self.check_quota(&owner)?;
         if self.filters.len() >= self.limits.max_filters {
             return Err(RpcError::Limit(format!(
                 "too many installed filters (max {})",
@@ -119,6 +121,39 @@ impl FilterTable {
             return None;
         }
         self.filters.get_mut(&id)
+    }
+
+    /// Under the confidential policy, each key (and each anonymous connection) has its
+    /// own quota and anonymous callers together a share, so that the refusal a caller
+    /// meets counts its own filters, not others'.
+    fn check_quota(&self, owner: &Caller) -> Result<(), RpcError> {
+        if owner.open {
+            return Ok(());
+        }
+        let same = |f: &&InstalledFilter| {
+            f.owner.key == owner.key
+                && (owner.key.is_some() || f.owner.connection == owner.connection)
+        };
+        if self.filters.values().filter(same).count() >= self.limits.max_per_owner {
+            return Err(RpcError::Limit(format!(
+                "too many installed filters for this caller (max {})",
+                self.limits.max_per_owner
+            )));
+        }
+        if owner.key.is_none()
+            && self
+                .filters
+                .values()
+                .filter(|f| f.owner.key.is_none())
+                .count()
+                >= self.limits.max_anonymous
+        {
+            return Err(RpcError::Limit(format!(
+                "too many installed filters for anonymous callers (max {})",
+                self.limits.max_anonymous
+            )));
+        }
+        Ok(())
     }
 
     /// Who installed filter `id`, if it is installed and not expired.
@@ -235,6 +270,8 @@ mod tests {
             timeout: Duration::from_secs(60),
             max_filters,
             max_items,
+            max_per_owner: 3,
+            max_anonymous: 5,
         })
     }
 
@@ -320,6 +357,42 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn under_the_confidential_policy_each_caller_has_its_own_quota() {
+        let now = Instant::now();
+        let mut t = table(100, 10);
+        let keyed = |byte| Caller {
+            role: Some(crate::rpc::auth::Role::User),
+            key: Some(B256::repeat_byte(byte)),
+            ..Caller::anonymous(false)
+        };
+        let anonymous = |connection| Caller {
+            connection: Some(connection),
+            ..Caller::anonymous(false)
+        };
+        let blocks = || Collector::Blocks(VecDeque::new());
+        for _ in 0..3 {
+            t.install(keyed(1), blocks(), now).unwrap();
+        }
+        let err = t.install(keyed(1), blocks(), now).unwrap_err();
+        assert!(err.to_string().contains("for this caller (max 3)"), "{err}");
+        // Another key is not affected; anonymous connections have theirs and a share.
+        t.install(keyed(2), blocks(), now).unwrap();
+        for connection in 0..5 {
+            t.install(anonymous(connection), blocks(), now).unwrap();
+        }
+        let err = t.install(anonymous(9), blocks(), now).unwrap_err();
+        assert!(
+            err.to_string().contains("anonymous callers (max 5)"),
+            "{err}"
+        );
+        t.install(keyed(3), blocks(), now).unwrap();
+        // The open policy keeps only the table's cap.
+        for _ in 0..10 {
+            t.install(Caller::anonymous(true), blocks(), now).unwrap();
+        }
     }
 
     #[test]
