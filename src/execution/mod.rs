@@ -7,11 +7,13 @@
 //! serve `eth_call` and `eth_estimateGas` on a throw-away overlay; [`trace_transaction`],
 //! [`trace_block`], [`trace_call`] and [`create_access_list`] serve `debug_trace*` and
 //! `eth_createAccessList` with revm-inspectors; [`simulate`] serves `eth_simulateV1`.
+//! [`overrides`] lays geth's state and block overrides over a call's overlay.
 
 mod block;
 mod call;
 mod db;
 mod import;
+pub mod overrides;
 mod simulate;
 mod spec;
 mod trace;
@@ -23,6 +25,7 @@ pub use block::{
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
 pub use import::{ImportError, execute_block, header_evm_env};
+pub use overrides::CallOverrides;
 pub use simulate::{SimulateError, SimulateFailure, SimulatedBlockOutput, simulate};
 pub use spec::ChainSpec;
 pub use trace::{create_access_list, trace_block, trace_call, trace_transaction};
