@@ -10,9 +10,9 @@ use revm::context::TxEnv;
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
 use revm::context_interface::{ContextTr, JournalTr};
 use revm::database_interface::Database;
-use revm::primitives::AddressSet;
 use revm::inspector::Inspector;
 use revm::interpreter::{InstructionResult, Interpreter, InterpreterTypes};
+use revm::primitives::AddressSet;
 use std::time::{Duration, Instant};
 
 use super::db::{BlockState, DbError};

@@ -59,7 +59,10 @@ fn concat(words: &[String]) -> String {
 
 /// The 32-byte words of return data.
 fn words(data: &Value) -> Vec<String> {
-    let hex = data.as_str().expect("hex return data").trim_start_matches("0x");
+    let hex = data
+        .as_str()
+        .expect("hex return data")
+        .trim_start_matches("0x");
     (0..hex.len() / 64)
         .map(|i| format!("0x{}", &hex[i * 64..(i + 1) * 64]))
         .collect()
@@ -109,13 +112,19 @@ async fn result(url: &str, method: &str, params: Value) -> Value {
 /// The error of `method` at `url`; panics on a result.
 async fn error(url: &str, method: &str, params: Value) -> Value {
     let res = answer(url, method, params.clone()).await;
-    assert!(res.get("result").is_none(), "{url} {method} {params}: {res}");
+    assert!(
+        res.get("result").is_none(),
+        "{url} {method} {params}: {res}"
+    );
     res["error"].clone()
 }
 
 /// What a node answers to the reads an override must not have changed.
 async fn persisted(url: &str, counter: &str) -> Value {
-    let number = format!("0x{}", alloy::hex::encode(Counter::numberCall {}.abi_encode()));
+    let number = format!(
+        "0x{}",
+        alloy::hex::encode(Counter::numberCall {}.abi_encode())
+    );
     json!([
         result(url, "eth_getBalance", json!([RICH, "latest"])).await,
         result(url, "eth_getBalance", json!([UNFUNDED, "latest"])).await,
@@ -125,8 +134,18 @@ async fn persisted(url: &str, counter: &str) -> Value {
         result(url, "eth_getStorageAt", json!([counter, "0x0", "latest"])).await,
         result(url, "eth_getStorageAt", json!([counter, "0x1", "latest"])).await,
         result(url, "eth_call", json!([{"to": EMPTY}, "latest"])).await,
-        result(url, "eth_call", json!([{"to": counter, "data": number}, "latest"])).await,
-        result(url, "eth_call", json!([{"to": IDENTITY, "data": "0x1234"}, "latest"])).await,
+        result(
+            url,
+            "eth_call",
+            json!([{"to": counter, "data": number}, "latest"])
+        )
+        .await,
+        result(
+            url,
+            "eth_call",
+            json!([{"to": IDENTITY, "data": "0x1234"}, "latest"])
+        )
+        .await,
     ])
 }
 
@@ -156,7 +175,10 @@ fn assert_estimate(ours: u64, anvil: u64, what: &str) {
 /// The requests both nodes must answer alike (estimates: see [`assert_estimate`]), each with what it must answer, for the
 /// node whose Counter is at `counter`.
 fn agreed_requests(counter: &str) -> Vec<(&'static str, &'static str, Value, Value)> {
-    let number = format!("0x{}", alloy::hex::encode(Counter::numberCall {}.abi_encode()));
+    let number = format!(
+        "0x{}",
+        alloy::hex::encode(Counter::numberCall {}.abi_encode())
+    );
     let set_three = set_three_data();
     let ether = |n: u128| format!("{:#x}", n * 10u128.pow(18));
     let block = json!({
@@ -378,10 +400,7 @@ async fn overrides_refuse_bad_input_as_geth_does() {
     .await;
     assert_eq!(err["code"], -32602, "{err}");
 
-    for (field, value) in [
-        ("beaconRoot", json!(HASH)),
-        ("withdrawals", json!([])),
-    ] {
+    for (field, value) in [("beaconRoot", json!(HASH)), ("withdrawals", json!([]))] {
         let err = error(
             url,
             "eth_call",
@@ -439,7 +458,10 @@ async fn overrides_refuse_bad_input_as_geth_does() {
     )
     .await;
     let empty: alloy::primitives::Address = EMPTY.parse().unwrap();
-    assert_eq!(err["message"], format!("account {empty} is not a precompile"));
+    assert_eq!(
+        err["message"],
+        format!("account {empty} is not a precompile")
+    );
     // Code put on a precompile's address replaces it in a call.
     assert_eq!(
         result(
@@ -510,7 +532,10 @@ async fn cast_call(url: &str, args: &[&str]) -> String {
     cmd.arg("call").args(["--rpc-url", url]).args(args);
     let line = describe(&cmd);
     let (ok, stdout, stderr) = exec(cmd, TOOL_TIMEOUT).await;
-    assert!(ok, "{line}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert!(
+        ok,
+        "{line}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
     stdout.trim().to_string()
 }
 
@@ -527,7 +552,11 @@ async fn cast_call_overrides_match_anvil() {
     let code = |who: &str, code: &str| format!("{who}:{code}");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec![EMPTY.into(), "--override-code".into(), code(EMPTY, RETURN_42)],
+            vec![
+                EMPTY.into(),
+                "--override-code".into(),
+                code(EMPTY, RETURN_42),
+            ],
             "0x000000000000000000000000000000000000000000000000000000000000002a",
         ),
         (
@@ -589,7 +618,10 @@ async fn cast_call_overrides_match_anvil() {
         assert_eq!(ours, expected, "cast call {args:?}");
     }
     // The plain reads afterwards see none of it.
-    assert_eq!(cast_call(&node.url, &[counter, "number()(uint256)"]).await, "7");
+    assert_eq!(
+        cast_call(&node.url, &[counter, "number()(uint256)"]).await,
+        "7"
+    );
     assert_eq!(
         result(&node.url, "eth_getCode", json!([EMPTY, "latest"])).await,
         json!("0x")
