@@ -2,17 +2,22 @@
 
 use alloy::primitives::{Bytes, U256};
 use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::state::StateOverride;
+use alloy_evm::overrides::OverrideBlockHashes;
 use alloy_evm::rpc::TryIntoTxEnv;
 use alloy_evm::{Evm, EvmEnv, EvmFactory};
 use revm::context::TxEnv;
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
+use revm::context_interface::{ContextTr, JournalTr};
 use revm::database_interface::Database;
 use revm::inspector::Inspector;
 use revm::interpreter::{InstructionResult, Interpreter, InterpreterTypes};
+use revm::primitives::AddressSet;
 use std::time::{Duration, Instant};
 
 use super::ChainEvm;
 use super::db::{BlockState, DbError};
+use super::overrides::{self, CallOverrides, OverrideError};
 use crate::state::StateReader;
 
 /// A successful call.
@@ -42,6 +47,9 @@ pub enum CallError {
     /// The request itself is malformed.
     #[error("{0}")]
     Request(String),
+    /// geth refuses a state or block override (its message).
+    #[error("{0}")]
+    Override(String),
     /// Gas estimation found no gas limit under the cap that succeeds.
     #[error("gas required exceeds allowance ({0})")]
     GasRequiredExceedsAllowance(u64),
@@ -131,7 +139,10 @@ pub(super) fn prepare(
     gas_cap: u64,
 ) -> Result<(EvmEnv, TxEnv), CallError> {
     let priced = request.gas_price.is_some() || request.max_fee_per_gas.is_some();
+    // geth skips the account checks of a call: any nonce, and a sender with code (a
+    // contract, or one given code by a state override).
     env.cfg_env.disable_nonce_check = true;
+    env.cfg_env.disable_eip3607 = true;
     env.cfg_env.disable_block_gas_limit = true;
     env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
     if !priced {
@@ -191,21 +202,49 @@ pub struct CallLimits {
     pub evm: ChainEvm,
 }
 
-fn run(
-    evm: ChainEvm,
-    reader: &dyn StateReader,
+/// The overlay a call runs on: the state after block `at` under `overrides`' block hashes.
+fn overlay<'a>(
+    reader: &'a dyn StateReader,
     at: u64,
     env: &EvmEnv,
+    overrides: &CallOverrides,
+) -> BlockState<'a> {
+    let mut db = BlockState::new(reader, at, env.cfg_env.spec);
+    db.override_block_hashes(overrides.block_hashes.clone());
+    db
+}
+
+fn override_error(err: OverrideError<DbError>) -> CallError {
+    match err {
+        OverrideError::Rejected(message) => CallError::Override(message),
+        OverrideError::Database(db) => CallError::Db(db),
+    }
+}
+
+/// Runs `tx` on `db`; with `state`, applies that state override first, taking
+/// overridden and moved precompiles into account (as geth's `eth_call`).
+fn run(
+    evm: ChainEvm,
+    db: BlockState<'_>,
+    env: &EvmEnv,
     tx: TxEnv,
+    state: Option<&StateOverride>,
     deadline: Instant,
 ) -> Result<ExecutionResult, CallError> {
-    let db = BlockState::new(reader, at, env.cfg_env.spec);
     let inspector = Deadline {
         at: deadline,
         steps: 0,
         hit: false,
     };
     let mut evm = evm.create_evm_with_inspector(db, env.clone(), inspector);
+    if let Some(state) = state.filter(|s| !s.is_empty()) {
+        // Overridden precompiles stay warm, as in geth, whose access list starts with the
+        // fork's precompiles whatever the overrides did.
+        let warm: AddressSet = evm.precompiles().addresses().copied().collect();
+        let (db, _, precompiles) = evm.components_mut();
+        overrides::apply_state(db, Some(precompiles), state.clone()).map_err(override_error)?;
+        evm.ctx_mut().journal_mut().warm_precompiles(&warm);
+    }
     let result = evm.transact(tx);
     if evm.inspector().hit {
         return Err(CallError::Timeout(
@@ -220,17 +259,22 @@ fn run(
     }
 }
 
-/// Runs `request` against the state after block `at` in environment `env`.
+/// Runs `request` against the state after block `at` in environment `env`, with
+/// `overrides` laid over it for this run only.
 pub fn call(
     reader: &dyn StateReader,
     at: u64,
     env: EvmEnv,
     request: TransactionRequest,
+    overrides: &CallOverrides,
     limits: CallLimits,
 ) -> Result<CallOutcome, CallError> {
     let deadline = Instant::now() + limits.timeout;
     let (env, tx) = prepare(env, request, limits.gas_cap)?;
-    match run(limits.evm, reader, at, &env, tx, deadline).map_err(|e| with_timeout(e, limits))? {
+    let db = overlay(reader, at, &env, overrides);
+    match run(limits.evm, db, &env, tx, Some(&overrides.state), deadline)
+        .map_err(|e| with_timeout(e, limits))?
+    {
         ExecutionResult::Success { output, gas, .. } => Ok(CallOutcome {
             output: output.into_data(),
             gas_used: gas.tx_gas_used(),
@@ -241,24 +285,23 @@ pub fn call(
 }
 
 /// geth's gas estimation: a run at the cap, then a binary search down to within 1.5 %.
+/// Every run sees `overrides` (the state override as geth's estimator applies it: without
+/// touching precompiles).
 pub fn estimate_gas(
     reader: &dyn StateReader,
     at: u64,
     env: EvmEnv,
     request: TransactionRequest,
+    overrides: &CallOverrides,
     limits: CallLimits,
 ) -> Result<u64, CallError> {
     let deadline = Instant::now() + limits.timeout;
-    estimate_inner(
-        limits.evm,
-        reader,
-        at,
-        env,
-        request,
-        limits.gas_cap,
-        deadline,
-    )
-    .map_err(|e| with_timeout(e, limits))
+    let (env, tx) = prepare(env, request, limits.gas_cap)?;
+    let mut base = overlay(reader, at, &env, overrides);
+    if !overrides.state.is_empty() {
+        overrides::apply_state(&mut base, None, overrides.state.clone()).map_err(override_error)?;
+    }
+    estimate_inner(limits.evm, &base, &env, tx, deadline).map_err(|e| with_timeout(e, limits))
 }
 
 fn with_timeout(err: CallError, limits: CallLimits) -> CallError {
@@ -268,21 +311,23 @@ fn with_timeout(err: CallError, limits: CallLimits) -> CallError {
     }
 }
 
+/// The estimate on `base` (each run on a clone of it).
 fn estimate_inner(
     evm: ChainEvm,
-    reader: &dyn StateReader,
-    at: u64,
-    env: EvmEnv,
-    request: TransactionRequest,
-    gas_cap: u64,
+    base: &BlockState<'_>,
+    env: &EvmEnv,
+    mut tx: TxEnv,
     deadline: Instant,
 ) -> Result<u64, CallError> {
-    let (env, mut tx) = prepare(env, request, gas_cap)?;
+    let run = |tx: TxEnv| run(evm, base.clone(), env, tx, None, deadline);
     let mut hi = tx.gas_limit;
     // Cap by what the sender can pay for, as geth does when a price is given.
     if tx.gas_price > 0 {
-        let mut db = BlockState::new(reader, at, env.cfg_env.spec);
-        let balance = db.basic(tx.caller)?.map(|a| a.balance).unwrap_or_default();
+        let balance = base
+            .clone()
+            .basic(tx.caller)?
+            .map(|a| a.balance)
+            .unwrap_or_default();
         let available = balance
             .checked_sub(tx.value)
             .ok_or_else(|| CallError::Invalid("insufficient funds for transfer".to_string()))?;
@@ -293,21 +338,19 @@ fn estimate_inner(
     if tx.data.is_empty()
         && let revm::primitives::TxKind::Call(to) = tx.kind
     {
-        let mut db = BlockState::new(reader, at, env.cfg_env.spec);
-        let has_code = db
+        let has_code = base
+            .clone()
             .basic(to)?
             .is_some_and(|a| a.code_hash != alloy::primitives::KECCAK256_EMPTY);
         if !has_code && tx.authorization_list.is_empty() && hi >= 21_000 {
             tx.gas_limit = 21_000;
-            if let ExecutionResult::Success { .. } =
-                run(evm, reader, at, &env, tx.clone(), deadline)?
-            {
+            if let ExecutionResult::Success { .. } = run(tx.clone())? {
                 return Ok(21_000);
             }
         }
     }
     tx.gas_limit = hi;
-    let first = run(evm, reader, at, &env, tx.clone(), deadline)?;
+    let first = run(tx.clone())?;
     let used = match first {
         ExecutionResult::Success { gas, .. } => gas.total_gas_spent().max(gas.tx_gas_used()),
         ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { output }),
@@ -324,7 +367,7 @@ fn estimate_inner(
     let optimistic = (used + 2_300) * 64 / 63;
     if optimistic < hi {
         tx.gas_limit = optimistic;
-        if run(evm, reader, at, &env, tx.clone(), deadline)?.is_success() {
+        if run(tx.clone())?.is_success() {
             hi = optimistic;
         } else {
             lo = optimistic;
@@ -339,7 +382,7 @@ fn estimate_inner(
             mid = lo * 2;
         }
         tx.gas_limit = mid;
-        if run(evm, reader, at, &env, tx.clone(), deadline)?.is_success() {
+        if run(tx.clone())?.is_success() {
             hi = mid;
         } else {
             lo = mid;

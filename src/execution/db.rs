@@ -1,8 +1,9 @@
 //! revm's database over the store: state at a parent block plus this block's writes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use alloy::primitives::{Address, B256, KECCAK256_EMPTY, U256, keccak256};
+use alloy_evm::overrides::OverrideBlockHashes;
 use revm::database_interface::{DBErrorMarker, Database, DatabaseCommit};
 use revm::primitives::AddressMap;
 use revm::primitives::hardfork::SpecId;
@@ -31,7 +32,10 @@ struct Changed {
 ///
 /// Implements revm's [`Database`] (reads fall through to the store) and
 /// [`DatabaseCommit`] (transactions' changes accumulate here). [`BlockState::into_diff`]
-/// turns the accumulated changes into the [`StateDiff`] the store persists.
+/// turns the accumulated changes into the [`StateDiff`] the store persists. A clone is
+/// an independent overlay over the same store (a call's overrides, laid once, then one
+/// clone per run).
+#[derive(Clone)]
 pub struct BlockState<'a> {
     reader: &'a dyn StateReader,
     at: u64,
@@ -42,6 +46,8 @@ pub struct BlockState<'a> {
     code: HashMap<B256, Bytecode>,
     /// Code read from the store.
     code_cache: HashMap<B256, Bytecode>,
+    /// What `BLOCKHASH` answers instead of the chain (a call's block override).
+    block_hashes: BTreeMap<u64, B256>,
 }
 
 impl std::fmt::Debug for BlockState<'_> {
@@ -63,6 +69,7 @@ impl<'a> BlockState<'a> {
             changed: HashMap::new(),
             code: HashMap::new(),
             code_cache: HashMap::new(),
+            block_hashes: BTreeMap::new(),
         }
     }
 
@@ -279,7 +286,16 @@ impl Database for BlockState<'_> {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        if let Some(hash) = self.block_hashes.get(&number) {
+            return Ok(*hash);
+        }
         Ok(self.reader.block_hash(number)?.unwrap_or_default())
+    }
+}
+
+impl OverrideBlockHashes for BlockState<'_> {
+    fn override_block_hashes(&mut self, block_hashes: BTreeMap<u64, B256>) {
+        self.block_hashes.extend(block_hashes);
     }
 }
 

@@ -9,12 +9,14 @@
 //! `eth_createAccessList` with revm-inspectors; [`simulate`] serves `eth_simulateV1`.
 //! Every one of them runs the chain's EVM, [`ChainEvm`] (Ethereum's, or with the
 //! private-balance rule of confidential chains), taken from the [`ChainSpec`].
+//! [`overrides`] lays geth's state and block overrides over a call's overlay.
 
 mod block;
 mod call;
 mod db;
 mod evm;
 mod import;
+pub mod overrides;
 mod simulate;
 mod spec;
 mod trace;
@@ -27,6 +29,7 @@ pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
 pub use evm::ChainEvm;
 pub use import::{ImportError, execute_block, header_evm_env};
+pub use overrides::CallOverrides;
 pub use simulate::{SimulateError, SimulateFailure, SimulatedBlockOutput, simulate};
 pub use spec::{ChainSpec, CocoRules};
 pub use trace::{create_access_list, trace_block, trace_call, trace_transaction};

@@ -28,7 +28,7 @@ mod tracer;
 mod transaction;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use alloy::consensus::transaction::Recovered;
@@ -43,7 +43,6 @@ use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::EthEvm;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
-use alloy_evm::overrides::{StateOverrideError, apply_state_overrides};
 use alloy_evm::precompiles::PrecompilesMap;
 use alloy_evm::{Evm, EvmFactory, FromRecoveredTx};
 use alloy_hardforks::EthereumHardforks;
@@ -58,6 +57,7 @@ use super::ChainSpec;
 use super::call::{CallLimits, Deadline};
 use super::db::{BlockState, DbError};
 use super::import::header_evm_env;
+use super::overrides::OverrideError;
 use crate::state::merkle::MerkleState;
 use crate::state::{StateReader, StoredBlock};
 use plan::PlannedBlock;
@@ -455,45 +455,16 @@ type SimExecutor<'a, 'b> = EthBlockExecutor<
     AlloyReceiptBuilder,
 >;
 
-/// Applies a block's state overrides as geth does: an overridden precompile stops being
-/// one, and `movePrecompileToAddress` first moves it (for this block) to another address.
+/// Applies a block's state overrides as geth does (see [`super::overrides`]).
 fn override_state(
     db: &mut SimDb<'_>,
     precompiles: &mut PrecompilesMap,
     overrides: StateOverride,
 ) -> Result<(), SimulateError> {
-    let rejected = |message: String| SimulateError::refused(SimulateFailure::Rejected, message);
-    let mut addresses: Vec<Address> = overrides.keys().copied().collect();
-    addresses.sort_unstable();
-    let mut moved_to = HashSet::new();
-    for address in addresses {
-        if moved_to.contains(&address) {
-            return Err(rejected(format!(
-                "account {address} has already been overridden by a precompile"
-            )));
+    super::overrides::apply_state(db, Some(precompiles), overrides).map_err(|e| match e {
+        OverrideError::Database(e) => SimulateError::Db(e),
+        OverrideError::Rejected(message) => {
+            SimulateError::refused(SimulateFailure::Rejected, message)
         }
-        let is_precompile = precompiles.get(&address).is_some();
-        match overrides[&address].move_precompile_to {
-            Some(destination) => {
-                if !is_precompile {
-                    return Err(rejected(format!("account {address} is not a precompile")));
-                }
-                if overrides.contains_key(&destination) {
-                    return Err(rejected(format!(
-                        "account {destination} is already overridden"
-                    )));
-                }
-                precompiles
-                    .move_precompiles([(address, destination)])
-                    .map_err(|e| rejected(e.to_string()))?;
-                moved_to.insert(destination);
-            }
-            None if is_precompile => precompiles.apply_precompile(&address, |_| None),
-            None => {}
-        }
-    }
-    apply_state_overrides(overrides, db).map_err(|e| match e {
-        StateOverrideError::Database(e) => SimulateError::Db(e),
-        other => rejected(other.to_string()),
     })
 }

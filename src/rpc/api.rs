@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, U64, U128, U256};
 use alloy::rpc::types::pubsub::{Params, SubscriptionKind};
+use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
     Block, FeeHistory, Filter, FilterChanges, Log, Transaction, TransactionReceipt,
     TransactionRequest,
@@ -12,7 +13,7 @@ use alloy::rpc::types::{
 use jsonrpsee::core::{RpcResult, SubscriptionResult as SubscribeResult};
 use jsonrpsee::proc_macros::rpc;
 
-use super::params::StorageKey;
+use super::params::{CallBlockOverrides, StorageKey};
 
 /// `web3_*`.
 #[rpc(server, namespace = "web3")]
@@ -98,15 +99,24 @@ pub trait EthApi {
         requests: BTreeMap<Address, Vec<StorageKey>>,
         block: Option<BlockId>,
     ) -> RpcResult<BTreeMap<Address, Vec<B256>>>;
-    /// Executes a call without creating a transaction.
+    /// Executes a call without creating a transaction, with geth's optional state and
+    /// block overrides (for this call only).
     #[method(name = "call", with_extensions)]
-    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
-    /// Gas a transaction needs.
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state: Option<StateOverride>,
+        block_overrides: Option<Box<CallBlockOverrides>>,
+    ) -> RpcResult<Bytes>;
+    /// Gas a transaction needs, with geth's optional state and block overrides.
     #[method(name = "estimateGas", with_extensions)]
     async fn estimate_gas(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
+        state: Option<StateOverride>,
+        block_overrides: Option<Box<CallBlockOverrides>>,
     ) -> RpcResult<U64>;
     /// Submits a signed transaction. With instant mining, answers once its block is
     /// durable (as Hardhat Network does), so a receipt lookup right after succeeds.

@@ -8,6 +8,7 @@ use alloy::eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy::eips::eip7840::BlobParams;
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, U256, keccak256};
+use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
     Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction, TransactionReceipt,
     TransactionRequest,
@@ -20,7 +21,7 @@ use super::api::{EthApiServer, NetApiServer, Web3ApiServer};
 use super::auth::{Caller, caller_of};
 use super::convert;
 use super::error::RpcError;
-use super::params::StorageKey;
+use super::params::{CallBlockOverrides, StorageKey};
 use crate::chain::{Chain, Mining, TxError};
 use crate::execution;
 use crate::state::{StateReader, StoredBlock};
@@ -216,10 +217,22 @@ impl EthRpc {
     /// `eth_estimateGas`, for other namespaces too.
     pub(crate) async fn estimate_gas_inner(
         &self,
-        mut request: TransactionRequest,
+        request: TransactionRequest,
         block: Option<BlockId>,
     ) -> Res<u64> {
-        let (at, env) = self.prepare_call(&mut request, block)?;
+        self.estimate_gas_with(request, block, None, None).await
+    }
+
+    /// `eth_estimateGas` with geth's state and block overrides.
+    async fn estimate_gas_with(
+        &self,
+        mut request: TransactionRequest,
+        block: Option<BlockId>,
+        state: Option<StateOverride>,
+        block_overrides: Option<CallBlockOverrides>,
+    ) -> Res<u64> {
+        let (at, env, overrides) =
+            self.prepare_call_with(&mut request, block, state, block_overrides)?;
         let limits = self.call_limits();
         self.run_blocking(move |chain| {
             Ok(execution::estimate_gas(
@@ -227,6 +240,7 @@ impl EthRpc {
                 at,
                 env,
                 request,
+                &overrides,
                 limits,
             )?)
         })
@@ -251,11 +265,41 @@ impl EthRpc {
         request: &mut TransactionRequest,
         block: Option<BlockId>,
     ) -> Res<(u64, alloy_evm::EvmEnv)> {
+        let (at, env, _) = self.prepare_call_with(request, block, None, None)?;
+        Ok((at, env))
+    }
+
+    /// [`EthRpc::prepare_call`] with geth's overrides: the environment is the block's
+    /// with `block_overrides` applied (before a fee-less call's base fee is zeroed, as
+    /// geth orders it), and the [`execution::CallOverrides`] carry what the call's overlay
+    /// must lay over the state (`state`, and `BLOCKHASH` answers).
+    pub(crate) fn prepare_call_with(
+        &self,
+        request: &mut TransactionRequest,
+        block: Option<BlockId>,
+        state: Option<StateOverride>,
+        block_overrides: Option<CallBlockOverrides>,
+    ) -> Res<(u64, alloy_evm::EvmEnv, execution::CallOverrides)> {
         let block = self.state_block(block)?;
         if request.from.is_none() {
             request.from = self.accounts.first().copied();
         }
-        let mut env = execution::header_evm_env(self.chain.spec(), &block.header);
+        let refused = |message: String| RpcError::Call(execution::CallError::Override(message));
+        let mut overrides = execution::CallOverrides {
+            state: state.unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut env = match block_overrides.filter(|o| !o.is_empty()) {
+            None => execution::header_evm_env(self.chain.spec(), &block.header),
+            Some(o) => {
+                let o = o.into_overrides().map_err(refused)?;
+                let (env, hashes) =
+                    execution::overrides::override_block(self.chain.spec(), &block.header, o)
+                        .map_err(refused)?;
+                overrides.block_hashes = hashes;
+                env
+            }
+        };
         let priced = [
             request.gas_price,
             request.max_fee_per_gas,
@@ -266,7 +310,7 @@ impl EthRpc {
         if !priced {
             env.block_env.basefee = 0;
         }
-        Ok((block.header.number, env))
+        Ok((block.header.number, env, overrides))
     }
 
     /// The block and index of a mined transaction `caller` may see.
@@ -509,6 +553,24 @@ pub(crate) fn check_from(caller: &Caller, request: &mut TransactionRequest) -> R
     Ok(())
 }
 
+/// Under the confidential policy only callers who see everything may send a state or
+/// block override: code put in a contract's place reads its storage, a balance or nonce
+/// set is read back by the call. An empty or null one changes nothing and is accepted
+/// from anyone (tools send them).
+pub(crate) fn check_overrides(
+    caller: &Caller,
+    state: Option<&StateOverride>,
+    block: Option<&CallBlockOverrides>,
+) -> Res<()> {
+    let empty = state.is_none_or(|s| s.is_empty()) && block.is_none_or(|b| b.is_empty());
+    if empty || caller.sees_everything() {
+        return Ok(());
+    }
+    Err(RpcError::NotAuthorized(
+        "not authorized: state and block overrides need an auditor key".into(),
+    ))
+}
+
 /// Whether transaction `index` of `block` is visible to `caller`.
 pub(crate) fn visible_tx(caller: &Caller, block: &StoredBlock, index: usize) -> bool {
     let to = block.transactions[index].to();
@@ -726,9 +788,14 @@ impl EthApiServer for EthRpc {
         ext: &Extensions,
         mut request: TransactionRequest,
         block: Option<BlockId>,
+        state: Option<StateOverride>,
+        block_overrides: Option<Box<CallBlockOverrides>>,
     ) -> RpcResult<Bytes> {
-        check_from(&caller_of(ext), &mut request)?;
-        let (at, env) = self.prepare_call(&mut request, block)?;
+        let caller = caller_of(ext);
+        check_overrides(&caller, state.as_ref(), block_overrides.as_deref())?;
+        check_from(&caller, &mut request)?;
+        let (at, env, overrides) =
+            self.prepare_call_with(&mut request, block, state, block_overrides.map(|b| *b))?;
         let cap = self.call_limits();
         let outcome = self
             .run_blocking(move |chain| {
@@ -737,6 +804,7 @@ impl EthApiServer for EthRpc {
                     at,
                     env,
                     request,
+                    &overrides,
                     cap,
                 )?)
             })
@@ -749,9 +817,16 @@ impl EthApiServer for EthRpc {
         ext: &Extensions,
         mut request: TransactionRequest,
         block: Option<BlockId>,
+        state: Option<StateOverride>,
+        block_overrides: Option<Box<CallBlockOverrides>>,
     ) -> RpcResult<U64> {
-        check_from(&caller_of(ext), &mut request)?;
-        Ok(U64::from(self.estimate_gas_inner(request, block).await?))
+        let caller = caller_of(ext);
+        check_overrides(&caller, state.as_ref(), block_overrides.as_deref())?;
+        check_from(&caller, &mut request)?;
+        let gas = self
+            .estimate_gas_with(request, block, state, block_overrides.map(|b| *b))
+            .await?;
+        Ok(U64::from(gas))
     }
 
     async fn send_raw_transaction(&self, ext: &Extensions, raw: Bytes) -> RpcResult<B256> {

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use alloy::primitives::{B256, hex};
+use alloy::rpc::types::BlockOverrides;
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +83,48 @@ impl fmt::Display for StorageKey {
     }
 }
 
+/// A block override as `eth_call` and `eth_estimateGas` take it: alloy's, plus geth's
+/// `withdrawals`, which these methods refuse (alloy's type would drop it unseen).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallBlockOverrides {
+    /// The fields a call may override.
+    pub overrides: BlockOverrides,
+    /// Withdrawals (only `eth_simulateV1`'s blocks have them).
+    pub withdrawals: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for CallBlockOverrides {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Through a JSON object rather than `#[serde(flatten)]`: flattened, the numeric
+        // keys of `blockHash` would no longer parse.
+        let mut fields = serde_json::Map::deserialize(d)?;
+        let withdrawals = fields.remove("withdrawals").filter(|w| !w.is_null());
+        let overrides =
+            serde_json::from_value(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(Self {
+            overrides,
+            withdrawals,
+        })
+    }
+}
+
+impl CallBlockOverrides {
+    /// True when the override changes nothing (`{}`): accepted from every caller.
+    pub fn is_empty(&self) -> bool {
+        self.overrides.is_empty() && self.withdrawals.is_none()
+    }
+
+    /// The overrides to apply; geth's refusal for `withdrawals`.
+    pub fn into_overrides(self) -> Result<BlockOverrides, String> {
+        if self.withdrawals.is_some() {
+            return Err(
+                r#"block override "withdrawals" is not supported for this RPC method"#.into(),
+            );
+        }
+        Ok(self.overrides)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +158,43 @@ mod tests {
             StorageKey::parse("0xasdf").unwrap_err(),
             "invalid hex in storage key: \"0xasdf\""
         );
+    }
+
+    #[test]
+    fn call_block_overrides_keep_geth_names_and_see_withdrawals() {
+        let o: CallBlockOverrides = serde_json::from_str(
+            r#"{"number":"0x10","time":"0x20","gasLimit":"0x30","feeRecipient":"0x0000000000000000000000000000000000000001","prevRandao":"0x0000000000000000000000000000000000000000000000000000000000000002","baseFeePerGas":"0x7","blobBaseFee":"0x8"}"#,
+        )
+        .unwrap();
+        let b = &o.overrides;
+        assert_eq!(b.number, Some(alloy::primitives::U256::from(0x10)));
+        assert_eq!(b.time, Some(0x20));
+        assert_eq!(b.gas_limit, Some(0x30));
+        assert_eq!(
+            b.coinbase,
+            Some(alloy::primitives::Address::with_last_byte(1))
+        );
+        assert_eq!(b.random, Some(B256::with_last_byte(2)));
+        assert_eq!(b.base_fee, Some(alloy::primitives::U256::from(7)));
+        assert_eq!(b.blob_base_fee, Some(alloy::primitives::U256::from(8)));
+        assert!(!o.is_empty());
+        let empty: CallBlockOverrides = serde_json::from_str("{}").unwrap();
+        assert!(empty.is_empty());
+        let w: CallBlockOverrides = serde_json::from_str(r#"{"withdrawals":[]}"#).unwrap();
+        assert!(!w.is_empty());
+        assert_eq!(
+            w.into_overrides().unwrap_err(),
+            r#"block override "withdrawals" is not supported for this RPC method"#
+        );
+        assert!(serde_json::from_str::<CallBlockOverrides>(r#"{"time":"soon"}"#).is_err());
+        let hashes: CallBlockOverrides =
+            serde_json::from_str(&format!(r#"{{"blockHash":{{"4080":"{}"}}}}"#, B256::ZERO))
+                .unwrap();
+        assert_eq!(
+            hashes.overrides.block_hash,
+            Some([(4080, B256::ZERO)].into_iter().collect())
+        );
+        let null: CallBlockOverrides = serde_json::from_str(r#"{"withdrawals":null}"#).unwrap();
+        assert!(null.is_empty());
     }
 }

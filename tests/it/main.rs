@@ -17,6 +17,7 @@ mod import;
 mod js_confidential;
 mod js_tools;
 mod login;
+mod overrides;
 mod proof;
 mod raw_methods;
 mod rpc;

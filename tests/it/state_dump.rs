@@ -131,7 +131,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts anvil 1.7.1 with `args`; returns it and its URL once it answers.
-async fn anvil(args: &[&str]) -> (Child, String) {
+pub(crate) async fn anvil(args: &[&str]) -> (Child, String) {
     let port = free_port().to_string();
     let child = Command::new(tool("anvil"))
         .args(["--port", &port])
