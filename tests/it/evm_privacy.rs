@@ -395,8 +395,7 @@ async fn the_rule_is_fixed_in_the_genesis() {
     config.data_dir = Some(data_dir);
     let err = coco::node::Node::spawn(config)
         .await
-        .err()
-        .expect("a confidential node over an open chain is refused")
+        .expect_err("a confidential node over an open chain is refused")
         .to_string();
     assert!(err.contains("created without --confidential"), "{err}");
 }
