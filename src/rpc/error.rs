@@ -104,6 +104,9 @@ impl From<RpcError> for ErrorObjectOwned {
                 ErrorObjectOwned::owned(super::policy::NOT_AUTHORIZED, msg, None::<()>)
             }
             RpcError::Limit(msg) => ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg, None::<()>),
+            RpcError::Call(e @ CallError::TraceTooLarge(_)) => {
+                ErrorObjectOwned::owned(LIMIT_EXCEEDED, e.to_string(), None::<()>)
+            }
             other => ErrorObjectOwned::owned(SERVER_ERROR, other.to_string(), None::<()>),
         }
     }

@@ -22,6 +22,7 @@ pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
+pub mod input;
 pub mod login;
 pub mod params;
 pub mod policy;
@@ -69,6 +70,11 @@ pub struct RpcLimits {
     pub logs_max_results: usize,
     /// Most concurrent connections.
     pub max_connections: u32,
+    /// Most blocks one `anvil_mine` / `hardhat_mine` / `evm_mine` may mine.
+    pub max_mine_blocks: u64,
+    /// Largest output of one `debug_trace*` call, bytes (estimated as the JSON
+    /// answer grows, so that a runaway trace stops early).
+    pub max_trace_bytes: usize,
 }
 
 impl Default for RpcLimits {
@@ -82,6 +88,8 @@ impl Default for RpcLimits {
             logs_max_range: 10_000,
             logs_max_results: 10_000,
             max_connections: 1_000,
+            max_mine_blocks: 10_000,
+            max_trace_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -114,7 +122,7 @@ pub fn module(
     if anvil_compat {
         eth = eth.anvil_compat();
     }
-    let tracing = DebugRpc::new(chain.clone(), eth.clone());
+    let tracing = DebugRpc::new(chain.clone(), eth.clone(), limits.max_trace_bytes);
     let filters = FilterRpc::new(chain.clone(), eth.clone(), FilterLimits::default());
     let mut module = RpcModule::new(());
     module
@@ -132,7 +140,7 @@ pub fn module(
         ))
         .expect("coco methods are unique");
     if dev {
-        let dev_rpc = DevRpc::new(chain.clone(), eth.clone(), signers);
+        let dev_rpc = DevRpc::new(chain.clone(), eth.clone(), signers, limits.max_mine_blocks);
         module
             .merge(DevApiServer::into_rpc(dev_rpc))
             .expect("dev methods are unique");
@@ -230,11 +238,13 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(cors)
-                .layer(auth::AuthLayer::new(keys, open)),
+                .layer(auth::AuthLayer::new(keys, open))
+                .layer(input::RawBodyLayer::new(limits.max_request_body)),
         )
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
                 .layer(error::GethParamErrorsLayer)
+                .layer(input::InputLayer)
                 .layer(policy::PolicyLayer::new(
                     module.method_names().map(String::from),
                 )),

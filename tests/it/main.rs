@@ -1,6 +1,7 @@
 //! coco's integration tests: real nodes on loopback port 0, driven over HTTP and
 //! WebSocket with alloy providers and with the real tools.
 
+mod bad_input;
 mod bench;
 mod cast_rpc;
 mod common;
