@@ -299,6 +299,16 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_trace_is_a_limit() {
+        let obj = object(RpcError::Call(CallError::TraceTooLarge(1024)));
+        assert_eq!(obj.code(), LIMIT_EXCEEDED);
+        assert_eq!(
+            obj.message(),
+            "tracer output exceeds the limit of 1024 bytes"
+        );
+    }
+
+    #[test]
     fn internal_errors_hide_details() {
         let obj = object(RpcError::State(StateError::MissingBlock(7)));
         assert_eq!(obj.code(), INTERNAL_ERROR);

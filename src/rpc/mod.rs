@@ -7,8 +7,10 @@
 //! their trait beside their implementation: [`txpool`], [`uncles`], [`account`],
 //! [`raw`] (consensus encodings), [`config`] (`eth_config`, `eth_capabilities`),
 //! [`testing`] (`testing_buildBlockV1`), [`simulate`] (`eth_simulateV1`, with its
-//! codes) and, on dev nodes, [`state_dump`]. Unknown methods answer `-32601`; request
-//! bodies and batches are limited ([`RpcLimits`]). Request paths are never logged (they
+//! codes) and, on dev nodes, [`state_dump`]. Unknown methods answer `-32601`; bad input
+//! (surplus parameters, leading-zero quantities, malformed ids, subscriptions over HTTP)
+//! is refused as geth refuses it before any method runs ([`input`], [`params`]); request
+//! bodies, batches, mining runs and traces are limited ([`RpcLimits`]). Request paths are never logged (they
 //! may carry API keys).
 
 pub mod account;
