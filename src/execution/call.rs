@@ -56,6 +56,9 @@ pub enum CallError {
     /// The execution ran past its time limit.
     #[error("execution aborted (timeout = {0:?})")]
     Timeout(Duration),
+    /// A trace's output passed its size limit (bytes).
+    #[error("tracer output exceeds the limit of {0} bytes")]
+    TraceTooLarge(usize),
     /// The store failed.
     #[error(transparent)]
     Db(#[from] DbError),

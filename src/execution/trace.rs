@@ -7,9 +7,15 @@
 //! prepares it. Every tracer geth names (struct logger, `callTracer`, `prestateTracer`,
 //! `4byteTracer`, `flatCallTracer`, `muxTracer`, `noopTracer`) comes from
 //! revm-inspectors' [`DebugInspector`]; JavaScript tracers are refused.
+//!
+//! Beside the tracer runs a [`Guard`]: it stops the execution at the deadline (checked at
+//! every step: the struct logger with `enableMemory` makes one step cost as much as
+//! thousands of plain ones) and once the trace's output, estimated as geth's JSON while
+//! it is recorded, passes the byte cap — before the memory holding it grows past reason.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -25,10 +31,17 @@ use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
 use alloy_evm::overrides::{OverrideBlockHashes, StateOverrideError, apply_state_overrides};
 use alloy_evm::{Evm, EvmEnv, EvmFactory, FromRecoveredTx};
 use alloy_hardforks::EthereumHardforks;
+use revm::bytecode::opcode;
 use revm::context::{BlockEnv, TxEnv};
 use revm::context_interface::result::{EVMError, ExecutionResult, HaltReason};
 use revm::context_interface::transaction::TransactionType;
 use revm::database_interface::{Database, DatabaseRef};
+use revm::inspector::Inspector;
+use revm::interpreter::interpreter_types::{InputsTr, Jumps, MemoryTr, ReturnData};
+use revm::interpreter::{
+    CallInputs, CallOutcome, CreateInputs, CreateOutcome, InstructionResult, Interpreter,
+};
+use revm::primitives::Log;
 use revm::primitives::hardfork::SpecId;
 use revm::state::{AccountInfo, Bytecode};
 use revm_inspectors::access_list::AccessListInspector;
@@ -45,7 +58,7 @@ const ACCESS_LIST_ROUNDS: usize = 8;
 /// Traces transaction `index` of `block` with the tracer `opts` names.
 ///
 /// `timeout` bounds the traced transaction (the replayed ones are bounded by the block's
-/// gas limit).
+/// gas limit); `max_bytes` its output.
 pub fn trace_transaction(
     reader: &dyn StateReader,
     spec: &ChainSpec,
@@ -53,25 +66,29 @@ pub fn trace_transaction(
     index: usize,
     opts: GethDebugTracingOptions,
     timeout: Duration,
+    max_bytes: usize,
 ) -> Result<GethTrace, CallError> {
     if index >= block.transactions.len() {
         return Err(CallError::Request(format!(
             "transaction index {index} out of range"
         )));
     }
-    let mut traces = replay(reader, spec, block, index..index + 1, opts, timeout)?;
+    let limits = (timeout, max_bytes);
+    let mut traces = replay(reader, spec, block, index..index + 1, opts, limits)?;
     traces
         .pop()
         .ok_or_else(|| CallError::Request(format!("transaction index {index} out of range")))
 }
 
-/// Traces every transaction of `block`, in order. `timeout` bounds the traced ones together.
+/// Traces every transaction of `block`, in order. `timeout` bounds the traced ones
+/// together, and `max_bytes` their output together.
 pub fn trace_block(
     reader: &dyn StateReader,
     spec: &ChainSpec,
     block: &StoredBlock,
     opts: GethDebugTracingOptions,
     timeout: Duration,
+    max_bytes: usize,
 ) -> Result<Vec<GethTrace>, CallError> {
     replay(
         reader,
@@ -79,7 +96,7 @@ pub fn trace_block(
         block,
         0..block.transactions.len(),
         opts,
-        timeout,
+        (timeout, max_bytes),
     )
 }
 
@@ -90,7 +107,7 @@ fn replay(
     block: &StoredBlock,
     traced: Range<usize>,
     opts: GethDebugTracingOptions,
-    timeout: Duration,
+    (timeout, max_bytes): (Duration, usize),
 ) -> Result<Vec<GethTrace>, CallError> {
     let inspector = tracer(opts)?;
     let header = &block.header;
@@ -116,10 +133,10 @@ fn replay(
         tx_count_hint: Some(traced.end),
         slot_number: None,
     };
-    let deadline = Deadline::new(Instant::now() + timeout);
+    let guard = Guard::new(&inspector, Instant::now() + timeout, max_bytes);
     let mut evm = spec
         .evm()
-        .create_evm_with_inspector(db, env, (inspector, deadline));
+        .create_evm_with_inspector(db, env, (inspector, guard));
     evm.disable_inspector();
     let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
     executor
@@ -141,10 +158,8 @@ fn replay(
         let output = executor.execute_transaction_without_commit(recovered);
         executor.evm_mut().disable_inspector();
         let output = output.map_err(replay_error)?;
-        let (db, (inspector, deadline), _) = executor.evm_mut().components_mut();
-        if deadline.hit() {
-            return Err(CallError::Timeout(timeout));
-        }
+        let (db, (inspector, guard), _) = executor.evm_mut().components_mut();
+        guard.verdict(timeout)?;
         let tx_env = TxEnv::from_recovered_tx(tx, *sender);
         let context = TransactionContext {
             block_hash: Some(block_hash),
@@ -173,7 +188,8 @@ fn replay(
 }
 
 /// Traces `request` on the state after block `at` in environment `env`, with the state
-/// and block overrides of `opts`. A revert is a trace (`failed: true`), not an error.
+/// and block overrides of `opts`, its output limited to `max_bytes`. A revert is a trace
+/// (`failed: true`), not an error.
 pub fn trace_call(
     reader: &dyn StateReader,
     at: u64,
@@ -181,6 +197,7 @@ pub fn trace_call(
     request: TransactionRequest,
     opts: GethDebugTracingCallOptions,
     limits: CallLimits,
+    max_bytes: usize,
 ) -> Result<GethTrace, CallError> {
     let deadline = Instant::now() + limits.timeout;
     if opts.tx_index.is_some() {
@@ -199,15 +216,13 @@ pub fn trace_call(
         })?;
     }
     let block_env = env.block_env.clone();
-    let mut evm =
-        limits
-            .evm
-            .create_evm_with_inspector(db, env, (inspector, Deadline::new(deadline)));
+    let guard = Guard::new(&inspector, deadline, max_bytes);
+    let mut evm = limits
+        .evm
+        .create_evm_with_inspector(db, env, (inspector, guard));
     let result = evm.transact(tx.clone()).map_err(evm_error)?;
-    let (db, (inspector, deadline), _) = evm.components_mut();
-    if deadline.hit() {
-        return Err(CallError::Timeout(limits.timeout));
-    }
+    let (db, (inspector, guard), _) = evm.components_mut();
+    guard.verdict(limits.timeout)?;
     inspector
         .get_result(None, &tx, &block_env, &result, &mut RefDb::new(db))
         .map_err(|e| match e {
@@ -310,6 +325,190 @@ fn override_block(overrides: BlockOverrides, env: &mut BlockEnv) -> Result<(), C
     }
     alloy_evm::overrides::apply_block_overrides(overrides, &mut NoBlockHashes, env);
     Ok(())
+}
+
+/// Estimated JSON bytes of one struct log without stack, memory or storage
+/// (`{"pc":…,"op":"…","gas":…,"gasCost":…,"depth":…},`).
+const STEP_BYTES: usize = 100;
+/// One 32-byte word of memory in a struct log (64 hex digits, quotes, comma).
+const MEMORY_WORD_BYTES: usize = 67;
+/// One storage entry in a struct log (two 64-digit keys, quotes, colon, comma).
+const STORAGE_ENTRY_BYTES: usize = 135;
+/// A call frame without its input and output (`callTracer`, `flatCallTracer`, …).
+const FRAME_BYTES: usize = 300;
+/// A log without its data and topics.
+const LOG_BYTES: usize = 150;
+/// One topic of a log.
+const TOPIC_BYTES: usize = 70;
+
+/// What the struct logger records at each step.
+#[derive(Debug, Clone, Copy)]
+struct StepRecord {
+    /// Steps still recorded (the `limit` option); `None`: all.
+    left: Option<u64>,
+    stack: bool,
+    memory: bool,
+    storage: bool,
+    return_data: bool,
+}
+
+/// Why a [`Guard`] stopped an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Deadline,
+    Output,
+}
+
+/// Stops a traced execution at its deadline, or when its output (estimated as geth's
+/// JSON, as the tracer records it) passes `max_bytes`. Once stopped, every frame halts
+/// at its next step, so the execution unwinds at once.
+#[derive(Debug)]
+struct Guard {
+    deadline: Instant,
+    max_bytes: usize,
+    bytes: usize,
+    /// The struct logger's per-step record; `None` for the other tracers.
+    steps: Option<StepRecord>,
+    /// Whether the tracer records call frames and logs.
+    frames: bool,
+    /// The slots each contract's struct logs carry (geth repeats them in every
+    /// `SLOAD`/`SSTORE` log).
+    slots: HashMap<Address, HashSet<U256>>,
+    stop: Option<Stop>,
+}
+
+impl Guard {
+    fn new(tracer: &DebugInspector, deadline: Instant, max_bytes: usize) -> Self {
+        let (steps, frames) = match tracer {
+            DebugInspector::Default(_, opts) => (
+                Some(StepRecord {
+                    left: opts.limit.filter(|l| *l != 0),
+                    stack: !opts.disable_stack.unwrap_or_default(),
+                    memory: opts.is_memory_enabled(),
+                    storage: !opts.disable_storage.unwrap_or_default(),
+                    return_data: opts.is_return_data_enabled(),
+                }),
+                false,
+            ),
+            DebugInspector::Noop(_)
+            | DebugInspector::StateGasTracer(_)
+            | DebugInspector::FourByte(_) => (None, false),
+            _ => (None, true),
+        };
+        Self {
+            deadline,
+            max_bytes,
+            bytes: 0,
+            steps,
+            frames,
+            slots: HashMap::new(),
+            stop: None,
+        }
+    }
+
+    /// The error for a stopped execution (`timeout` is the limit, for the message).
+    fn verdict(&self, timeout: Duration) -> Result<(), CallError> {
+        match self.stop {
+            None => Ok(()),
+            Some(Stop::Deadline) => Err(CallError::Timeout(timeout)),
+            Some(Stop::Output) => Err(CallError::TraceTooLarge(self.max_bytes)),
+        }
+    }
+
+    fn add(&mut self, bytes: usize) {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.stop.is_none() && self.bytes > self.max_bytes {
+            self.stop = Some(Stop::Output);
+        }
+    }
+
+    /// The estimated JSON size of the struct log the tracer records at this step.
+    fn step_bytes(&mut self, record: StepRecord, interp: &Interpreter) -> usize {
+        let mut bytes = STEP_BYTES;
+        if record.stack {
+            // `"0x…",` with the value's hex digits.
+            bytes += interp
+                .stack
+                .data()
+                .iter()
+                .map(|v| 5 + (v.bit_len().div_ceil(4)).max(1))
+                .sum::<usize>();
+        }
+        if record.memory {
+            bytes += interp.memory.size().div_ceil(32) * MEMORY_WORD_BYTES;
+        }
+        if record.return_data {
+            bytes += 4 + 2 * interp.return_data.buffer().len();
+        }
+        let op = interp.bytecode.opcode();
+        if record.storage
+            && (op == opcode::SLOAD || op == opcode::SSTORE)
+            && let Some(slot) = interp.stack.data().last()
+        {
+            let slots = self.slots.entry(interp.input.target_address()).or_default();
+            slots.insert(*slot);
+            bytes += slots.len() * STORAGE_ENTRY_BYTES;
+        }
+        bytes
+    }
+}
+
+impl<CTX> Inspector<CTX> for Guard {
+    fn step(&mut self, interp: &mut Interpreter, _context: &mut CTX) {
+        if self.stop.is_none() {
+            if let Some(record) = &mut self.steps
+                && record.left != Some(0)
+            {
+                record.left = record.left.map(|l| l - 1);
+                let record = *record;
+                let bytes = self.step_bytes(record, interp);
+                self.add(bytes);
+            }
+            if self.stop.is_none() && Instant::now() >= self.deadline {
+                self.stop = Some(Stop::Deadline);
+            }
+        }
+        if self.stop.is_some() {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+
+    fn log(&mut self, _context: &mut CTX, log: Log) {
+        if self.frames {
+            self.add(LOG_BYTES + 2 * log.data.data.len() + TOPIC_BYTES * log.topics().len());
+        }
+    }
+
+    fn call(&mut self, _context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        if self.frames {
+            self.add(FRAME_BYTES + 2 * inputs.input.len());
+        }
+        None
+    }
+
+    fn call_end(&mut self, _context: &mut CTX, _inputs: &CallInputs, outcome: &mut CallOutcome) {
+        if self.frames {
+            self.add(2 * outcome.result.output.len());
+        }
+    }
+
+    fn create(&mut self, _context: &mut CTX, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+        if self.frames {
+            self.add(FRAME_BYTES + 2 * inputs.init_code().len());
+        }
+        None
+    }
+
+    fn create_end(
+        &mut self,
+        _context: &mut CTX,
+        _inputs: &CreateInputs,
+        outcome: &mut CreateOutcome,
+    ) {
+        if self.frames {
+            self.add(2 * outcome.result.output.len());
+        }
+    }
 }
 
 /// A [`DatabaseRef`] view of a [`BlockState`], for tracers that read the state as it was

@@ -75,17 +75,23 @@ pub trait EthAccessListApi {
 }
 
 /// The tracing API over a chain: blocks, environments, limits and the blocking pool are
-/// `eth_call`'s ([`EthRpc`]).
+/// `eth_call`'s ([`EthRpc`]); traces have their own output limit.
 #[derive(Debug, Clone)]
 pub struct DebugRpc {
     chain: Arc<Chain>,
     eth: EthRpc,
+    max_trace_bytes: usize,
 }
 
 impl DebugRpc {
-    /// An API over `chain`, resolving blocks and calls as `eth` does.
-    pub fn new(chain: Arc<Chain>, eth: EthRpc) -> Self {
-        Self { chain, eth }
+    /// An API over `chain`, resolving blocks and calls as `eth` does, answering traces
+    /// of at most `max_trace_bytes` ([`super::RpcLimits::max_trace_bytes`]).
+    pub fn new(chain: Arc<Chain>, eth: EthRpc, max_trace_bytes: usize) -> Self {
+        Self {
+            chain,
+            eth,
+            max_trace_bytes,
+        }
     }
 
     /// The block `id` names; geth's `block … not found` if none.
@@ -105,6 +111,7 @@ impl DebugRpc {
         }
         let opts = opts.unwrap_or_default();
         let timeout = self.eth.call_limits().timeout;
+        let max_bytes = self.max_trace_bytes;
         let traces = self
             .eth
             .run_blocking(move |chain| {
@@ -114,6 +121,7 @@ impl DebugRpc {
                     &block,
                     opts,
                     timeout,
+                    max_bytes,
                 )?
                 .into_iter()
                 .zip(&block.transactions)
@@ -159,6 +167,7 @@ impl DebugApiServer for DebugRpc {
         let block = self.block(BlockId::number(number))?;
         let opts = opts.unwrap_or_default();
         let timeout = self.eth.call_limits().timeout;
+        let max_bytes = self.max_trace_bytes;
         Ok(self
             .eth
             .run_blocking(move |chain| {
@@ -169,6 +178,7 @@ impl DebugApiServer for DebugRpc {
                     index,
                     opts,
                     timeout,
+                    max_bytes,
                 )?))
             })
             .await?)
@@ -183,6 +193,7 @@ impl DebugApiServer for DebugRpc {
         let (at, env) = self.eth.prepare_call(&mut request, block)?;
         let opts = opts.unwrap_or_default();
         let limits = self.eth.call_limits();
+        let max_bytes = self.max_trace_bytes;
         Ok(self
             .eth
             .run_blocking(move |chain| {
@@ -193,6 +204,7 @@ impl DebugApiServer for DebugRpc {
                     request,
                     opts,
                     limits,
+                    max_bytes,
                 )?))
             })
             .await?)

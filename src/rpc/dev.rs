@@ -70,12 +70,12 @@ pub trait DevApi {
     /// EIP-712 signature by a dev account (`eth_signTypedData` is geth's name for it).
     #[method(name = "eth_signTypedData_v4", aliases = ["eth_signTypedData"], with_extensions)]
     fn sign_typed_data_v4(&self, address: Address, data: Value) -> RpcResult<Bytes>;
-    /// Mines one block (at `timestamp` if given).
+    /// Mines one block (at `timestamp` if given), or `{timestamp, blocks}`.
     #[method(name = "evm_mine")]
-    fn evm_mine(&self, timestamp: Option<Value>) -> RpcResult<String>;
+    async fn evm_mine(&self, timestamp: Option<Value>) -> RpcResult<String>;
     /// Mines `count` blocks, `interval` seconds apart.
     #[method(name = "anvil_mine", aliases = ["hardhat_mine"])]
-    fn mine(&self, count: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()>;
+    async fn mine(&self, count: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()>;
     /// Records the current state; returns the snapshot id.
     #[method(name = "evm_snapshot", aliases = ["anvil_snapshot"])]
     fn snapshot(&self) -> RpcResult<U256>;
@@ -126,16 +126,49 @@ pub struct DevRpc {
     chain: Arc<Chain>,
     eth: EthRpc,
     signers: Arc<Vec<PrivateKeySigner>>,
+    max_mine_blocks: u64,
 }
 
 impl DevRpc {
-    /// Development methods over `chain`, signing with `signers`.
-    pub fn new(chain: Arc<Chain>, eth: EthRpc, signers: Vec<PrivateKeySigner>) -> Self {
+    /// Development methods over `chain`, signing with `signers`, mining at most
+    /// `max_mine_blocks` blocks per call ([`super::RpcLimits::max_mine_blocks`]).
+    pub fn new(
+        chain: Arc<Chain>,
+        eth: EthRpc,
+        signers: Vec<PrivateKeySigner>,
+        max_mine_blocks: u64,
+    ) -> Self {
         Self {
             chain,
             eth,
             signers: Arc::new(signers),
+            max_mine_blocks,
         }
+    }
+
+    /// Mines `count` blocks (`interval` seconds apart), the first at timestamp `at` if
+    /// given, on the blocking pool. Each block takes and releases the producer's lock,
+    /// so other callers' reads and blocks interleave with a long run.
+    async fn mine_blocks(
+        &self,
+        at: Option<u64>,
+        count: u64,
+        interval: Option<u64>,
+    ) -> Result<(), RpcError> {
+        if count > self.max_mine_blocks {
+            return Err(RpcError::Limit(format!(
+                "cannot mine {count} blocks in one call: the limit is {}",
+                self.max_mine_blocks
+            )));
+        }
+        super::blocking(&self.chain, move |chain| {
+            if let Some(at) = at {
+                chain.set_next_block_timestamp(at).map_err(dev_err)?;
+            }
+            chain.mine_blocks(count, interval).map_err(dev_err)?;
+            Ok(())
+        })
+        .await
     }
 
     fn signer(&self, address: Address) -> Result<&PrivateKeySigner, RpcError> {
@@ -312,7 +345,7 @@ impl DevApiServer for DevRpc {
         Ok(Bytes::from(sig.as_bytes().to_vec()))
     }
 
-    fn evm_mine(&self, timestamp: Option<Value>) -> RpcResult<String> {
+    async fn evm_mine(&self, timestamp: Option<Value>) -> RpcResult<String> {
         // Hardhat passes a timestamp; anvil also accepts `{timestamp, blocks}`.
         let (ts, blocks) = match timestamp {
             Some(Value::Object(map)) => (
@@ -330,21 +363,18 @@ impl DevApiServer for DevRpc {
                 None,
             ),
         };
-        if let Some(ts) = ts {
-            self.chain
-                .set_next_block_timestamp(ts.get())
-                .map_err(dev_err)?;
-        }
-        self.chain
-            .mine_blocks(blocks.map_or(1, Quantity::get), None)
-            .map_err(dev_err)?;
+        self.mine_blocks(ts.map(Quantity::get), blocks.map_or(1, Quantity::get), None)
+            .await?;
         Ok("0x0".to_string())
     }
 
-    fn mine(&self, count: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()> {
-        self.chain
-            .mine_blocks(count.map_or(1, Quantity::get), interval.map(Quantity::get))
-            .map_err(dev_err)?;
+    async fn mine(&self, count: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()> {
+        self.mine_blocks(
+            None,
+            count.map_or(1, Quantity::get),
+            interval.map(Quantity::get),
+        )
+        .await?;
         Ok(())
     }
 

@@ -104,6 +104,9 @@ impl From<RpcError> for ErrorObjectOwned {
                 ErrorObjectOwned::owned(super::policy::NOT_AUTHORIZED, msg, None::<()>)
             }
             RpcError::Limit(msg) => ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg, None::<()>),
+            RpcError::Call(e @ CallError::TraceTooLarge(_)) => {
+                ErrorObjectOwned::owned(LIMIT_EXCEEDED, e.to_string(), None::<()>)
+            }
             other => ErrorObjectOwned::owned(SERVER_ERROR, other.to_string(), None::<()>),
         }
     }
@@ -296,6 +299,16 @@ mod tests {
         );
         let own = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"empty request"}}"#;
         assert_eq!(param_error_reason(own), None);
+    }
+
+    #[test]
+    fn an_oversized_trace_is_a_limit() {
+        let obj = object(RpcError::Call(CallError::TraceTooLarge(1024)));
+        assert_eq!(obj.code(), LIMIT_EXCEEDED);
+        assert_eq!(
+            obj.message(),
+            "tracer output exceeds the limit of 1024 bytes"
+        );
     }
 
     #[test]

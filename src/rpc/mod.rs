@@ -7,8 +7,10 @@
 //! their trait beside their implementation: [`txpool`], [`uncles`], [`account`],
 //! [`raw`] (consensus encodings), [`config`] (`eth_config`, `eth_capabilities`),
 //! [`testing`] (`testing_buildBlockV1`), [`simulate`] (`eth_simulateV1`, with its
-//! codes) and, on dev nodes, [`state_dump`]. Unknown methods answer `-32601`; request
-//! bodies and batches are limited ([`RpcLimits`]). Request paths are never logged (they
+//! codes) and, on dev nodes, [`state_dump`]. Unknown methods answer `-32601`; bad input
+//! (surplus parameters, leading-zero quantities, malformed ids, subscriptions over HTTP)
+//! is refused as geth refuses it before any method runs ([`input`], [`params`]); request
+//! bodies, batches, mining runs and traces are limited ([`RpcLimits`]). Request paths are never logged (they
 //! may carry API keys).
 
 pub mod account;
@@ -22,6 +24,7 @@ pub mod dev;
 pub mod error;
 pub mod eth;
 pub mod filters;
+pub mod input;
 pub mod login;
 pub mod params;
 pub mod policy;
@@ -71,6 +74,11 @@ pub struct RpcLimits {
     pub max_connections: u32,
     /// Longest a SIWE session lasts (its message's `Expiration Time` may end it sooner).
     pub session_lifetime: Duration,
+    /// Most blocks one `anvil_mine` / `hardhat_mine` / `evm_mine` may mine.
+    pub max_mine_blocks: u64,
+    /// Largest output of one `debug_trace*` call, bytes (estimated as the JSON
+    /// answer grows, so that a runaway trace stops early).
+    pub max_trace_bytes: usize,
 }
 
 impl Default for RpcLimits {
@@ -85,6 +93,8 @@ impl Default for RpcLimits {
             logs_max_results: 10_000,
             max_connections: 1_000,
             session_lifetime: Duration::from_secs(24 * 60 * 60),
+            max_mine_blocks: 10_000,
+            max_trace_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -117,7 +127,7 @@ pub fn module(
     if anvil_compat {
         eth = eth.anvil_compat();
     }
-    let tracing = DebugRpc::new(chain.clone(), eth.clone());
+    let tracing = DebugRpc::new(chain.clone(), eth.clone(), limits.max_trace_bytes);
     let filters = FilterRpc::new(chain.clone(), eth.clone(), FilterLimits::default());
     let mut module = RpcModule::new(());
     module
@@ -135,7 +145,7 @@ pub fn module(
         ))
         .expect("coco methods are unique");
     if dev {
-        let dev_rpc = DevRpc::new(chain.clone(), eth.clone(), signers);
+        let dev_rpc = DevRpc::new(chain.clone(), eth.clone(), signers, limits.max_mine_blocks);
         module
             .merge(DevApiServer::into_rpc(dev_rpc))
             .expect("dev methods are unique");
@@ -247,12 +257,14 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(cors)
-                .layer(auth::AuthLayer),
+                .layer(auth::AuthLayer)
+                .layer(input::RawBodyLayer::new(limits.max_request_body)),
         )
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
                 .layer(auth::CallerLayer::new(keys, open))
                 .layer(error::GethParamErrorsLayer)
+                .layer(input::InputLayer)
                 .layer(policy::PolicyLayer::new(
                     module.method_names().map(String::from),
                 )),

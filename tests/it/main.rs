@@ -2,6 +2,7 @@
 //! WebSocket with alloy providers and with the real tools.
 
 mod attacks;
+mod bad_input;
 mod bench;
 mod cast_rpc;
 mod common;
