@@ -58,19 +58,23 @@ pub fn header(block: &StoredBlock) -> Header {
 }
 
 /// `eth_getBlockByNumber`'s answer: a block, or geth's pending block (a block object
-/// whose `hash`, `nonce` and `miner` are `null`: it is not sealed).
+/// whose `hash`, `nonce` and `miner` are `null`: it is not sealed). `eth_getHeaderBy*`
+/// answer headers the same way.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub enum BlockAnswer {
     /// A block of the chain.
     Block(Box<Block>),
+    /// A header of the chain.
+    Header(Box<Header>),
     /// The pending block.
     Pending(serde_json::Value),
 }
 
-/// `block` as geth shows a pending block.
-pub fn pending_block(block: Block) -> BlockAnswer {
-    let mut value = serde_json::to_value(block).unwrap_or_default();
+/// A block or header object as geth shows a pending one: `hash`, `nonce` and `miner`
+/// `null` (it is not sealed).
+pub fn unsealed(object: impl serde::Serialize) -> BlockAnswer {
+    let mut value = serde_json::to_value(object).unwrap_or_default();
     if let Some(fields) = value.as_object_mut() {
         for field in ["hash", "nonce", "miner"] {
             fields.insert(field.into(), serde_json::Value::Null);

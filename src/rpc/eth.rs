@@ -77,21 +77,17 @@ impl EthRpc {
     /// geth's pending block for `caller`: built off the async workers, one at a time,
     /// from the caller's own ready pool transactions (everyone's for a caller who sees
     /// everything), the cap counting only those.
-    async fn pending_block(&self, caller: Caller, full: bool) -> Res<convert::BlockAnswer> {
+    pub(crate) async fn pending_stored_block(&self, caller: Caller) -> Res<StoredBlock> {
         let _one =
             self.pending_builds.acquire().await.map_err(|_| {
                 RpcError::Chain(crate::chain::ChainError::Execution("closed".into()))
             })?;
-        let block = self
-            .run_blocking(move |chain| {
-                Ok(chain.pending_block(PENDING_BLOCK_TXS, |sender| {
-                    caller.sees_everything() || caller.holds(sender)
-                })?)
-            })
-            .await?;
-        Ok(convert::pending_block(convert::block(&block, full, |_| {
-            true
-        })))
+        self.run_blocking(move |chain| {
+            Ok(chain.pending_block(PENDING_BLOCK_TXS, |sender| {
+                caller.sees_everything() || caller.holds(sender)
+            })?)
+        })
+        .await
     }
 
     fn block_number_of(&self, tag: BlockNumberOrTag) -> Option<u64> {
@@ -884,7 +880,12 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<Option<convert::BlockAnswer>> {
         let caller = caller_of(ext);
         if number.is_pending() {
-            return Ok(Some(self.pending_block(caller, full).await?));
+            let block = self.pending_stored_block(caller).await?;
+            return Ok(Some(convert::unsealed(convert::block(
+                &block,
+                full,
+                |_| true,
+            ))));
         }
         Ok(self.block_by_tag(number)?.map(|b| {
             convert::BlockAnswer::Block(Box::new(convert::block(&b, full, |i| {

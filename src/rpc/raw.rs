@@ -24,7 +24,7 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
 use super::auth::caller_of;
-use super::convert;
+use super::convert::{self, BlockAnswer};
 use super::error::RpcError;
 use super::eth::EthRpc;
 use super::params::Hash;
@@ -67,9 +67,10 @@ pub trait EthRawApi {
         block: B256,
         index: U64,
     ) -> RpcResult<Option<Bytes>>;
-    /// A block's header, `null` if there is no such block.
-    #[method(name = "getHeaderByNumber")]
-    fn header_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<Header>>;
+    /// A block's header, `null` if there is no such block (`pending`: the pending
+    /// block's, as `eth_getBlockByNumber` builds it).
+    #[method(name = "getHeaderByNumber", with_extensions)]
+    async fn header_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockAnswer>>;
     /// A block's header, `null` if there is no such block.
     #[method(name = "getHeaderByHash")]
     fn header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>>;
@@ -112,6 +113,7 @@ impl RawRpc {
     }
 }
 
+#[jsonrpsee::core::async_trait]
 impl EthRawApiServer for RawRpc {
     fn raw_transaction_by_hash(&self, ext: &Extensions, hash: Hash) -> RpcResult<Option<Bytes>> {
         DebugRawApiServer::raw_transaction(self, ext, hash)
@@ -139,8 +141,19 @@ impl EthRawApiServer for RawRpc {
         ))
     }
 
-    fn header_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<Header>> {
-        Ok(self.eth.block_by_tag(block)?.map(|b| header_object(&b)))
+    async fn header_by_number(
+        &self,
+        ext: &Extensions,
+        block: BlockNumberOrTag,
+    ) -> RpcResult<Option<BlockAnswer>> {
+        if block.is_pending() {
+            let pending = self.eth.pending_stored_block(caller_of(ext)).await?;
+            return Ok(Some(convert::unsealed(header_object(&pending))));
+        }
+        Ok(self
+            .eth
+            .block_by_tag(block)?
+            .map(|b| BlockAnswer::Header(Box::new(header_object(&b)))))
     }
 
     fn header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>> {

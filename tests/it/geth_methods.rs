@@ -219,6 +219,18 @@ async fn the_pending_block_is_the_next_one_with_the_callers_pool_transactions() 
     for field in ["hash", "nonce", "miner"] {
         assert!(mine[field].is_null(), "{field}: {mine}");
     }
+    // The pending header is that block's.
+    let header = call_as(
+        &node,
+        Some(&key_a),
+        "eth_getHeaderByNumber",
+        json!(["pending"]),
+    )
+    .await["result"]
+        .clone();
+    assert_eq!(header["number"], mine["number"], "{header}");
+    assert_eq!(header["gasUsed"], mine["gasUsed"]);
+    assert!(header["hash"].is_null() && header.get("transactions").is_none());
     // The outsider's pending block holds none of A's transactions.
     let theirs = pending(key_c).await;
     assert_eq!(theirs["transactions"], json!([]), "{theirs}");
