@@ -11,6 +11,7 @@ mod debug;
 mod dev;
 mod durability;
 mod foundry_extras;
+mod hardhat3;
 mod import;
 mod js_confidential;
 mod js_tools;
