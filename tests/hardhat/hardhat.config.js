@@ -7,9 +7,9 @@
 //   COCO_URL=http://127.0.0.1:8545 npx hardhat run scripts/deploy.js --network coco
 //   COCO_URL=… COCO_KEY=… npx hardhat test --network cocoConfidential test/confidential.js
 //
-// Why Hardhat 2.29.1 and not Hardhat 3: Hardhat 3 needs Node >= 22.13 and these
-// machines have Node 20 (see shared TOOLS.md); Hardhat 2 with hardhat-ethers 3
-// and ethers 6 is what most projects run today. All packages are pinned in
+// Hardhat 2.29.1 with hardhat-ethers 3 and ethers 6 is what most existing
+// projects run; tests/hardhat3 is the same flow on Hardhat 3 (which needs
+// Node >= 22.13, installed apart in .tools/hh3). All packages here are pinned in
 // scripts/tools/package.json and installed into .tools/node_modules by
 // scripts/install-tools.sh, which also links tests/hardhat/node_modules to it.
 //

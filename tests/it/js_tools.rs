@@ -34,7 +34,7 @@ async fn exec(mut cmd: Command, node: &TestNode) -> (bool, String, String) {
 
 /// Runs `cmd` against `node`; panics with the command line and the tool's
 /// output unless it exits 0. Returns stdout.
-async fn run(cmd: Command, node: &TestNode) -> String {
+pub(crate) async fn run(cmd: Command, node: &TestNode) -> String {
     let line = describe(&cmd);
     let (ok, stdout, stderr) = exec(cmd, node).await;
     assert!(
@@ -88,7 +88,7 @@ pub(crate) fn hardhat_out() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// A JSON-RPC result, or a panic with the error.
-async fn rpc(node: &TestNode, method: &str, params: Value) -> Value {
+pub(crate) async fn rpc(node: &TestNode, method: &str, params: Value) -> Value {
     let res = raw_rpc(
         &node.url,
         json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
@@ -101,7 +101,7 @@ async fn rpc(node: &TestNode, method: &str, params: Value) -> Value {
 }
 
 /// `eth_call` of `data` on `to` at latest; the return data.
-async fn call(node: &TestNode, to: &str, data: &str) -> String {
+pub(crate) async fn call(node: &TestNode, to: &str, data: &str) -> String {
     let out = rpc(
         node,
         "eth_call",
@@ -112,12 +112,12 @@ async fn call(node: &TestNode, to: &str, data: &str) -> String {
 }
 
 /// A 32-byte word holding `n`.
-fn word(n: u128) -> String {
+pub(crate) fn word(n: u128) -> String {
     format!("0x{n:064x}")
 }
 
 /// Mocha's summary must show passing tests and no failures.
-fn assert_mocha_passed(out: &str) {
+pub(crate) fn assert_mocha_passed(out: &str) {
     assert!(
         out.contains(" passing") && !out.contains(" failing"),
         "mocha summary:\n{out}"
