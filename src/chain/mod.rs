@@ -462,6 +462,25 @@ impl Chain {
         .collect()
     }
 
+    /// What the block after `parent` is built with, at `timestamp`.
+    fn next_block_attributes(
+        &self,
+        parent: &alloy::consensus::Header,
+        timestamp: u64,
+    ) -> BlockAttributes {
+        BlockAttributes {
+            number: parent.number + 1,
+            timestamp,
+            beneficiary: self.settings.beneficiary,
+            gas_limit: parent.gas_limit,
+            base_fee: self.next_base_fee(),
+            prevrandao: keccak256(parent.hash_slow()),
+            extra_data: Bytes::new(),
+            parent_beacon_block_root: B256::ZERO,
+            withdrawals: Vec::new(),
+        }
+    }
+
     /// The block the next one would be if mined now from the ready pool transactions of
     /// the senders `include` keeps (geth's pending block): numbered head + 1, on the next
     /// timestamp and base fee, executed but neither committed nor broadcast. `max_txs`
@@ -475,17 +494,7 @@ impl Chain {
         let head = self.head();
         let parent = &head.header;
         let ready = self.ready_transactions_of(max_txs, parent.number, include);
-        let attrs = BlockAttributes {
-            number: parent.number + 1,
-            timestamp: self.next_timestamp(parent),
-            beneficiary: self.settings.beneficiary,
-            gas_limit: parent.gas_limit,
-            base_fee: self.next_base_fee(),
-            prevrandao: keccak256(parent.hash_slow()),
-            extra_data: Bytes::new(),
-            parent_beacon_block_root: B256::ZERO,
-            withdrawals: Vec::new(),
-        };
+        let attrs = self.next_block_attributes(parent, self.next_timestamp(parent));
         let built = self.store.with_merkle(parent.number, |merkle| {
             build_block(
                 self.store.as_ref(),
@@ -520,17 +529,7 @@ impl Chain {
         if ready.is_empty() && !allow_empty {
             return Ok(None);
         }
-        let attrs = BlockAttributes {
-            number: parent.number + 1,
-            timestamp: self.take_next_timestamp(parent),
-            beneficiary: self.settings.beneficiary,
-            gas_limit: parent.gas_limit,
-            base_fee: self.next_base_fee(),
-            prevrandao: keccak256(parent.hash_slow()),
-            extra_data: Bytes::new(),
-            parent_beacon_block_root: B256::ZERO,
-            withdrawals: Vec::new(),
-        };
+        let attrs = self.next_block_attributes(parent, self.take_next_timestamp(parent));
         let mut built = build_block(
             self.store.as_ref(),
             &self.store.merkle(),
