@@ -162,9 +162,9 @@ contract Governance is IGovernance {
             if (t > threshold) threshold = t;
         }
         id = _proposalCount + 1;
-        try this.dryRun(id, actions) {
-            // Unreachable: dryRun always reverts.
-        } catch (bytes memory reason) {
+        // dryRun always reverts: with DryRunPassed when every action applied.
+        try this.dryRun(id, actions) {}
+        catch (bytes memory reason) {
             if (reason.length != 4 || bytes4(reason) != DryRunPassed.selector) _bubble(reason);
         }
 
@@ -253,9 +253,7 @@ contract Governance is IGovernance {
         if (kind == uint8(ActionKind.AddMember)) {
             (address a, bytes memory b) = abi.decode(args, (address, bytes));
             again = abi.encode(a, b);
-        } else if (
-            kind == uint8(ActionKind.RemoveMember) || kind == uint8(ActionKind.RemoveUser)
-        ) {
+        } else if (kind == uint8(ActionKind.RemoveMember) || kind == uint8(ActionKind.RemoveUser)) {
             again = abi.encode(abi.decode(args, (address)));
         } else if (kind == uint8(ActionKind.AddUser)) {
             (address a, uint8 r) = abi.decode(args, (address, uint8));

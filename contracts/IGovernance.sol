@@ -72,9 +72,9 @@ interface IGovernance {
         Auditor
     }
 
-    /// A proposal's state. Only `Open` takes votes. `Expired` and `Dropped` are also
-    /// reported for an open proposal past its lifetime or from before a membership or
-    /// constitution change, before anyone records it (`expire`).
+    /// A proposal's state. Only `Open` takes votes. An open proposal from before a
+    /// membership or constitution change reads as `Dropped`, one past its lifetime as
+    /// `Expired` (which `expire` records).
     enum ProposalState {
         Open,
         Accepted,
