@@ -12,6 +12,7 @@ mod dev;
 mod durability;
 mod foundry_extras;
 mod geth_methods;
+mod governance;
 mod import;
 mod js_confidential;
 mod js_tools;
