@@ -237,7 +237,18 @@ impl Node {
             }
             Ok(g)
         })?;
-        let blinding = config.confidential.then(|| {
+        // A chain made confidential stays so: its genesis says it (a consortium section,
+        // or the private-balance rule `coco dev --confidential` writes), whatever the
+        // flags of a later start.
+        let confidential_genesis = spec.config.extra_fields.contains_key("consortium")
+            || CocoRules::of(&spec)
+                .map_err(|reason| NodeError::Setup {
+                    path: PathBuf::from("genesis"),
+                    reason,
+                })?
+                .private_balances;
+        let confidential = confidential_genesis || (!config.existing_chain && config.confidential);
+        let blinding = confidential.then(|| {
             let secret = secrets.ledger_secret.clone();
             Blinder(Arc::new(move |n| B256::from(secret.blinding_key(n))))
         });
@@ -264,17 +275,9 @@ impl Node {
         if let Some(number) = keys::load_finalized(&data_dir, &secrets)? {
             chain.set_finalized(number);
         }
-        // A plain Ethereum chain (a genesis without a consortium section) is public.
-        let open_policy = if config.existing_chain {
-            !chain
-                .spec()
-                .genesis
-                .config
-                .extra_fields
-                .contains_key("consortium")
-        } else {
-            !config.confidential
-        };
+        // A plain Ethereum chain (a genesis without a consortium section or the
+        // private-balance rule) is public, unless `coco dev --confidential` asks.
+        let open_policy = !confidential;
         if !open_policy && !chain.spec().evm().private_balances() {
             return Err(NodeError::Setup {
                 path: data_dir.clone(),

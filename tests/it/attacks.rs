@@ -633,3 +633,22 @@ async fn raw_transactions_answer_as_their_objects_do() {
     .await;
     assert_eq!(res["error"]["code"], -32030, "{res}");
 }
+
+#[tokio::test]
+async fn a_confidential_chain_stays_confidential_when_restarted_without_the_flag() {
+    let f = fixture().await;
+    let data_dir = f.node.data_dir.clone();
+    let (a, amount_at) = (f.a, f.transfer);
+    let _dir = f.node.stop().await;
+    let mut config = coco::node::NodeConfig::test();
+    config.data_dir = Some(data_dir);
+    let node = TestNode::spawn_with(config).await;
+    assert!(
+        !node.node().open_policy,
+        "the genesis makes it confidential"
+    );
+    let res = call_as(&node, None, "eth_getBalance", json!([a, "latest"])).await;
+    assert_eq!(res["error"]["code"], -32030, "{res}");
+    let res = call_as(&node, None, "eth_getTransactionByHash", json!([amount_at])).await;
+    assert!(res["result"].is_null(), "{res}");
+}
