@@ -232,7 +232,7 @@ async fn the_pending_block_is_the_next_one_with_the_callers_pool_transactions() 
     assert_eq!(header["gasUsed"], mine["gasUsed"]);
     assert!(header["hash"].is_null() && header.get("transactions").is_none());
     // The outsider's pending block holds none of A's transactions.
-    let theirs = pending(key_c).await;
+    let theirs = pending(key_c.clone()).await;
     assert_eq!(theirs["transactions"], json!([]), "{theirs}");
     assert_ne!(theirs["gasUsed"], mine["gasUsed"]);
     // Nothing was mined: latest is unchanged, and mining makes the block A saw.
@@ -251,4 +251,28 @@ async fn the_pending_block_is_the_next_one_with_the_callers_pool_transactions() 
         .clone();
     assert_eq!(mined["transactions"], json!([hash]));
     assert_eq!(number(&mined), number(&mine));
+    // Nothing in the outsider's pending block moves when A pools a transaction: gas,
+    // size, roots, bloom and the list are C's alone.
+    let before = pending(key_c.clone()).await;
+    let sent = call_as(
+        &node,
+        Some(&key_a),
+        "eth_sendTransaction",
+        json!([{"from": DEV_ADDRESSES[0], "to": DEV_ADDRESSES[1], "value": "0x2"}]),
+    )
+    .await;
+    assert!(sent["result"].is_string(), "{sent}");
+    let after = pending(key_c).await;
+    for field in [
+        "transactions",
+        "gasUsed",
+        "size",
+        "transactionsRoot",
+        "receiptsRoot",
+        "logsBloom",
+        "number",
+    ] {
+        assert_eq!(before[field], after[field], "{field} moved with A's pool");
+    }
+    assert_ne!(pending(key_a).await["gasUsed"], after["gasUsed"]);
 }
