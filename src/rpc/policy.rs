@@ -251,6 +251,12 @@ pub struct PolicyService<S> {
 }
 
 impl<S> PolicyService<S> {
+    fn refuses_notification(&self, n: &Notification<'_>) -> bool {
+        let caller = caller_of(n.extensions());
+        let params = n.params().as_ref().map(|p| p.get());
+        refusal(&caller, n.method_name(), params, &self.served).is_some()
+    }
+
     fn check(&self, req: &Request<'_>) -> Option<String> {
         let caller = caller_of(&req.extensions);
         refusal(
@@ -295,11 +301,7 @@ where
                 }),
                 // A refused notification gets no answer: it is dropped.
                 Ok(BatchEntry::Notification(n)) => {
-                    let caller = caller_of(n.extensions());
-                    let params = n.params().as_ref().map(|p| p.get().to_string());
-                    refusal(&caller, n.method_name(), params.as_deref(), &self.served)
-                        .is_none()
-                        .then_some(Ok(BatchEntry::Notification(n)))
+                    (!self.refuses_notification(&n)).then_some(Ok(BatchEntry::Notification(n)))
                 }
                 Err(err) => Some(Err(err)),
             })
@@ -314,9 +316,7 @@ where
         // jsonrpsee answers notifications with nothing and runs no method for them;
         // a refused one is dropped here all the same, so that stays true whatever
         // serves them.
-        let caller = caller_of(n.extensions());
-        let params = n.params().as_ref().map(|p| p.get().to_string());
-        let refused = refusal(&caller, n.method_name(), params.as_deref(), &self.served).is_some();
+        let refused = self.refuses_notification(&n);
         let inner = self.inner.clone();
         async move {
             if refused {

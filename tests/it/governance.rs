@@ -3,13 +3,14 @@
 //! artifact (contracts/out/Governance.json) placed and initialised as a genesis does
 //! it (docs/GOVERNANCE.md). No node: the node does not act on governance yet.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::process::Command;
 
 use crate::common::*;
+use crate::tools::ForgeProject;
 
 /// One `forge test` run compiles every contract with solcjs (tens of seconds on a
 /// loaded machine); longer than this is a hang.
@@ -23,67 +24,26 @@ const SUITES: &[(&str, usize)] = &[
     ("governance/Genesis.t.sol:OneMemberGenesisTest", 1),
 ];
 
-/// contracts/*.sol and tests/forge/{foundry.toml,governance/} copied to a temp dir, so
-/// that foundry.toml's `src = "../../contracts"` resolves and out/ and cache/ are
-/// written there, never into the repository.
-struct GovernanceProject {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    contracts: PathBuf,
-}
+/// The forge project (`tests::ForgeProject`) with the governance tests.
+struct GovernanceProject(ForgeProject);
 
 impl GovernanceProject {
     fn new() -> GovernanceProject {
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = repo_root();
-        let contracts = tmp.path().join("contracts");
-        let root = tmp.path().join("tests/forge");
-        copy_files(&repo.join("contracts"), &contracts, "sol");
-        copy_files(&repo.join("tests/forge"), &root, "toml");
-        copy_files(
-            &repo.join("tests/forge/governance"),
-            &root.join("governance"),
-            "sol",
-        );
-        GovernanceProject {
-            _tmp: tmp,
-            root,
-            contracts,
-        }
+        GovernanceProject(ForgeProject::with_sources("governance"))
     }
 
     /// `forge test --json` on the governance tests, with `code` as the contract's
     /// runtime code (read by Base.sol's `placeGovernance`).
     fn forge_test(&self, code: &str) -> Command {
-        let mut cmd = Command::new(tool("forge"));
-        cmd.args(["test", "--json"])
-            .current_dir(&self.root)
-            .env("FOUNDRY_TEST", "governance")
-            .env("FOUNDRY_SOLC", tool("solc"))
-            .env(
-                "FOUNDRY_REMAPPINGS",
-                format!("contracts/={}/", self.contracts.display()),
-            )
-            .env("FOUNDRY_OFFLINE", "true")
-            .env("GOVERNANCE_CODE", code)
-            .env_remove("ETH_RPC_URL")
-            .env_remove("FOUNDRY_PROFILE");
+        let mut cmd = self.0.forge(&["test", "--json"]);
+        cmd.env("FOUNDRY_TEST", "governance")
+            .env("GOVERNANCE_CODE", code);
         cmd
     }
 
     /// The runtime code forge compiled from contracts/Governance.sol.
     fn compiled_code(&self) -> String {
-        artifact_code(&self.root.join("out/Governance.sol/Governance.json"))
-    }
-}
-
-fn copy_files(from: &Path, to: &Path, ext: &str) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
-        let path = entry.unwrap().path();
-        if path.is_file() && path.extension().is_some_and(|e| e == ext) {
-            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
+        artifact_code(&self.0.root.join("out/Governance.sol/Governance.json"))
     }
 }
 

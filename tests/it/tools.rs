@@ -150,25 +150,26 @@ fn bytecode(artifact: &str, which: &str) -> String {
 /// `<tmp>/tests/forge/{foundry.toml,script/}`, so that foundry.toml's
 /// `src = "../../contracts"` resolves and out/, cache/, broadcast/ land in the
 /// temp dir, never in the repository.
-struct ForgeProject {
+pub(crate) struct ForgeProject {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     contracts: PathBuf,
 }
 
 impl ForgeProject {
     fn new() -> ForgeProject {
+        Self::with_sources("script")
+    }
+
+    /// The project with `tests/forge/<dir>/*.sol` (scripts, or a test suite).
+    pub(crate) fn with_sources(dir: &str) -> ForgeProject {
         let tmp = tempfile::tempdir().unwrap();
         let repo = repo_root();
         let contracts = tmp.path().join("contracts");
         let root = tmp.path().join("tests/forge");
         copy_files(&repo.join("contracts"), &contracts, "sol");
         copy_files(&repo.join("tests/forge"), &root, "toml");
-        copy_files(
-            &repo.join("tests/forge/script"),
-            &root.join("script"),
-            "sol",
-        );
+        copy_files(&repo.join("tests/forge").join(dir), &root.join(dir), "sol");
         ForgeProject {
             _tmp: tmp,
             root,
@@ -180,7 +181,7 @@ impl ForgeProject {
     /// come from the environment (foundry.toml cannot hold absolute paths; a
     /// relative remapping makes forge compile the contracts twice under two
     /// names, and then `forge create Counter` is ambiguous).
-    fn forge(&self, args: &[&str]) -> Command {
+    pub(crate) fn forge(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(tool("forge"));
         cmd.args(args)
             .current_dir(&self.root)
