@@ -108,6 +108,7 @@ fn setup() -> Setup {
         mining: Mining::Manual,
         pool: PoolLimits::default(),
         blinding: None,
+        permissioned: false,
     };
     let chain = Arc::new(Chain::open(Arc::new(store), ChainSpec::new(g), settings).expect("chain"));
 

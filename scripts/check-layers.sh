@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a module uses one above it. Order (each may use only those after it):
-#   rpc → node → chain → execution → state → enclave (separate crate)
+#   rpc → node → chain → governance → execution → state → enclave (separate crate)
 # cli and node are composition roots and may use everything.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,6 +17,7 @@ check() { # module, forbidden modules (regex alternation)
 check state 'execution|chain|rpc|node|cli'
 check execution 'chain|rpc|node|cli'
 check chain 'rpc|node|cli'
+check governance 'chain|rpc|node|cli'
 # The enclave knows nothing of the network, files or async runtimes.
 hits=$(grep -rnE 'tokio|std::net|std::fs|File::' crates/enclave/src || true)
 if [ -n "$hits" ]; then echo "layering: crates/enclave touches I/O:"; echo "$hits"; fail=1; fi

@@ -12,6 +12,7 @@
 pub mod chain;
 pub mod cli;
 pub mod execution;
+pub mod governance;
 pub mod node;
 pub mod rpc;
 pub mod state;

@@ -194,7 +194,8 @@ impl Chain {
             .block(number)?
             .ok_or(StateError::MissingBlock(number))?;
         *self.head.write() = head;
-        Ok(())
+        // Cheaper to re-read than to tell whether the dropped versions touched it.
+        self.reload_governance()
     }
 
     /// Changes state outside any block (anvil_setBalance and friends).
@@ -207,8 +208,10 @@ impl Chain {
         let spec = self.spec.spec_id(head.header.number, head.header.timestamp);
         let mut state = BlockState::new(self.store.as_ref(), head.header.number, spec);
         change(&mut state)?;
-        self.store.commit_patch(state.into_diff())?;
-        Ok(())
+        let diff = state.into_diff();
+        let touched = super::touches_governance(&diff);
+        self.store.commit_patch(diff)?;
+        self.after_change(touched)
     }
 
     /// Lets unsigned transactions from `address` in (anvil_impersonateAccount).

@@ -104,6 +104,9 @@ pub enum TxError {
     /// EIP-7702 transaction without authorizations.
     #[error("EIP-7702 transaction with empty auth list")]
     EmptyAuthorizationList,
+    /// Governance does not let the sender transact.
+    #[error(transparent)]
+    NotPermitted(#[from] crate::governance::NotPermitted),
     /// Refused by the pool.
     #[error(transparent)]
     Pool(#[from] PoolError),
@@ -152,6 +155,9 @@ impl TxError {
             | Self::TipAboveFeeCap
             | Self::InitcodeTooLarge { .. }
             | Self::EmptyAuthorizationList
+            // Of the signer's registration, which anyone holding the signed transaction
+            // may learn from the chain anyway (it would never be included).
+            | Self::NotPermitted(_)
             | Self::Pool(_)
             | Self::Internal) => e,
         }
@@ -167,6 +173,9 @@ pub enum ChainError {
     /// Block execution failed in a way no transaction explains.
     #[error("block execution failed: {0}")]
     Execution(String),
+    /// The governance contract's tables could not be read.
+    #[error("cannot read the governance state: {0}")]
+    Governance(String),
     /// An imported block was refused.
     #[error(transparent)]
     Import(#[from] crate::execution::ImportError),

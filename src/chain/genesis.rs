@@ -15,10 +15,13 @@ use crate::state::{
 /// The dev genesis shipped with coco (chain 31337, every fork active, predeploys).
 pub const DEV_GENESIS: &str = include_str!("../../genesis/dev.json");
 
-/// Parses a genesis file's text, with its `coco` section ([`crate::execution::CocoRules`]).
+/// Parses a genesis file's text, with its `coco` section ([`crate::execution::CocoRules`]);
+/// a `consortium` section places the governance contract in `alloc`
+/// ([`crate::governance::genesis::place`]).
 pub fn parse_genesis(text: &str) -> Result<Genesis, serde_json::Error> {
-    let genesis: Genesis = serde_json::from_str(text)?;
+    let mut genesis: Genesis = serde_json::from_str(text)?;
     crate::execution::CocoRules::of(&genesis).map_err(serde::de::Error::custom)?;
+    crate::governance::genesis::place(&mut genesis).map_err(serde::de::Error::custom)?;
     Ok(genesis)
 }
 

@@ -32,6 +32,7 @@ pub use error::{ChainError, TxError};
 pub use pool::{Pool, PoolLimits, PoolTx};
 
 use crate::execution::{BlockAttributes, build_block};
+use crate::governance::{GovernanceState, NotPermitted};
 use crate::state::{StateReader, Store, StoredBlock};
 
 /// EIP-3860 init code limit.
@@ -61,6 +62,9 @@ pub struct ChainSettings {
     pub pool: PoolLimits,
     /// Header blinding under the confidential policy; `None` publishes plain roots.
     pub blinding: Option<Blinder>,
+    /// Only senders governance admits (members and users) may transact: checked when
+    /// pooling and again when building a block (a consortium chain).
+    pub permissioned: bool,
 }
 
 /// Derives the blinding key `r_n` of block `n` (from the ledger secret, in the enclave).
@@ -87,12 +91,16 @@ impl Blinder {
         (self.0)(number)
     }
 
-    /// Blinds a header's state and receipts roots and empties its bloom (no contract is
-    /// public yet, so no log is public: the bloom of public logs is empty).
-    pub fn blind_header(&self, header: &mut alloy::consensus::Header) {
+    /// Blinds a header's state and receipts roots; its bloom becomes `public_bloom`, the
+    /// bloom of the logs of contracts governance made public.
+    pub fn blind_header(
+        &self,
+        header: &mut alloy::consensus::Header,
+        public_bloom: alloy::primitives::Bloom,
+    ) {
         header.state_root = self.blind(header.state_root, header.number);
         header.receipts_root = self.blind(header.receipts_root, header.number);
-        header.logs_bloom = Default::default();
+        header.logs_bloom = public_bloom;
     }
 }
 
@@ -110,6 +118,8 @@ pub struct Chain {
     dev: dev::DevState,
     /// The block marked safe and finalized, `u64::MAX` for none (then the head is).
     finalized: std::sync::atomic::AtomicU64,
+    /// The governance tables at the head, re-read only after a change touched them.
+    governance: RwLock<Arc<GovernanceState>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -139,6 +149,8 @@ impl Chain {
         let head = store
             .block(head_number)?
             .ok_or(crate::state::StateError::MissingBlock(head_number))?;
+        let governance =
+            GovernanceState::at(store.as_ref(), head_number).map_err(ChainError::Governance)?;
         let (blocks, _) = broadcast::channel(1024);
         let (pending, _) = broadcast::channel(4096);
         let settings_mining = settings.mining;
@@ -154,7 +166,58 @@ impl Chain {
             pending,
             dev: dev::DevState::new(settings_mining),
             finalized: std::sync::atomic::AtomicU64::new(u64::MAX),
+            governance: RwLock::new(Arc::new(governance)),
         })
+    }
+
+    /// The governance tables at the head (empty on a chain without governance).
+    pub fn governance(&self) -> Arc<GovernanceState> {
+        self.governance.read().clone()
+    }
+
+    /// Whether governance lets `sender` transact (always, on a chain not permissioned).
+    pub fn admits(&self, sender: &Address) -> Result<(), NotPermitted> {
+        if !self.settings.permissioned {
+            return Ok(());
+        }
+        self.governance.read().admits(sender)
+    }
+
+    /// Re-reads the governance tables at the head after a change that touched them, and
+    /// drops the pooled transactions of senders they no longer admit.
+    fn reload_governance(&self) -> Result<(), ChainError> {
+        let head = self.store.head().unwrap_or_default();
+        let state = Arc::new(
+            GovernanceState::at(self.store.as_ref(), head).map_err(ChainError::Governance)?,
+        );
+        *self.governance.write() = state.clone();
+        if self.settings.permissioned {
+            for hash in self.pool.lock().retain_senders(|a| state.admits(a).is_ok()) {
+                tracing::info!(%hash, "dropped a pooled transaction: governance no longer admits its sender");
+            }
+        }
+        Ok(())
+    }
+
+    /// The bloom of `block`'s logs from contracts whose logs governance made public.
+    fn public_bloom(&self, block: &StoredBlock) -> alloy::primitives::Bloom {
+        let governance = self.governance();
+        let mut bloom = alloy::primitives::Bloom::ZERO;
+        for log in block.receipts.iter().flat_map(|r| r.logs()) {
+            if governance.logs_public(&log.address) {
+                bloom.accrue_log(log);
+            }
+        }
+        bloom
+    }
+
+    /// [`Chain::reload_governance`] when `touched` (the change's diff holds the
+    /// governance contract: [`touches_governance`]).
+    fn after_change(&self, touched: bool) -> Result<(), ChainError> {
+        if touched {
+            self.reload_governance()?;
+        }
+        Ok(())
     }
 
     /// The store.
@@ -330,6 +393,7 @@ impl Chain {
     }
 
     fn validate(&self, tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
+        self.admits(&tx.signer())?;
         let head = self.head();
         let number = head.header.number + 1;
         let timestamp = self.next_timestamp(&head.header);
@@ -449,6 +513,7 @@ impl Chain {
         include: impl Fn(&Address) -> bool,
     ) -> Vec<Recovered<TxEnvelope>> {
         let pool = self.pool.lock();
+        let include = |a: &Address| include(a) && self.admits(a).is_ok();
         pool.ready_of(max, include, |a| {
             self.store
                 .account(a, parent)
@@ -510,7 +575,8 @@ impl Chain {
             .commit
             .block;
         if let Some(blinder) = &self.settings.blinding {
-            blinder.blind_header(&mut block.header);
+            let public = self.public_bloom(&block);
+            blinder.blind_header(&mut block.header, public);
         }
         Ok(block)
     }
@@ -549,12 +615,15 @@ impl Chain {
             return Ok(None);
         }
         if let Some(blinder) = &self.settings.blinding {
-            blinder.blind_header(&mut built.commit.block.header);
+            let public = self.public_bloom(&built.commit.block);
+            blinder.blind_header(&mut built.commit.block.header, public);
         }
+        let touched = touches_governance(&built.commit.diff);
         let block = self
             .store
             .commit_prepared(built.commit, Some(built.tries))?;
         *self.head.write() = block.clone();
+        self.after_change(touched)?;
         {
             let mut pool = self.pool.lock();
             for (hash, reason) in &built.invalid {
@@ -586,11 +655,20 @@ impl Chain {
             &head.header,
             block,
         )?;
+        let touched = touches_governance(&commit.diff);
         let block = self.store.commit_block(commit)?;
+        self.after_change(touched)?;
         self.pool.lock().remove_included(&block);
         self.publish(block.clone());
         Ok(block)
     }
+}
+
+/// True when `diff` changes the governance contract's account or storage.
+pub fn touches_governance(diff: &crate::state::StateDiff) -> bool {
+    diff.accounts
+        .iter()
+        .any(|a| a.address == crate::governance::GOVERNANCE)
 }
 
 /// Unix time in seconds.

@@ -229,6 +229,19 @@ impl Pool {
         }
     }
 
+    /// Drops every transaction of the senders `keep` refuses; returns their hashes.
+    pub fn retain_senders(&mut self, keep: impl Fn(&Address) -> bool) -> Vec<B256> {
+        let gone: Vec<Address> = self.senders.keys().filter(|a| !keep(a)).copied().collect();
+        let mut dropped = Vec::new();
+        for sender in gone {
+            for (_, tx) in self.senders.remove(&sender).unwrap_or_default() {
+                self.by_hash.remove(&tx.hash);
+                dropped.push(tx.hash);
+            }
+        }
+        dropped
+    }
+
     /// Every pooled transaction, grouped by sender and ordered by nonce.
     pub fn all(&self) -> impl Iterator<Item = &Arc<PoolTx>> {
         self.senders.values().flat_map(|q| q.values())

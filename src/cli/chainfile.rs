@@ -48,6 +48,10 @@ pub struct NodeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, short, default_value_t = 8545)]
     pub port: u16,
+    /// Produce a block every N milliseconds with the pooled transactions (default: a
+    /// consortium chain mines each transaction at once; other chains are only served).
+    #[arg(long, value_name = "MS")]
+    pub block_time: Option<u64>,
 }
 
 impl NodeArgs {
@@ -56,6 +60,9 @@ impl NodeArgs {
         NodeConfig {
             host: self.host,
             port: self.port,
+            mining: self.block_time.map_or(crate::chain::Mining::Manual, |ms| {
+                crate::chain::Mining::Interval(std::time::Duration::from_millis(ms.max(1)))
+            }),
             ..NodeConfig::serve(self.data_dir.clone())
         }
     }

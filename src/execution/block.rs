@@ -156,7 +156,10 @@ pub fn build_block(
     let mut blob_gas_left = spec
         .blob_params_at(attrs.timestamp)
         .map_or(0, |p| p.max_blob_gas_per_block());
-    let db = BlockState::new(reader, parent.number, spec_id);
+    let mut db = BlockState::new(reader, parent.number, spec_id);
+    if spec.governed() {
+        super::system::apply_pending_code(&mut db).map_err(BlockExecutionError::other)?;
+    }
     let evm = spec.evm().create_evm(db, env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
@@ -195,6 +198,16 @@ pub fn build_block(
             Ok(_) => {
                 blob_gas_left -= blob_gas;
                 included.push(tx);
+                // An accepted proposal may change who is admitted: the block ends here
+                // and the rest is checked against the new tables.
+                if spec.governed()
+                    && executor
+                        .receipts()
+                        .last()
+                        .is_some_and(|r| super::system::accepted_a_proposal(r.logs()))
+                {
+                    break;
+                }
             }
             Err(BlockExecutionError::Validation(
                 BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas { .. },

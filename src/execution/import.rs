@@ -186,7 +186,14 @@ pub fn execute_block(
 
     let env = header_evm_env(spec, header);
     let spec_id = env.cfg_env.spec;
-    let db = BlockState::new(reader, parent.number, spec_id);
+    let mut db = BlockState::new(reader, parent.number, spec_id);
+    if spec.governed() {
+        super::system::apply_pending_code(&mut db).map_err(|e| ImportError::Execution {
+            number,
+            hash,
+            reason: e.to_string(),
+        })?;
+    }
     let evm = spec.evm().create_evm(db, env);
     let ctx = EthBlockExecutionCtx {
         parent_hash,

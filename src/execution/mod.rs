@@ -19,6 +19,7 @@ mod import;
 pub mod overrides;
 mod simulate;
 mod spec;
+pub mod system;
 mod trace;
 
 pub use block::{

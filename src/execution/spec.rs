@@ -29,6 +29,11 @@ pub struct CocoRules {
     /// origin, answer as for an empty account (see [`ChainEvm`]).
     #[serde(default)]
     pub private_balances: bool,
+    /// The contract at `0x…C0C0` is the chain's governance (placed by the genesis from a
+    /// `consortium` section, or by `coco dev`): a code replacement it accepted is applied
+    /// at the start of the next block (see `crate::governance`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub governance: bool,
 }
 
 impl CocoRules {
@@ -52,6 +57,7 @@ impl CocoRules {
         }
         Ok(Self {
             private_balances: true,
+            ..rules
         })
     }
 
@@ -67,6 +73,7 @@ impl CocoRules {
 pub struct ChainSpec {
     config: ChainConfig,
     evm: ChainEvm,
+    governed: bool,
     /// The genesis this spec came from.
     pub genesis: Genesis,
 }
@@ -78,9 +85,11 @@ impl ChainSpec {
     /// `chain::genesis::parse_genesis`); one whose `coco` section cannot be read here still
     /// gets the stricter EVM (private balances) rather than the open one.
     pub fn new(genesis: Genesis) -> Self {
-        let private = CocoRules::of(&genesis).map_or(true, |rules| rules.private_balances);
+        let rules = CocoRules::of(&genesis);
+        let private = rules.as_ref().map_or(true, |rules| rules.private_balances);
         Self {
             config: genesis.config.clone(),
+            governed: rules.is_ok_and(|rules| rules.governance),
             evm: if private {
                 ChainEvm::PRIVATE_BALANCES
             } else {
@@ -93,6 +102,18 @@ impl ChainSpec {
     /// The EVM every execution of this chain runs on.
     pub fn evm(&self) -> ChainEvm {
         self.evm
+    }
+
+    /// True when the contract at `0x…C0C0` is this chain's governance
+    /// ([`CocoRules::governance`]).
+    pub fn governed(&self) -> bool {
+        self.governed
+    }
+
+    /// True for a consortium chain (its genesis has a `consortium` section): governance
+    /// decides who transacts and reads, and the confidential policy is always on.
+    pub fn is_consortium(&self) -> bool {
+        self.config.extra_fields.contains_key(CONSORTIUM)
     }
 
     /// EIP-155 chain id.
@@ -234,6 +255,7 @@ mod tests {
         let mut g = genesis(json!({}));
         let rules = CocoRules {
             private_balances: true,
+            governance: true,
         };
         rules.write(&mut g);
         let text = serde_json::to_string(&g).unwrap();

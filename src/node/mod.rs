@@ -19,6 +19,7 @@ use crate::chain::{
     Blinder, Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis,
 };
 use crate::execution::CocoRules;
+use crate::governance;
 use crate::rpc::auth::{KeyRecord, KeyRing, Role, generate_key, key_hash};
 use crate::rpc::{self, RpcLimits};
 use crate::state::{Store, StoreConfig};
@@ -225,6 +226,19 @@ impl Node {
                 g.timestamp = crate::chain::now();
             }
             genesis::fund(&mut g, signers.iter().map(|s| s.address()), config.balance);
+            let setup = |reason: String| NodeError::Setup {
+                path: PathBuf::from("genesis"),
+                reason,
+            };
+            // A dev chain is a consortium of one: account 0 governs, every prefunded
+            // account is a user. Open, it is governed but not enforced; confidential, it
+            // is a consortium chain (admission, governed logins), as a network is.
+            if let Some(consortium) = dev_consortium(&g, &signers) {
+                if config.confidential {
+                    consortium.write(&mut g);
+                }
+                governance::genesis::place_section(&mut g, &consortium).map_err(setup)?;
+            }
             if config.confidential {
                 // EVM code must not read what the confidential policy hides: the rule is
                 // the chain's, fixed in its genesis.
@@ -252,11 +266,21 @@ impl Node {
             let secret = secrets.ledger_secret.clone();
             Blinder(Arc::new(move |n| B256::from(secret.blinding_key(n))))
         });
+        let consortium = spec
+            .config
+            .extra_fields
+            .contains_key(governance::genesis::CONSORTIUM);
         let settings = ChainSettings {
             beneficiary: Address::ZERO,
-            mining: config.mining,
+            // A consortium's validator produces blocks (one validator until replication
+            // lands); a served plain chain only when asked.
+            mining: match config.mining {
+                Mining::Manual if config.existing_chain && consortium => Mining::Instant,
+                mining => mining,
+            },
             pool: PoolLimits::default(),
             blinding,
+            permissioned: consortium,
         };
         let chain = Arc::new(open_chain(
             &data_dir,
@@ -304,11 +328,26 @@ impl Node {
         );
         let addr = SocketAddr::new(config.host, config.port);
         // Read once here so a damaged key file stops the start, then on every change.
-        keys::load_keys(&data_dir, &secrets)?;
-        let keys = Arc::new(KeyRing::with_file(
-            data_dir.join("keys.sealed"),
-            keys::key_loader(&data_dir),
-        ));
+        let file_keys = keys::load_keys(&data_dir, &secrets)?;
+        // On a consortium chain governance decides who reads, never a local file; a dev
+        // node's operator is its only member (and holds the dev key), so its file stays.
+        let ring = if consortium && !config.dev {
+            if !file_keys.is_empty() {
+                tracing::warn!(
+                    "keys.sealed is ignored on a consortium chain: API keys are registered \
+                     by governance (`coco gov add-key`)"
+                );
+            }
+            KeyRing::default()
+        } else {
+            KeyRing::with_file(data_dir.join("keys.sealed"), keys::key_loader(&data_dir))
+        };
+        let keys = Arc::new(if consortium {
+            let chain = chain.clone();
+            ring.governed_by(Arc::new(move || chain.governance()))
+        } else {
+            ring
+        });
         // The dev key is the operator's: every prefunded account and the dev controls.
         let dev_key = config.dev.then(|| {
             let key = generate_key();
@@ -441,7 +480,47 @@ fn plain_settings() -> ChainSettings {
         mining: Mining::Manual,
         pool: PoolLimits::default(),
         blinding: None,
+        permissioned: false,
     }
+}
+
+/// `coco dev`'s consortium of one: account 0 is the member (its public key the
+/// encryption key for recovery shares), every prefunded account a user. `None` when the
+/// genesis has its own consortium or governance, or there are no accounts.
+fn dev_consortium(
+    genesis: &alloy::genesis::Genesis,
+    signers: &[PrivateKeySigner],
+) -> Option<governance::Consortium> {
+    let first = signers.first()?;
+    if genesis
+        .config
+        .extra_fields
+        .contains_key(governance::genesis::CONSORTIUM)
+        || genesis.alloc.contains_key(&governance::GOVERNANCE)
+    {
+        return None;
+    }
+    let public_key = first
+        .credential()
+        .verifying_key()
+        .to_encoded_point(false)
+        .as_bytes()
+        .to_vec();
+    Some(governance::Consortium {
+        members: vec![governance::MemberEntry {
+            address: first.address(),
+            encryption_key: public_key.into(),
+        }],
+        users: signers
+            .iter()
+            .map(|s| governance::UserEntry {
+                address: s.address(),
+                role: governance::UserRole::User,
+                api_key_hashes: Vec::new(),
+            })
+            .collect(),
+        ..Default::default()
+    })
 }
 
 /// `coco init`: creates a data directory holding the chain of a geth-style genesis file

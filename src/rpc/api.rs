@@ -82,7 +82,7 @@ pub trait EthApi {
     #[method(name = "getTransactionCount")]
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
     /// Code at a block.
-    #[method(name = "getCode")]
+    #[method(name = "getCode", with_extensions)]
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// A storage slot at a block.
     #[method(name = "getStorageAt")]

@@ -73,6 +73,21 @@ impl KeyRecord {
     }
 }
 
+/// The read role governance gives `address`: auditor, else member, else user; `None`
+/// for an account it does not know.
+pub fn governed_role(
+    governance: &crate::governance::GovernanceState,
+    address: &Address,
+) -> Option<Role> {
+    use crate::governance::UserRole;
+    match (governance.user_role(address), governance.is_member(address)) {
+        (Some(UserRole::Auditor), _) => Some(Role::Auditor),
+        (_, true) => Some(Role::Member),
+        (Some(UserRole::User), false) => Some(Role::User),
+        (None, false) => None,
+    }
+}
+
 /// Hash of a key, as stored.
 pub fn key_hash(key: &str) -> B256 {
     keccak256(key.as_bytes())
@@ -140,13 +155,18 @@ impl FileKeys {
     }
 }
 
+/// The governance tables as they are now (the chain's cache).
+pub type GovernanceSource = Arc<dyn Fn() -> Arc<crate::governance::GovernanceState> + Send + Sync>;
+
 /// Keys known to the node, by hash: the operator-issued ones (from the key file, when
-/// the ring has one) and those made at run time (the dev key, SIWE sessions). Shared
-/// between the RPC layer and `coco_login`.
+/// the ring has one), those made at run time (the dev key, SIWE sessions) and, on a
+/// consortium chain, those governance registered. Shared between the RPC layer and
+/// `coco_login`.
 #[derive(Default)]
 pub struct KeyRing {
     keys: RwLock<HashMap<B256, KeyRecord>>,
     file: Option<FileKeys>,
+    governance: Option<GovernanceSource>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -164,6 +184,7 @@ impl KeyRing {
         Self {
             keys: RwLock::new(records.into_iter().collect()),
             file: None,
+            governance: None,
         }
     }
 
@@ -177,7 +198,62 @@ impl KeyRing {
                 load,
                 state: Mutex::new((None, Arc::default())),
             }),
+            governance: None,
         }
+    }
+
+    /// Governs the ring (a consortium chain): API keys governance registered are
+    /// accepted with the role it gives their user; SIWE sessions hold only registered
+    /// accounts and take governance's role for them, checked on every call, so removing
+    /// a user ends its keys and sessions on its next request.
+    pub fn governed_by(mut self, governance: GovernanceSource) -> Self {
+        self.governance = Some(governance);
+        self
+    }
+
+    /// The read role governance gives `address`; `None` when the ring is not governed.
+    pub fn governed_role(&self, address: &Address) -> Option<Option<Role>> {
+        self.governance
+            .as_ref()
+            .map(|g| governed_role(&g(), address))
+    }
+
+    /// The SIWE domains governance sets (empty: none set, or not governed).
+    pub fn governed_siwe_domains(&self) -> Vec<String> {
+        self.governance
+            .as_ref()
+            .map(|g| g().siwe_domains().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// A run-time record as governance lets it stand now: a session keeps only if every
+    /// account it holds is still registered, with the role governance gives the first.
+    fn governed(&self, record: KeyRecord) -> Option<KeyRecord> {
+        let Some(governance) = &self.governance else {
+            return Some(record);
+        };
+        if !record.is_session() {
+            return Some(record);
+        }
+        let state = governance();
+        let first = record.addresses.first()?;
+        let role = governed_role(&state, first)?;
+        if record
+            .addresses
+            .iter()
+            .any(|a| governed_role(&state, a) != Some(role))
+        {
+            return None;
+        }
+        Some(KeyRecord { role, ..record })
+    }
+
+    /// The record of a key governance registered.
+    fn registered(&self, hash: &B256) -> Option<KeyRecord> {
+        let state = self.governance.as_ref()?();
+        let user = state.api_key_owner(hash)?;
+        let role = governed_role(&state, &user)?;
+        Some(KeyRecord::new(role, vec![user], "governance"))
     }
 
     /// Adds (or replaces) a run-time key, dropping expired sessions.
@@ -200,10 +276,13 @@ impl KeyRing {
         {
             let keys = self.keys.read();
             match keys.get(hash) {
-                Some(record) if !record.expired(now) => return Some(record.clone()),
+                Some(record) if !record.expired(now) => return self.governed(record.clone()),
                 Some(_) => {}
                 None => {
                     drop(keys);
+                    if let Some(record) = self.registered(hash) {
+                        return Some(record);
+                    }
                     return self.file.as_ref()?.current().get(hash).cloned();
                 }
             }
@@ -358,6 +437,19 @@ impl Caller {
     /// True when the caller may see a transaction from `from` to `to`.
     pub fn can_see_transaction(&self, from: &Address, to: Option<&Address>) -> bool {
         self.sees_everything() || self.holds(from) || to.is_some_and(|t| self.holds(t))
+    }
+
+    /// [`Caller::can_see_log`] with governance's rules: the logs of contracts it made
+    /// public are everyone's, and its own logs are also every member's.
+    pub fn sees_log(
+        &self,
+        tx_from: &Address,
+        log: &alloy::primitives::Log,
+        governance: &crate::governance::GovernanceState,
+    ) -> bool {
+        let public = governance.logs_public(&log.address)
+            || (log.address == crate::governance::GOVERNANCE && self.role == Some(Role::Member));
+        self.can_see_log(tx_from, log, public)
     }
 
     /// True when the caller may see a log emitted in a transaction sent by `tx_from`:

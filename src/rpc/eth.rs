@@ -469,6 +469,7 @@ impl EthRpc {
                 self.limits.logs_max_range
             )));
         }
+        let governance = self.chain.governance();
         let mut out = Vec::new();
         for n in from..=to {
             let block = self
@@ -492,7 +493,8 @@ impl EthRpc {
                 }
                 let sender = block.senders[i];
                 for log in convert::logs_at(&block, hash, i) {
-                    if filter.rpc_matches(&log) && caller.can_see_log(&sender, &log.inner, false) {
+                    if filter.rpc_matches(&log) && caller.sees_log(&sender, &log.inner, &governance)
+                    {
                         out.push(log);
                         if out.len() > self.limits.logs_max_results {
                             return Err(RpcError::Limit(format!(
@@ -576,6 +578,7 @@ pub(crate) fn visible_tx(caller: &Caller, block: &StoredBlock, index: usize) -> 
 /// A receipt with only the logs `caller` may see (and their bloom).
 fn receipt_for(
     caller: &Caller,
+    governance: &crate::governance::GovernanceState,
     block: &StoredBlock,
     hash: B256,
     index: usize,
@@ -590,7 +593,7 @@ fn receipt_for(
         inner
             .receipt
             .logs
-            .retain(|l| caller.can_see_log(&sender, &l.inner, false));
+            .retain(|l| caller.sees_log(&sender, &l.inner, governance));
         inner.logs_bloom = alloy::primitives::Bloom::ZERO;
         for log in &inner.receipt.logs {
             inner.logs_bloom.accrue_log(&log.inner);
@@ -732,10 +735,15 @@ impl EthApiServer for EthRpc {
         ))
     }
 
-    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+    fn code(&self, ext: &Extensions, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
         let Some(account) = self.account(address, block)? else {
             return Ok(Bytes::new());
         };
+        // Code governance made private reads as an account without code, except for
+        // those who see everything.
+        if self.chain.governance().code_private(&address) && !caller_of(ext).sees_everything() {
+            return Ok(Bytes::new());
+        }
         if account.code_hash == KECCAK256_EMPTY {
             return Ok(Bytes::new());
         }
@@ -864,6 +872,7 @@ impl EthApiServer for EthRpc {
             .map(|(block, index)| {
                 receipt_for(
                     &caller,
+                    &self.chain.governance(),
                     &block,
                     block.header.hash_slow(),
                     index,
@@ -914,9 +923,10 @@ impl EthApiServer for EthRpc {
         Ok(block.map(|b| {
             let hash = b.header.hash_slow();
             let blob_params = self.blob_params(b.header.timestamp);
+            let governance = self.chain.governance();
             (0..b.transactions.len())
                 .filter(|i| visible_tx(&caller, &b, *i))
-                .map(|i| receipt_for(&caller, &b, hash, i, blob_params))
+                .map(|i| receipt_for(&caller, &governance, &b, hash, i, blob_params))
                 .collect()
         }))
     }

@@ -81,6 +81,8 @@ impl Default for FilterLimits {
 #[derive(Debug)]
 struct Feed {
     table: FilterTable,
+    /// For the governance tables (public logs) when a block's logs are collected.
+    chain: Arc<Chain>,
     blocks: broadcast::Receiver<Arc<StoredBlock>>,
     pending: broadcast::Receiver<Arc<PoolTx>>,
     /// Number of the newest block applied.
@@ -132,7 +134,8 @@ impl Feed {
         // The receipts' blooms, not the header's: under the confidential policy the
         // header carries the bloom of public logs only.
         let bloom = crate::execution::receipts_bloom(&block.receipts);
-        self.table.on_block(hash, bloom, &logs);
+        self.table
+            .on_block(hash, bloom, &logs, &self.chain.governance());
     }
 }
 
@@ -228,6 +231,7 @@ impl FilterRpc {
     pub fn new(chain: Arc<Chain>, eth: EthRpc, limits: FilterLimits) -> Self {
         let feed = Arc::new(Mutex::new(Feed {
             table: FilterTable::new(limits),
+            chain: chain.clone(),
             blocks: chain.subscribe_blocks(),
             pending: chain.subscribe_pending(),
             last_block: chain.head().header.number,

@@ -209,7 +209,14 @@ impl LoginApiServer for LoginRpc {
             .domain
             .rsplit_once(':')
             .map_or(siwe.domain.as_str(), |(h, _)| h);
-        if !self.hosts.iter().any(|h| h == host) {
+        // Governance's domains when it set any, else the node's own hosts.
+        let governed = self.keys.governed_siwe_domains();
+        let allowed = if governed.is_empty() {
+            self.hosts.as_slice()
+        } else {
+            governed.as_slice()
+        };
+        if !allowed.iter().any(|h| h == host) {
             return Err(bad(format!("domain `{}` is not allowed", siwe.domain)).into());
         }
         if siwe.chain_id != self.chain_id {
@@ -229,6 +236,18 @@ impl LoginApiServer for LoginRpc {
         if siwe.not_before.is_some_and(|t| t > now) {
             return Err(bad("the message is not valid yet").into());
         }
+        // On a consortium chain only registered accounts sign in, with governance's role.
+        let role = match self.keys.governed_role(&siwe.address) {
+            None => Role::User,
+            Some(Some(role)) => role,
+            Some(None) => {
+                return Err(bad(format!(
+                    "{} is not a registered user of this network",
+                    siwe.address
+                ))
+                .into());
+            }
+        };
         // Last, so a refused message does not burn the nonce.
         if !self.take_nonce(&siwe.nonce) {
             return Err(bad("unknown, expired or already used nonce").into());
@@ -241,6 +260,14 @@ impl LoginApiServer for LoginRpc {
             .expires_at
             .unwrap_or(u64::MAX)
             .min(now.saturating_add(self.lifetime.as_secs()));
+        if let Some(hash) = caller.key
+            && caller.role != Some(role)
+            && self.keys.record(&hash).is_some_and(|r| r.is_session())
+        {
+            return Err(
+                bad("a session holds accounts of one role; sign in without its key").into(),
+            );
+        }
         if let Some(hash) = caller.key
             && self.keys.extend_session(&hash, siwe.address, expires_at)
         {
@@ -256,11 +283,7 @@ impl LoginApiServer for LoginRpc {
             key_hash(&key),
             KeyRecord {
                 expires_at: Some(expires_at),
-                ..KeyRecord::new(
-                    Role::User,
-                    vec![siwe.address],
-                    format!("session:{}", &key[5..13]),
-                )
+                ..KeyRecord::new(role, vec![siwe.address], format!("session:{}", &key[5..13]))
             },
         );
         Ok(json!({ "key": key, "addresses": [siwe.address] }))

@@ -137,14 +137,16 @@ impl EthPubSubApiServer for EthPubSub {
                 let Ok(sink) = pending.accept().await else {
                     return Ok(());
                 };
+                let chain = self.chain.clone();
                 forward(sink, &caller, blocks, "logs", |block: &Arc<StoredBlock>| {
+                    let governance = chain.governance();
                     matching_logs(block, &filter)
                         .iter()
                         .filter(|log| {
                             let sender = log
                                 .transaction_index
                                 .and_then(|i| block.senders.get(i as usize));
-                            sender.is_some_and(|s| caller.can_see_log(s, &log.inner, false))
+                            sender.is_some_and(|s| caller.sees_log(s, &log.inner, &governance))
                         })
                         .filter_map(raw)
                         .collect()

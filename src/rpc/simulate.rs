@@ -75,7 +75,7 @@ impl SimulateApiServer for SimulateRpc {
                 let blinding = chain.settings().blinding.as_ref();
                 let seal = |header: &mut Header| {
                     if let Some(blinder) = blinding {
-                        blinder.blind_header(header);
+                        blinder.blind_header(header, Default::default());
                     }
                 };
                 Ok(execution::simulate(

@@ -209,7 +209,13 @@ impl FilterTable {
 
     /// A new block: its hash, its logs bloom and (when a log filter exists) its logs,
     /// each with the sender of its transaction.
-    pub(super) fn on_block(&mut self, hash: B256, bloom: Bloom, logs: &[(Address, Log)]) {
+    pub(super) fn on_block(
+        &mut self,
+        hash: B256,
+        bloom: Bloom,
+        logs: &[(Address, Log)],
+        governance: &crate::governance::GovernanceState,
+    ) {
         let max = self.limits.max_items;
         let mut dropped = 0usize;
         for filter in self.filters.values_mut() {
@@ -218,7 +224,7 @@ impl FilterTable {
                 Collector::Blocks(hashes) => dropped += usize::from(push_capped(hashes, hash, max)),
                 Collector::Logs(criteria, found) if criteria.matches_bloom(bloom) => {
                     let visible = logs.iter().filter(|(sender, l)| {
-                        criteria.rpc_matches(l) && owner.can_see_log(sender, &l.inner, false)
+                        criteria.rpc_matches(l) && owner.sees_log(sender, &l.inner, governance)
                     });
                     for (_, log) in visible {
                         dropped += usize::from(push_capped(found, log.clone(), max));
@@ -314,8 +320,8 @@ mod tests {
             )
             .unwrap();
         let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
-        t.on_block(a, Bloom::ZERO, &[]);
-        t.on_block(b, Bloom::ZERO, &[]);
+        t.on_block(a, Bloom::ZERO, &[], &Default::default());
+        t.on_block(b, Bloom::ZERO, &[], &Default::default());
         assert_eq!(hashes(t.changes(id, now).unwrap()), vec![a, b]);
         assert!(hashes(t.changes(id, now).unwrap()).is_empty());
     }
@@ -408,7 +414,7 @@ mod tests {
             .unwrap();
         let all: Vec<B256> = (1..=5).map(B256::repeat_byte).collect();
         for h in &all {
-            t.on_block(*h, Bloom::ZERO, &[]);
+            t.on_block(*h, Bloom::ZERO, &[], &Default::default());
         }
         assert_eq!(hashes(t.changes(id, now).unwrap()), all[2..].to_vec());
     }
@@ -474,7 +480,12 @@ mod tests {
             ];
             let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
             let logs = logs.map(|l| (Address::ZERO, l));
-            t.on_block(B256::with_last_byte(block as u8), bloom, &logs);
+            t.on_block(
+                B256::with_last_byte(block as u8),
+                bloom,
+                &logs,
+                &Default::default(),
+            );
         }
         let got = t.changes(a, now).unwrap();
         let got = got.as_logs().unwrap();
@@ -517,7 +528,7 @@ mod tests {
             .chain((0..5).map(|_| (other, log(Address::repeat_byte(9), topic, 1))))
             .collect();
         let bloom = logs_bloom(logs.iter().map(|(_, l)| &l.inner));
-        t.on_block(B256::repeat_byte(1), bloom, &logs);
+        t.on_block(B256::repeat_byte(1), bloom, &logs, &Default::default());
         let got = t.changes(id, now).unwrap();
         assert_eq!(got.as_logs().unwrap().len(), 2);
         // Pending transactions of another sender are not collected either.
