@@ -226,8 +226,9 @@ impl KeyRing {
             .unwrap_or_default()
     }
 
-    /// A run-time record as governance lets it stand now: a session keeps only if every
-    /// account it holds is still registered, with the role governance gives the first.
+    /// A run-time record as governance lets it stand now: a session stands only while
+    /// every account it holds is registered, with the widest role governance gives one
+    /// of them (its holder signed in as each: auditor, else member, else user).
     fn governed(&self, record: KeyRecord) -> Option<KeyRecord> {
         let Some(governance) = &self.governance else {
             return Some(record);
@@ -236,16 +237,23 @@ impl KeyRing {
             return Some(record);
         }
         let state = governance();
-        let first = record.addresses.first()?;
-        let role = governed_role(&state, first)?;
-        if record
-            .addresses
-            .iter()
-            .any(|a| governed_role(&state, a) != Some(role))
-        {
-            return None;
+        let rank = |role: Role| match role {
+            Role::User => 0,
+            Role::Member => 1,
+            Role::Auditor => 2,
+            Role::Operator => 3,
+        };
+        let mut role = None;
+        for address in &record.addresses {
+            let this = governed_role(&state, address)?;
+            if role.is_none_or(|r| rank(this) > rank(r)) {
+                role = Some(this);
+            }
         }
-        Some(KeyRecord { role, ..record })
+        Some(KeyRecord {
+            role: role?,
+            ..record
+        })
     }
 
     /// The record of a key governance registered.

@@ -261,14 +261,6 @@ impl LoginApiServer for LoginRpc {
             .unwrap_or(u64::MAX)
             .min(now.saturating_add(self.lifetime.as_secs()));
         if let Some(hash) = caller.key
-            && caller.role != Some(role)
-            && self.keys.record(&hash).is_some_and(|r| r.is_session())
-        {
-            return Err(
-                bad("a session holds accounts of one role; sign in without its key").into(),
-            );
-        }
-        if let Some(hash) = caller.key
             && self.keys.extend_session(&hash, siwe.address, expires_at)
         {
             let addresses = self

@@ -504,8 +504,22 @@ async fn logging_in_with_an_issued_key_makes_a_new_session() {
     assert!(res["result"].is_string(), "{res}");
     // With the dev (operator) key: the same.
     let dev = dev_key(&f);
-    // An address outside the dev key's.
-    let c = PrivateKeySigner::random();
+    // An account governance does not know cannot sign in at all (a consortium chain).
+    let stranger = PrivateKeySigner::random();
+    let res = login(&f, Some(&dev), &stranger, "2099-01-01T00:00:00Z").await;
+    assert!(
+        error_message(&res).contains("not a registered user of this network"),
+        "{res}"
+    );
+    // A registered one gets a session of its own; the dev key is unchanged.
+    let c: PrivateKeySigner = DEV_KEYS[3].parse().unwrap();
+    let before = f.node.node().keys.records();
+    let dev_before = before
+        .iter()
+        .find(|(_, r)| r.label == "dev")
+        .unwrap()
+        .1
+        .clone();
     let res = login(&f, Some(&dev), &c, "2099-01-01T00:00:00Z").await;
     assert!(res["result"]["key"].is_string(), "{res}");
     let records = f.node.node().keys.records();
@@ -514,7 +528,7 @@ async fn logging_in_with_an_issued_key_makes_a_new_session() {
         .find(|(_, r)| r.label == "dev")
         .map(|(_, r)| r.clone())
         .unwrap();
-    assert!(!dev_record.addresses.contains(&c.address()));
+    assert_eq!(dev_record, dev_before);
     assert!(dev_record.expires_at.is_none());
     // With a session: the session grows.
     let res = login(&f, Some(session), &c, "2099-01-01T00:00:00Z").await;

@@ -382,7 +382,7 @@ async fn the_rule_is_fixed_in_the_genesis() {
     assert!(spec.evm().private_balances());
     assert_eq!(
         spec.genesis.config.extra_fields.get("coco"),
-        Some(&json!({"privateBalances": true}))
+        Some(&json!({"privateBalances": true, "governance": true}))
     );
     drop(f);
 

@@ -15,6 +15,7 @@ mod evm_privacy;
 mod foundry_extras;
 mod geth_methods;
 mod governance;
+mod governance_node;
 mod hardhat3;
 mod import;
 mod js_confidential;
