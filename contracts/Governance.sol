@@ -547,13 +547,27 @@ contract Governance is IGovernance {
 
     // ===================================================================== views
 
+    /// Views of governance's own records answer members and auditors only (see
+    /// IGovernance, "views"); `subject` is also answered about itself.
+    function _checkReader(address subject) private view {
+        address origin = tx.origin;
+        if (origin == address(0) || origin == subject) return;
+        if (_members.position[origin] != 0 || _role[origin] == uint256(Role.Auditor)) return;
+        revert NotAReader(origin);
+    }
+
+    modifier onlyReaders() {
+        _checkReader(address(0));
+        _;
+    }
+
     /// @inheritdoc IGovernance
-    function proposalCount() external view returns (uint256) {
+    function proposalCount() external view onlyReaders returns (uint256) {
         return _proposalCount;
     }
 
     /// @inheritdoc IGovernance
-    function proposal(uint256 id) external view returns (ProposalInfo memory info) {
+    function proposal(uint256 id) external view onlyReaders returns (ProposalInfo memory info) {
         Proposal storage p = _proposal(id);
         info = ProposalInfo({
             proposer: p.proposer,
@@ -569,12 +583,12 @@ contract Governance is IGovernance {
     }
 
     /// @inheritdoc IGovernance
-    function proposalActions(uint256 id) external view returns (Action[] memory) {
+    function proposalActions(uint256 id) external view onlyReaders returns (Action[] memory) {
         return _proposal(id).actions;
     }
 
     /// @inheritdoc IGovernance
-    function ballotOf(uint256 id, address member) external view returns (uint8) {
+    function ballotOf(uint256 id, address member) external view onlyReaders returns (uint8) {
         _proposal(id);
         return uint8(_ballots[id][member]);
     }
@@ -606,21 +620,23 @@ contract Governance is IGovernance {
 
     /// @inheritdoc IGovernance
     function roleOf(address account) external view returns (Role) {
+        _checkReader(account);
         return Role(_role[account]);
     }
 
     /// @inheritdoc IGovernance
-    function users() external view returns (address[] memory) {
+    function users() external view onlyReaders returns (address[] memory) {
         return _users.items;
     }
 
     /// @inheritdoc IGovernance
     function apiKeysOf(address user) external view returns (bytes32[] memory) {
+        _checkReader(user);
         return _userKeys[user];
     }
 
     /// @inheritdoc IGovernance
-    function apiKeyOwner(bytes32 keyHash) external view returns (address) {
+    function apiKeyOwner(bytes32 keyHash) external view onlyReaders returns (address) {
         return _keyOwner[keyHash];
     }
 
@@ -691,7 +707,7 @@ contract Governance is IGovernance {
     }
 
     /// @inheritdoc IGovernance
-    function pendingCode() external view returns (address source, bytes32 codeHash, uint256 proposalId) {
+    function pendingCode() external view onlyReaders returns (address source, bytes32 codeHash, uint256 proposalId) {
         return (_pendingCodeSource, _pendingCodeHash, _pendingCodeProposal);
     }
 }

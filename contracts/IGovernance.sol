@@ -164,6 +164,9 @@ interface IGovernance {
     error ApplyOutOfGas(uint256 id);
     /// An internal entry point called from outside.
     error OnlyGovernance();
+    /// A view of governance's own records (proposals, ballots, users, API keys) asked by
+    /// a transaction origin that is neither a member nor an auditor.
+    error NotAReader(address origin);
 
     error InvalidAddress(address account);
     error MemberExists(address member);
@@ -218,6 +221,14 @@ interface IGovernance {
     function expire(uint256 id) external;
 
     // ----------------------------------------------------------------- views
+    //
+    // Members, nodes, the constitution, SIWE domains and the public-log and private-code
+    // lists are public. Proposals, ballots, users and API keys answer only members and
+    // auditors, judged by `tx.origin` (in `eth_call`, the `from` the node pins to one of
+    // the caller's own addresses, so no contract in between can lend its standing);
+    // `roleOf` and `apiKeysOf` also answer an account about itself. Others get
+    // `NotAReader(origin)`. An origin of zero (an `eth_call` without `from` on an open
+    // node, where every caller reads everything anyway) is answered.
 
     function proposalCount() external view returns (uint256);
     function proposal(uint256 id) external view returns (ProposalInfo memory);

@@ -22,6 +22,7 @@ const SUITES: &[(&str, usize)] = &[
     ("governance/Proposals.t.sol:ProposalsTest", 20),
     ("governance/Genesis.t.sol:GenesisTest", 4),
     ("governance/Genesis.t.sol:OneMemberGenesisTest", 1),
+    ("governance/Views.t.sol:ViewsTest", 6),
 ];
 
 /// The forge project (`tests::ForgeProject`) with the governance tests.
@@ -36,7 +37,11 @@ impl GovernanceProject {
     /// runtime code (read by Base.sol's `placeGovernance`).
     fn forge_test(&self, code: &str) -> Command {
         let mut cmd = self.0.forge(&["test", "--json"]);
+        // Governance's private views judge the transaction's origin; the zero origin is
+        // answered (Views.t.sol sets origins with prank(sender, origin)).
         cmd.env("FOUNDRY_TEST", "governance")
+            .env("FOUNDRY_SENDER", "0x0000000000000000000000000000000000000000")
+            .env("FOUNDRY_TX_ORIGIN", "0x0000000000000000000000000000000000000000")
             .env("GOVERNANCE_CODE", code);
         cmd
     }

@@ -13,6 +13,9 @@ interface Vm {
     }
 
     function prank(address sender) external;
+    function prank(address sender, address origin) external;
+    function startPrank(address sender, address origin) external;
+    function stopPrank() external;
     function warp(uint256 timestamp) external;
     function expectRevert(bytes calldata revertData) external;
     function etch(address target, bytes calldata code) external;
