@@ -368,6 +368,35 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
         "the operator is no auditor"
     );
 
+    // Governance's own records: a user's eth_call is refused by the contract (its
+    // origin is the user's own address), a member's answered.
+    let users = IGovernance::usersCall {}.abi_encode();
+    let call = |key: String, from: &'static str| {
+        let node = &node;
+        let users = Bytes::from(users.clone());
+        async move {
+            call_as(
+                node,
+                Some(&key),
+                "eth_call",
+                json!([{"from": from, "to": GOVERNANCE, "data": users}, "latest"]),
+            )
+            .await
+        }
+    };
+    let res = call(carol_key.clone(), DEV_ADDRESSES[3]).await;
+    assert_eq!(res["error"]["code"], 3, "{res}");
+    let not_a_reader = IGovernance::NotAReader {
+        origin: DEV_ADDRESSES[3].parse().unwrap(),
+    };
+    assert_eq!(
+        res["error"]["data"],
+        json!(Bytes::from(alloy::sol_types::SolError::abi_encode(&not_a_reader))),
+        "{res}"
+    );
+    let res = call(dev.clone(), DEV_ADDRESSES[0]).await;
+    assert!(res["result"].is_string(), "a member reads the users: {res}");
+
     // The same tables after a restart (the block log replayed).
     let before = node.node().chain.governance();
     let node = node.restart(config).await;
