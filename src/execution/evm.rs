@@ -22,13 +22,13 @@ use alloy_evm::eth::{EthEvm, EthEvmContext};
 use alloy_evm::precompiles::PrecompilesMap;
 use alloy_evm::{Database, EthEvmFactory, EvmEnv, EvmFactory};
 use revm::Inspector;
-use revm::bytecode::opcode::{BALANCE, EXTCODEHASH};
+use revm::bytecode::opcode::{BALANCE, EXTCODECOPY, EXTCODEHASH};
 use revm::context::{BlockEnv, TxEnv};
 use revm::context_interface::DBErrorMarker;
 use revm::context_interface::result::{EVMError, HaltReason};
 use revm::inspector::NoOpInspector;
 use revm::interpreter::instructions::host;
-use revm::interpreter::interpreter_types::{InputsTr, StackTr};
+use revm::interpreter::interpreter_types::{InputsTr, MemoryTr, StackTr};
 use revm::interpreter::{
     Host, Instruction, InstructionContext, InstructionExecResult, InterpreterTypes,
 };
@@ -39,18 +39,30 @@ use revm::primitives::hardfork::SpecId;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChainEvm {
     private_balances: bool,
+    private_code: bool,
 }
 
 impl ChainEvm {
     /// Ethereum's EVM, unmodified (open and imported chains).
     pub const ETHEREUM: Self = Self {
         private_balances: false,
+        private_code: false,
     };
 
     /// Ethereum's EVM with the private-balance rule (confidential chains).
     pub const PRIVATE_BALANCES: Self = Self {
         private_balances: true,
+        private_code: false,
     };
+
+    /// This EVM with the private-code rule too (a governed confidential chain):
+    /// `EXTCODECOPY` of a contract governance made private copies zeros.
+    pub const fn with_private_code(self) -> Self {
+        Self {
+            private_code: true,
+            ..self
+        }
+    }
 
     /// Whether `BALANCE` and `EXTCODEHASH` hide code-less accounts.
     pub fn private_balances(&self) -> bool {
@@ -63,14 +75,19 @@ impl ChainEvm {
         evm: EthEvm<DB, I, PrecompilesMap>,
         inspect: bool,
     ) -> EthEvm<DB, I, PrecompilesMap> {
-        if !self.private_balances {
+        if !self.private_balances && !self.private_code {
             return evm;
         }
         let mut inner = evm.into_inner();
-        // Only the handlers change: the static gas of both opcodes stays in the gas table.
+        // Only the handlers change: the static gas of the opcodes stays in the gas table.
         let table = inner.instruction.instruction_table_mut();
-        table[BALANCE as usize] = Instruction::new(private_balance);
-        table[EXTCODEHASH as usize] = Instruction::new(private_extcodehash);
+        if self.private_balances {
+            table[BALANCE as usize] = Instruction::new(private_balance);
+            table[EXTCODEHASH as usize] = Instruction::new(private_extcodehash);
+        }
+        if self.private_code {
+            table[EXTCODECOPY as usize] = Instruction::new(private_extcodecopy);
+        }
         EthEvm::new(inner, inspect)
     }
 }
@@ -112,6 +129,47 @@ fn private_extcodehash<H: Host + ?Sized, IT: InterpreterTypes>(
     context: InstructionContext<'_, H, IT>,
 ) -> InstructionExecResult {
     hide_after(context, host::extcodehash)
+}
+
+/// `EXTCODECOPY`: revm's (its gas, memory expansion and access list), then zeros in the
+/// copied range when governance made the contract's code private. Whether it did is read
+/// from governance's storage through the journal (loading `0x…C0C0` and one slot warm),
+/// only when the copy is not empty and the code not the running contract's own.
+fn private_extcodecopy<H: Host + ?Sized, IT: InterpreterTypes>(
+    context: InstructionContext<'_, H, IT>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    // Stack, top first: address, memory offset, code offset, length.
+    let args = match interpreter.stack.data() {
+        [.., len, _, offset, address] => Some((
+            Address::from_word((*address).to_be_bytes().into()),
+            *offset,
+            *len,
+        )),
+        _ => None,
+    };
+    host::extcodecopy(InstructionContext {
+        interpreter: &mut *interpreter,
+        host: &mut *host,
+    })?;
+    let Some((address, offset, len)) = args else {
+        return Ok(());
+    };
+    if len.is_zero() || address == interpreter.input.target_address() {
+        return Ok(());
+    }
+    // The copy succeeded, so both fit in memory.
+    let (offset, len) = (
+        offset.saturating_to::<usize>(),
+        len.saturating_to::<usize>(),
+    );
+    host.load_account_info_skip_cold_load(super::system::GOVERNANCE, false, false)?;
+    let slot = super::system::private_code_slot(address);
+    let private = host.sload_skip_cold_load(super::system::GOVERNANCE, slot, false)?;
+    if !private.data.is_zero() {
+        interpreter.memory.set(offset, &vec![0u8; len]);
+    }
+    Ok(())
 }
 
 /// Runs `instruction` (which pops an address and pushes what it reads of it) and, if the

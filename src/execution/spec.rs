@@ -87,13 +87,14 @@ impl ChainSpec {
     pub fn new(genesis: Genesis) -> Self {
         let rules = CocoRules::of(&genesis);
         let private = rules.as_ref().map_or(true, |rules| rules.private_balances);
+        let governed = rules.is_ok_and(|rules| rules.governance);
         Self {
             config: genesis.config.clone(),
-            governed: rules.is_ok_and(|rules| rules.governance),
-            evm: if private {
-                ChainEvm::PRIVATE_BALANCES
-            } else {
-                ChainEvm::ETHEREUM
+            governed,
+            evm: match (private, governed) {
+                (true, true) => ChainEvm::PRIVATE_BALANCES.with_private_code(),
+                (true, false) => ChainEvm::PRIVATE_BALANCES,
+                (false, _) => ChainEvm::ETHEREUM,
             },
             genesis,
         }

@@ -22,6 +22,18 @@ pub const PENDING_CODE_HASH: u64 = 26;
 /// See [`PENDING_CODE_SOURCE`].
 pub const PENDING_CODE_PROPOSAL: u64 = 27;
 
+/// Slot of the 1-based positions in governance's set of contracts with private code
+/// (`contracts/Governance.sol`: the set at 22, positions at 23).
+const PRIVATE_CODE_POSITIONS: u64 = 23;
+
+/// The governance slot that is non-zero when `contract`'s code is private.
+pub(crate) fn private_code_slot(contract: Address) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[12..32].copy_from_slice(contract.as_slice());
+    preimage[32..].copy_from_slice(&U256::from(PRIVATE_CODE_POSITIONS).to_be_bytes::<32>());
+    U256::from_be_bytes(alloy::primitives::keccak256(preimage).0)
+}
+
 /// topic 0 of `IGovernance.Accepted(uint256 indexed id)`.
 const ACCEPTED: B256 = b256!("0x8803fc454569835e33f189a26b5ffa0e12e0bbe753c5ecde5d0fe8c8aafb7e0f");
 

@@ -40,8 +40,14 @@ impl GovernanceProject {
         // Governance's private views judge the transaction's origin; the zero origin is
         // answered (Views.t.sol sets origins with prank(sender, origin)).
         cmd.env("FOUNDRY_TEST", "governance")
-            .env("FOUNDRY_SENDER", "0x0000000000000000000000000000000000000000")
-            .env("FOUNDRY_TX_ORIGIN", "0x0000000000000000000000000000000000000000")
+            .env(
+                "FOUNDRY_SENDER",
+                "0x0000000000000000000000000000000000000000",
+            )
+            .env(
+                "FOUNDRY_TX_ORIGIN",
+                "0x0000000000000000000000000000000000000000",
+            )
             .env("GOVERNANCE_CODE", code);
         cmd
     }

@@ -353,6 +353,29 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
         }
     };
     assert_ne!(code(carol_key.clone()).await, json!("0x"));
+    // EVM code copying it (an eth_call running init code that EXTCODECOPYs 64 bytes).
+    let mut copier = vec![0x60, 0x40, 0x60, 0x00, 0x60, 0x00, 0x73];
+    copier.extend_from_slice(token.address().as_slice());
+    copier.extend_from_slice(&[0x3c, 0x60, 0x40, 0x60, 0x00, 0xf3]);
+    let copied = |key: String| {
+        let node = &node;
+        let copier = Bytes::from(copier.clone());
+        async move {
+            let res = call_as(
+                node,
+                Some(&key),
+                "eth_call",
+                json!([{"from": DEV_ADDRESSES[3], "data": copier}, "latest"]),
+            )
+            .await;
+            res["result"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{res}"))
+                .to_string()
+        }
+    };
+    let zeros = format!("0x{}", "0".repeat(128));
+    assert_ne!(copied(carol_key.clone()).await, zeros, "readable before");
     decide(
         &member,
         vec![action(
@@ -366,6 +389,11 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
         code(dev.clone()).await,
         json!("0x"),
         "the operator is no auditor"
+    );
+    assert_eq!(
+        copied(carol_key.clone()).await,
+        zeros,
+        "EXTCODECOPY copies zeros"
     );
 
     // Governance's own records: a user's eth_call is refused by the contract (its
@@ -391,7 +419,9 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
     };
     assert_eq!(
         res["error"]["data"],
-        json!(Bytes::from(alloy::sol_types::SolError::abi_encode(&not_a_reader))),
+        json!(Bytes::from(alloy::sol_types::SolError::abi_encode(
+            &not_a_reader
+        ))),
         "{res}"
     );
     let res = call(dev.clone(), DEV_ADDRESSES[0]).await;
