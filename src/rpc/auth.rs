@@ -442,9 +442,15 @@ impl Caller {
         self.sees_everything() || self.holds(address)
     }
 
-    /// True when the caller may see a transaction from `from` to `to`.
+    /// True when the caller may see a transaction from `from` to `to` (members also see
+    /// every transaction to governance: proposals and votes).
     pub fn can_see_transaction(&self, from: &Address, to: Option<&Address>) -> bool {
-        self.sees_everything() || self.holds(from) || to.is_some_and(|t| self.holds(t))
+        self.sees_everything()
+            || self.holds(from)
+            || to.is_some_and(|t| {
+                self.holds(t)
+                    || (*t == crate::governance::GOVERNANCE && self.role == Some(Role::Member))
+            })
     }
 
     /// [`Caller::can_see_log`] with governance's rules: the logs of contracts it made

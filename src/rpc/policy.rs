@@ -174,7 +174,13 @@ pub fn refusal(
         Rule::Public => true,
         Rule::Authenticated => caller.is_authenticated(),
         Rule::Signs => caller.is_authenticated() && !auditor,
-        Rule::Auditor => auditor,
+        // Governance's own storage is also its members' (they read its records anyway).
+        Rule::Auditor => {
+            auditor
+                || (caller.role == Some(super::auth::Role::Member)
+                    && matches!(method, "eth_getStorageAt" | "eth_getProof")
+                    && matches!(first_param(params), FirstParam::Address(a) if a == crate::governance::GOVERNANCE))
+        }
         Rule::Operator => caller.is_operator(),
         Rule::OwnAddress => {
             auditor

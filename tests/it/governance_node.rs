@@ -427,6 +427,39 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
     let res = call(dev.clone(), DEV_ADDRESSES[0]).await;
     assert!(res["result"].is_string(), "a member reads the users: {res}");
 
+    // Governance's storage: its members' too, not its users'.
+    let account0: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
+    let member_session = siwe_login(&node, &account0).await["result"]["key"]
+        .as_str()
+        .expect("a member's session")
+        .to_string();
+    let members_slot = json!([GOVERNANCE, "0x7", "latest"]);
+    let res = call_as(
+        &node,
+        Some(&member_session),
+        "eth_getStorageAt",
+        members_slot.clone(),
+    )
+    .await;
+    assert_eq!(
+        res["result"],
+        json!(format!("0x{:064x}", 1)),
+        "one member: {res}"
+    );
+    let res = call_as(&node, Some(&carol_key), "eth_getStorageAt", members_slot).await;
+    assert_eq!(res["error"]["code"], -32030, "{res}");
+    let res = call_as(
+        &node,
+        Some(&member_session),
+        "eth_getStorageAt",
+        json!([token.address(), "0x0", "latest"]),
+    )
+    .await;
+    assert_eq!(
+        res["error"]["code"], -32030,
+        "other contracts' storage stays auditors': {res}"
+    );
+
     // The same tables after a restart (the block log replayed).
     let before = node.node().chain.governance();
     let node = node.restart(config).await;
