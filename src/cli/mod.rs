@@ -101,8 +101,14 @@ pub fn run_keys(command: KeysCommand) -> Result<String, crate::node::NodeError> 
                 }
             };
             let key = crate::node::add_key(&data_dir, KeyRecord::new(role, addresses, label))?;
+            let note = if crate::node::is_consortium(&data_dir)? {
+                "\n(a consortium chain: `coco node` ignores this file — register keys by \
+                 governance, `coco gov add-key`; only `coco dev` honours it)"
+            } else {
+                ""
+            };
             Ok(format!(
-                "{key}\n(shown once; the node stores only its hash; a running node accepts it at once)"
+                "{key}\n(shown once; the node stores only its hash; a running node accepts it at once){note}"
             ))
         }
         KeysCommand::List { data_dir } => {
@@ -275,6 +281,26 @@ pub fn banner(node: &Node, ephemeral: bool) -> String {
         let _ = writeln!(
             out,
             "Read policy:     confidential (callers see only their own accounts, transactions and logs)"
+        );
+    }
+    let governance = node.chain.governance();
+    if governance.is_present() {
+        let enforced = if node.chain.spec().is_consortium() {
+            "enforced: only members and users transact, keys and logins are governance's"
+        } else {
+            "not enforced (open chain; start a new chain with --confidential)"
+        };
+        let _ = writeln!(
+            out,
+            "Governance:      {} at {} ({} member(s), {} user(s)), {enforced}",
+            if governance.members().len() == 1 {
+                "a consortium of one"
+            } else {
+                "a consortium"
+            },
+            crate::governance::GOVERNANCE,
+            governance.members().len(),
+            governance.users().len(),
         );
     }
     if let Some(key) = &node.dev_key {

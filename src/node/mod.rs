@@ -546,6 +546,19 @@ pub fn init_chain(data_dir: &Path, genesis_text: &str) -> Result<B256, NodeError
     }
 }
 
+/// True when the chain in `data_dir` is a consortium chain (false when there is none yet).
+pub fn is_consortium(data_dir: &Path) -> Result<bool, NodeError> {
+    if !data_dir.join("genesis.sealed").exists() {
+        return Ok(false);
+    }
+    let secrets = keys::Secrets::load_or_create(data_dir)?;
+    let genesis = keys::load_or_create_genesis(data_dir, &secrets, || Err(no_chain(data_dir)))?;
+    Ok(genesis
+        .config
+        .extra_fields
+        .contains_key(governance::genesis::CONSORTIUM))
+}
+
 /// Marks block `number` of the chain in `data_dir` safe and finalized (what the
 /// `safe` and `finalized` block tags name from the next start on).
 pub fn set_finalized(data_dir: &Path, number: u64) -> Result<(), NodeError> {
