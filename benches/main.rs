@@ -3,7 +3,11 @@
 //! - `pipeline`: the in-process limit — pre-signed ERC-20 transfers decoded, sender
 //!   recovered, validated, pooled, executed, committed (fsynced, then encrypted into the
 //!   tables by the store's applier thread, which the timings wait for) in blocks,
-//!   with no RPC in between (300M-gas blocks: each iteration's 2,000 transfers fit one).
+//!   with no RPC in between (300M-gas blocks: each iteration's 2,000 transfers fit one);
+//! - `governance`: what admission by governance costs a consortium chain — the check
+//!   alone (a lookup in the cached tables, 10,000 registered users) and validating and
+//!   pooling 2,000 transfers with and without it; re-reading the tables after a block
+//!   that changed them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,7 +80,16 @@ fn sign(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, gas: u6
     TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
 }
 
+/// Registered users beyond the senders in the permissioned setup.
+const EXTRA_USERS: usize = 10_000;
+
 fn setup() -> Setup {
+    setup_with(false)
+}
+
+/// The pipeline's chain; `permissioned`: a consortium chain (account 0 the member, the
+/// senders and [`EXTRA_USERS`] more registered users) that admits by governance.
+fn setup_with(permissioned: bool) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let signers = dev_signers(DEV_MNEMONIC, SENDERS as u32).expect("signers");
     let mut g = genesis::parse_genesis(genesis::DEV_GENESIS).expect("dev genesis");
@@ -92,6 +105,28 @@ fn setup() -> Setup {
         signers.iter().map(|s| s.address()),
         U256::from(10u64).pow(U256::from(24)),
     );
+    if permissioned {
+        use coco::governance::{Consortium, MemberEntry, UserEntry, UserRole};
+        let users = signers.iter().map(|s| s.address()).chain(
+            (1..=EXTRA_USERS).map(|i| Address::left_padding_from(&(i as u64).to_be_bytes())),
+        );
+        let consortium = Consortium {
+            members: vec![MemberEntry {
+                address: signers[0].address(),
+                encryption_key: Bytes::from_static(&[4; 65]),
+            }],
+            users: users
+                .map(|address| UserEntry {
+                    address,
+                    role: UserRole::User,
+                    api_key_hashes: Vec::new(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        consortium.write(&mut g);
+        coco::governance::genesis::place(&mut g).expect("a valid consortium");
+    }
     let store = Store::open(
         &StoreConfig {
             dir: dir.path().to_path_buf(),
@@ -108,7 +143,7 @@ fn setup() -> Setup {
         mining: Mining::Manual,
         pool: PoolLimits::default(),
         blinding: None,
-        permissioned: false,
+        permissioned,
     };
     let chain = Arc::new(Chain::open(Arc::new(store), ChainSpec::new(g), settings).expect("chain"));
 
@@ -333,5 +368,47 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, seal, pipeline);
+/// Admission by governance: the check alone, and validating and pooling with and
+/// without it (see the module header).
+fn governance(c: &mut Criterion) {
+    let mut open = setup_with(false);
+    let mut governed = setup_with(true);
+    let mut group = c.benchmark_group("governance");
+    group.sample_size(10);
+    let tables = governed.chain.governance();
+    let user = governed.signers[7].address();
+    let stranger = Address::repeat_byte(0x5a);
+    assert!(tables.admits(&user).is_ok() && tables.admits(&stranger).is_err());
+    group.bench_function("admits_user", |b| b.iter(|| tables.admits(&user)));
+    group.bench_function("refuses_stranger", |b| b.iter(|| tables.admits(&stranger)));
+    group.bench_function(format!("reload_{EXTRA_USERS}_users"), |b| {
+        let store = governed.chain.store().clone();
+        let head = governed.chain.head().header.number;
+        b.iter(|| coco::governance::GovernanceState::at(store.as_ref(), head).expect("tables"))
+    });
+    group.throughput(Throughput::Elements(BLOCK as u64));
+    for (name, setup) in [
+        ("validate_pool_open", &mut open),
+        ("validate_pool_permissioned", &mut governed),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let txs: Vec<_> = setup.transfers(BLOCK).iter().map(decode_recover).collect();
+                    let start = Instant::now();
+                    for tx in txs {
+                        setup.chain.submit(tx).expect("valid transfer");
+                    }
+                    total += start.elapsed();
+                    assert_eq!(setup.mine_all(), BLOCK);
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, seal, pipeline, governance);
 criterion_main!(benches);
