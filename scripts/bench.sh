@@ -10,6 +10,8 @@
 #            automine does not complete — anvil --no-mining + evm_mine every MINE_MS
 #   bt50     coco `dev --block-time MINE_MS`          vs anvil --no-mining + evm_mine
 #            every MINE_MS (the generator's --mine-interval-ms)
+#   consortium-b50  coco `dev --confidential` (a consortium of one admitting by
+#            governance) under the bt50 load, batch 50, against coco's own bt50
 # each with JSON-RPC batches of 1 (N1 transfers) and 50 (N transfers); then open-loop
 # latency at half of each node's own bt50/batch-50 median peak, and instant mining
 # one transaction at a time (batch 1, concurrency 1, --wait-receipt: each sent once
@@ -86,6 +88,10 @@ start_node() {
     case "$impl/$mode" in
       coco/instant) "$COCO" dev --port "$port" --ephemeral >>"$OUT/node.log" 2>&1 & ;;
       coco/bt) "$COCO" dev --port "$port" --ephemeral --block-time "$MINE_MS" >>"$OUT/node.log" 2>&1 & ;;
+      # A consortium of one enforcing governance (the senders are its users) under the
+      # confidential policy; the load generator reads with the printed operator key.
+      coco/consortium) "$COCO" dev --port "$port" --ephemeral --block-time "$MINE_MS" --confidential \
+          --accounts "$((SENDERS + 1))" >"$OUT/consortium-node.log" 2>&1 & ;;
       anvil/automine) "$ANVIL" --port "$port" --quiet >>"$OUT/node.log" 2>&1 & ;;
       anvil/nomine) "$ANVIL" --port "$port" --quiet --no-mining >>"$OUT/node.log" 2>&1 & ;;
       *) echo "unknown node $impl/$mode" >&2; exit 1 ;;
@@ -97,6 +103,9 @@ start_node() {
       kill -0 "$NODE_PID" 2>/dev/null || break
       if curl -sf -m 1 -H 'content-type: application/json' \
         -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$NODE_URL" >/dev/null; then
+        if [[ "$mode" == consortium ]]; then
+          NODE_URL="$NODE_URL/$(grep -o 'coco_[0-9a-f]\{64\}' "$OUT/consortium-node.log" | head -1)"
+        fi
         return 0
       fi
       sleep 0.1
@@ -213,6 +222,12 @@ for round in $(seq 1 "$RUNS"); do
   run_pair bt-b50 "$round" "$N" 50 "$CONC"
 done
 
+# Admission by governance and the confidential policy: the same bt/batch-50 load
+# against a consortium of one (coco only; compared with coco's own bt-b50).
+for round in $(seq 1 "$RUNS"); do
+  run_one coco consortium consortium-b50 "$round" "$N" 50 "$CONC" || true
+done
+
 # Open-loop latency at about half of each node's own peak (bt, batch 50).
 half() { jq -n --argjson t "$(median "$1" bt-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000; }
 COCO_HALF="$(half coco)"
@@ -244,6 +259,11 @@ done
       "| \($config) | \(f($ct; 1)) | \(f($at; 1)) | \(if $ct and $at then f($ct / $at; 100) + "x" else "—" end) | \(f($cp50; 100)) / \(f($cp99; 100)) | \(f($ap50; 100)) / \(f($ap99; 100)) | \(f($crss; 1)) | \(f($arss; 1)) | \(f($cpu; 100)) | \($cf) / \($af) | \($mode) |"'
   done
   echo
+  jq -rn --argjson g "$(median coco consortium-b50 tps)" --argjson o "$(median coco bt-b50 tps)" \
+    --argjson p50 "$(median coco consortium-b50 p50_ms)" --argjson f "$(failures coco consortium-b50)" '
+    if $g and $o then
+      "consortium (bt, batch 50; governed admission, confidential policy): \($g | floor) tx/s = \(($g / $o * 100 | round) / 100) of the open bt-b50, p50 \($p50) ms, failures \($f)"
+    else "consortium: no run without failures (failures \($f))" end'
   if [[ -n "$PIPELINE" ]]; then
     BEST="$(median coco bt-b50 tps)"
     echo "in-process limit (cargo bench --bench coco -- pipeline): $PIPELINE tx/s"

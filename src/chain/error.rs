@@ -176,6 +176,15 @@ pub enum ChainError {
     /// The governance contract's tables could not be read.
     #[error("cannot read the governance state: {0}")]
     Governance(String),
+    /// A block from elsewhere carries a transaction whose sender governance does not
+    /// admit (a block is built with the tables of its parent).
+    #[error("block {number} includes a transaction from {sender}, whom governance does not admit")]
+    NotAdmitted {
+        /// The block's number.
+        number: u64,
+        /// The sender.
+        sender: alloy::primitives::Address,
+    },
     /// An imported block was refused.
     #[error(transparent)]
     Import(#[from] crate::execution::ImportError),

@@ -648,6 +648,24 @@ impl Chain {
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
         let head = self.head();
+        if self.settings.permissioned {
+            // The same check as when building: every sender admitted by the tables of
+            // the block's parent (a block ends after one that changed them).
+            for tx in &block.body.transactions {
+                let sender = tx.recover_signer().map_err(|_| {
+                    ChainError::Execution(format!(
+                        "block {}: invalid signature",
+                        block.header.number
+                    ))
+                })?;
+                if self.admits(&sender).is_err() {
+                    return Err(ChainError::NotAdmitted {
+                        number: block.header.number,
+                        sender,
+                    });
+                }
+            }
+        }
         let commit = crate::execution::execute_block(
             self.store.as_ref(),
             &self.store.merkle(),

@@ -614,3 +614,109 @@ fn deployer(code: &[u8]) -> Vec<u8> {
     init.resize(14, 0x00);
     init
 }
+
+/// A chain of `genesis` in a temporary directory, admitting by governance or not.
+fn bare_chain(
+    genesis: alloy::genesis::Genesis,
+    permissioned: bool,
+) -> (coco::chain::Chain, tempfile::TempDir) {
+    use coco::chain::{Chain, ChainSettings, ChainSpec, Mining, PoolLimits};
+    use coco::state::{Store, StoreConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &StoreConfig {
+            dir: dir.path().to_path_buf(),
+            cache_bytes: 8 << 20,
+            fsync: false,
+            block_cache: 16,
+        },
+        &coco_enclave::LedgerSecret::generate(1),
+        b"test-node",
+    )
+    .unwrap();
+    let settings = ChainSettings {
+        beneficiary: Address::ZERO,
+        mining: Mining::Manual,
+        pool: PoolLimits::default(),
+        blinding: None,
+        permissioned,
+    };
+    let chain = Chain::open(
+        std::sync::Arc::new(store),
+        ChainSpec::new(genesis),
+        settings,
+    )
+    .unwrap();
+    (chain, dir)
+}
+
+#[tokio::test]
+async fn a_block_with_a_sender_governance_does_not_admit_is_refused() {
+    use coco::chain::genesis::{DEV_GENESIS, fund, parse_genesis};
+    use coco::governance::{Consortium, MemberEntry};
+    let member: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
+    let stranger = PrivateKeySigner::random();
+    let mut g = parse_genesis(DEV_GENESIS).unwrap();
+    g.timestamp = coco::chain::now();
+    fund(
+        &mut g,
+        [member.address(), stranger.address()],
+        U256::from(10u64).pow(U256::from(20u64)),
+    );
+    Consortium {
+        members: vec![MemberEntry {
+            address: member.address(),
+            encryption_key: Bytes::from_static(&[4; 65]),
+        }],
+        ..Default::default()
+    }
+    .write(&mut g);
+    coco::governance::genesis::place(&mut g).unwrap();
+    // A builder that does not check (a faulty or hostile leader) and one that does.
+    let (builder, _a) = bare_chain(g.clone(), false);
+    let (follower, _b) = bare_chain(g, true);
+    let sign = |signer: &PrivateKeySigner, nonce: u64| {
+        let tx = alloy::consensus::TxEip1559 {
+            chain_id: 31337,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 20_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
+            value: U256::from(1),
+            ..Default::default()
+        };
+        use alloy::consensus::SignableTransaction;
+        use alloy::network::TxSignerSync;
+        let mut tx = tx;
+        let signature = signer.sign_transaction_sync(&mut tx).unwrap();
+        TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+    };
+    let block_of = |chain: &coco::chain::Chain| {
+        let stored = chain.mine(usize::MAX, false).unwrap().unwrap();
+        alloy::consensus::Block {
+            header: stored.header.clone(),
+            body: alloy::consensus::BlockBody {
+                transactions: stored.transactions.clone(),
+                ommers: vec![],
+                withdrawals: Some(stored.withdrawals.clone().into()),
+            },
+        }
+    };
+    // The follower's pool refuses the stranger; the builder's takes it.
+    let raw = sign(&stranger, 0);
+    assert!(matches!(
+        follower.submit_raw(&raw),
+        Err(coco::chain::TxError::NotPermitted(_))
+    ));
+    builder.submit_raw(&sign(&member, 0)).unwrap();
+    follower
+        .import(block_of(&builder))
+        .expect("a member's block imports");
+    builder.submit_raw(&raw).unwrap();
+    let err = follower.import(block_of(&builder)).unwrap_err();
+    assert!(
+        matches!(err, coco::chain::ChainError::NotAdmitted { sender, .. } if sender == stranger.address()),
+        "{err}"
+    );
+}
