@@ -190,6 +190,13 @@ impl Chain {
         let state = Arc::new(
             GovernanceState::at(self.store.as_ref(), head).map_err(ChainError::Governance)?,
         );
+        tracing::info!(
+            block = head,
+            members = state.members().len(),
+            users = state.users().len(),
+            nodes = state.nodes().len(),
+            "governance changed"
+        );
         *self.governance.write() = state.clone();
         if self.settings.permissioned {
             for hash in self.pool.lock().retain_senders(|a| state.admits(a).is_ok()) {
