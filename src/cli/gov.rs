@@ -222,7 +222,7 @@ pub enum GovError {
     #[error("{0} (give --api-key, or the member's key — --private-key or --keystore — to sign in)")]
     NotAuthorized(String),
     /// The SIWE login was refused.
-    #[error("SIWE login refused: {0}")]
+    #[error("SIWE sign-in failed: {0}")]
     Login(String),
     /// A write needs a key.
     #[error(
@@ -359,20 +359,17 @@ impl Gov {
     async fn batch<T: serde::de::DeserializeOwned>(
         &mut self,
         calls: &[(&str, Value)],
-    ) -> Result<Vec<Option<T>>, RpcClientError> {
+    ) -> Result<Vec<Option<T>>, GovError> {
         let mut out = Vec::with_capacity(calls.len());
         for chunk in calls.chunks(BATCH) {
             let answers = match self.rpc.batch(chunk).await {
                 Err(e)
                     if is_unauthorized(&e) && self.signer.is_some() && self.session.is_none() =>
                 {
-                    if let Err(login) = self.login().await {
-                        tracing::debug!(error = %login, "SIWE login failed");
-                        return Err(e);
-                    }
-                    self.rpc.batch(chunk).await?
+                    self.login().await?;
+                    self.rpc.batch(chunk).await.map_err(node_error)?
                 }
-                answers => answers?,
+                answers => answers.map_err(node_error)?,
             };
             out.extend(answers);
         }
@@ -385,7 +382,7 @@ impl Gov {
         method: &str,
         params: Value,
     ) -> Result<Option<T>, GovError> {
-        let mut answers = self.batch(&[(method, params)]).await.map_err(node_error)?;
+        let mut answers = self.batch(&[(method, params)]).await?;
         Ok(answers.pop().flatten())
     }
 
@@ -482,7 +479,7 @@ impl Gov {
             .map(|c| json!([self.request(&c.abi_encode()), "latest"]))
             .collect();
         let batch: Vec<(&str, Value)> = requests.into_iter().map(|r| ("eth_call", r)).collect();
-        let answers: Vec<Option<Bytes>> = self.batch(&batch).await.map_err(node_error)?;
+        let answers: Vec<Option<Bytes>> = self.batch(&batch).await?;
         answers
             .into_iter()
             .map(|output| {
@@ -612,7 +609,7 @@ impl Gov {
         } else {
             let info = self.view(IGovernance::proposalCall { id }).await?;
             println!(
-                "  needs {} yes votes (it has none: proposing is not voting); vote with `coco gov vote {id} yes`",
+                "  open: {} yes vote(s) needed, none yet (proposing is not voting); vote with `coco gov vote {id} yes`",
                 info.required
             );
         }
@@ -711,7 +708,7 @@ impl Gov {
         println!("  expires:   {}", rfc3339(info.expiresAt));
         println!("  epoch:     {}", info.epoch);
         println!(
-            "  votes:     {} yes, {} no; {} yes needed (threshold {} bps of {} members)",
+            "  votes:     {} yes, {} no; {} yes needed (threshold {} bps of {} member(s))",
             info.yes,
             info.no,
             info.required,
@@ -831,7 +828,7 @@ fn node_error(e: RpcClientError) -> GovError {
         }
         RpcClientError::Node { method, error } => GovError::Node {
             method,
-            message: error.message,
+            message: error.message.clone(),
             code: error.code,
         },
         e => GovError::Rpc(e),

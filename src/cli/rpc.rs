@@ -20,7 +20,7 @@ pub enum RpcClientError {
         /// The JSON-RPC method.
         method: String,
         /// The node's error object.
-        error: ErrorObject,
+        error: Box<ErrorObject>,
     },
     /// The answer did not have the expected shape.
     #[error("{method}: {message}")]
@@ -178,11 +178,14 @@ impl Rpc {
         if let Some(key) = &self.api_key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
+        // Without the URL in the error: it may carry an API key (`http://host/<key>`).
         let response = request
             .header("content-type", "application/json")
             .send()
-            .await?;
-        Ok(response.bytes().await?.to_vec())
+            .await
+            .map_err(|e| e.without_url())?;
+        let body = response.bytes().await.map_err(|e| e.without_url())?;
+        Ok(body.to_vec())
     }
 
     /// Calls in one batch; each answer decoded as `T` in order (`None`: a null result).
@@ -216,7 +219,7 @@ impl Rpc {
             if let [Reply { error: Some(e), .. }] = replies.as_slice() {
                 return Err(RpcClientError::Node {
                     method: method.into(),
-                    error: ErrorObject::from_value(e.clone()),
+                    error: Box::new(ErrorObject::from_value(e.clone())),
                 });
             }
             let message = format!("{} answers to {} calls", replies.len(), calls.len());
@@ -226,7 +229,7 @@ impl Rpc {
             .map(|(r, (method, _))| match r.error {
                 Some(e) => Err(RpcClientError::Node {
                     method: method.to_string(),
-                    error: ErrorObject::from_value(e),
+                    error: Box::new(ErrorObject::from_value(e)),
                 }),
                 None => Ok(r.result),
             })

@@ -132,7 +132,7 @@ pub(crate) trait Slots {
         Ok(self
             .list(U256::from(base))?
             .into_iter()
-            .map(|w| Address::from_word(w))
+            .map(Address::from_word)
             .collect())
     }
 

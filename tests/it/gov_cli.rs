@@ -161,6 +161,11 @@ async fn governance_from_the_command_line_and_cast() {
         user_transfer(url, &user_key, 0).await,
         "sender not permitted: not a registered user of this network",
     );
+    refused(
+        "an unregistered reader",
+        gov(url, &user_key, &["list"]).await,
+        "SIWE sign-in failed: login refused: ",
+    );
     let out = ok(
         "propose add-user",
         gov(url, k0, &["propose", "add-user", &user_address, "--vote"]).await,
