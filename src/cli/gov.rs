@@ -41,6 +41,15 @@ pub mod action;
 
 pub use action::{ActionArg, RoleArg};
 
+/// Prints a line to standard output; a closed pipe (`coco gov list | head -1`) ends
+/// the output, not the command.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Gas added to `eth_estimateGas`'s answer, in percent.
 const GAS_MARGIN_PERCENT: u64 = 25;
 /// Priority fee when the node does not answer `eth_maxPriorityFeePerGas` (1 gwei).
@@ -247,14 +256,14 @@ pub async fn run(args: GovArgs) -> Result<(), GovError> {
             let receipt = gov
                 .send(IGovernance::withdrawCall { id }.abi_encode())
                 .await?;
-            println!("proposal {id} withdrawn ({})", receipt.summary());
+            say!("proposal {id} withdrawn ({})", receipt.summary());
             Ok(())
         }
         GovCommand::Expire { id } => {
             let receipt = gov
                 .send(IGovernance::expireCall { id }.abi_encode())
                 .await?;
-            println!("proposal {id} expired ({})", receipt.summary());
+            say!("proposal {id} expired ({})", receipt.summary());
             Ok(())
         }
         GovCommand::List => gov.list().await,
@@ -265,7 +274,7 @@ pub async fn run(args: GovArgs) -> Result<(), GovError> {
         GovCommand::Login => {
             gov.login().await?;
             match &gov.session {
-                Some(key) => println!("{key}"),
+                Some(key) => say!("{key}"),
                 None => return Err(GovError::Login("the node gave no key".into())),
             }
             eprintln!("(a session key: it lasts at most an hour, or the node's session lifetime)");
@@ -559,9 +568,9 @@ impl Gov {
         if receipt.status == Some(U64::from(1)) {
             return Ok(receipt);
         }
-        // Replay it on its block's parent state for the reason.
+        // Replay it on its block (whose state it did not change) for the reason.
         let block = receipt.block();
-        let at = U64::from(block.saturating_sub(1));
+        let at = U64::from(block);
         let reason = match self.call::<Bytes>("eth_call", json!([request, at])).await {
             Err(GovError::Refused(reason)) => reason,
             Err(e) => format!("the replay failed: {e}"),
@@ -597,8 +606,8 @@ impl Gov {
                 GovError::Usage(format!("{}: no ProposalCreated event", receipt.summary()))
             })?;
         let id = created.id;
-        println!("proposal {id} created: {rendered}");
-        println!(
+        say!("proposal {id} created: {rendered}");
+        say!(
             "  by {} in {}; open until {}",
             created.proposer,
             receipt.summary(),
@@ -608,7 +617,7 @@ impl Gov {
             self.vote(id, true).await?;
         } else {
             let info = self.view(IGovernance::proposalCall { id }).await?;
-            println!(
+            say!(
                 "  open: {} yes vote(s) needed, none yet (proposing is not voting); vote with `coco gov vote {id} yes`",
                 info.required
             );
@@ -621,24 +630,24 @@ impl Gov {
             .send(IGovernance::voteCall { id, support }.abi_encode())
             .await?;
         let ballot = if support { "yes" } else { "no" };
-        println!("voted {ballot} on proposal {id} ({})", receipt.summary());
+        say!("voted {ballot} on proposal {id} ({})", receipt.summary());
         for log in receipt.governance_logs() {
             if IGovernance::Voted::decode_log(log).is_err() {
-                println!("  {}", render_event(log));
+                say!("  {}", render_event(log));
             }
         }
         if let Some(failed) = receipt.event::<IGovernance::Failed>() {
-            println!(
+            say!(
                 "proposal {id} failed: nothing was applied ({})",
                 decode_revert(&failed.reason)
             );
         } else if receipt.event::<IGovernance::Accepted>().is_some() {
-            println!("proposal {id} accepted: its actions are applied");
+            say!("proposal {id} accepted: its actions are applied");
         } else if receipt.event::<IGovernance::Rejected>().is_some() {
-            println!("proposal {id} rejected");
+            say!("proposal {id} rejected");
         } else {
             let info = self.view(IGovernance::proposalCall { id }).await?;
-            println!(
+            say!(
                 "proposal {id} is {}: {} yes, {} no, {} yes needed",
                 state_name(info.state),
                 info.yes,
@@ -655,8 +664,8 @@ impl Gov {
         let id = self
             .propose(&ActionArg::AddApiKey { user, hash }, vote)
             .await?;
-        println!("API key for {user} (shown once; it works once proposal {id} is accepted):");
-        println!("{key}");
+        say!("API key for {user} (shown once; it works once proposal {id} is accepted):");
+        say!("{key}");
         Ok(())
     }
 
@@ -665,19 +674,24 @@ impl Gov {
         let count =
             u64::try_from(count).map_err(|_| GovError::Usage("too many proposals".into()))?;
         if count == 0 {
-            println!("no proposals");
+            say!("no proposals");
             return Ok(());
         }
         let calls = (1..=count)
             .map(|id| IGovernance::proposalCall { id: U256::from(id) })
             .collect();
         let infos = self.views(calls).await?;
-        println!(
+        say!(
             "{:>4}  {:<9}  {:<42}  {:>3}  {:>3}  {:>8}  expires",
-            "id", "state", "proposer", "yes", "no", "required"
+            "id",
+            "state",
+            "proposer",
+            "yes",
+            "no",
+            "required"
         );
         for (id, info) in (1..).zip(infos) {
-            println!(
+            say!(
                 "{id:>4}  {:<9}  {:<42}  {:>3}  {:>3}  {:>8}  {}",
                 state_name(info.state),
                 info.proposer.to_string(),
@@ -702,12 +716,12 @@ impl Gov {
                     .collect(),
             )
             .await?;
-        println!("proposal {id}: {}", state_name(info.state));
-        println!("  proposer:  {}", info.proposer);
-        println!("  created:   {}", rfc3339(info.createdAt));
-        println!("  expires:   {}", rfc3339(info.expiresAt));
-        println!("  epoch:     {}", info.epoch);
-        println!(
+        say!("proposal {id}: {}", state_name(info.state));
+        say!("  proposer:  {}", info.proposer);
+        say!("  created:   {}", rfc3339(info.createdAt));
+        say!("  expires:   {}", rfc3339(info.expiresAt));
+        say!("  epoch:     {}", info.epoch);
+        say!(
             "  votes:     {} yes, {} no; {} yes needed (threshold {} bps of {} member(s))",
             info.yes,
             info.no,
@@ -715,11 +729,11 @@ impl Gov {
             info.threshold,
             members.len()
         );
-        println!("  actions:");
+        say!("  actions:");
         for (i, action) in actions.iter().enumerate() {
-            println!("    {}. {}", i + 1, action::render_stored(action));
+            say!("    {}. {}", i + 1, action::render_stored(action));
         }
-        println!("  ballots:");
+        say!("  ballots:");
         for (member, ballot) in members.iter().zip(ballots) {
             let ballot = match ballot {
                 0 => "-",
@@ -727,7 +741,7 @@ impl Gov {
                 2 => "no",
                 _ => "?",
             };
-            println!("    {member}  {ballot}");
+            say!("    {member}  {ballot}");
         }
         Ok(())
     }
@@ -743,7 +757,7 @@ impl Gov {
             )
             .await?;
         for (member, key) in members.iter().zip(keys) {
-            println!("{member}  {key}");
+            say!("{member}  {key}");
         }
         Ok(())
     }
@@ -764,7 +778,7 @@ impl Gov {
                 IGovernance::Role::Auditor => "auditor",
                 _ => "none",
             };
-            println!("{user}  {role}");
+            say!("{user}  {role}");
         }
         Ok(())
     }

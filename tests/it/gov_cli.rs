@@ -569,4 +569,84 @@ async fn governance_from_the_command_line_and_cast() {
         list.lines().skip(1).all(|l| l.contains("Accepted")),
         "{list}"
     );
+
+    // 7. Withdrawing is the proposer's; expiring is anyone's, once the lifetime passed.
+    let p8 = proposal_id(&ok(
+        "propose",
+        gov(url, k0, &["propose", "rotate-ledger-secret"]).await,
+    ));
+    refused(
+        "another member withdraws",
+        gov(url, k1, &["withdraw", &p8]).await,
+        &format!("refused: NotProposer(id {p8}, caller {m1})"),
+    );
+    let out = ok("withdraw", gov(url, k0, &["withdraw", &p8]).await);
+    assert!(out.contains(&format!("proposal {p8} withdrawn")), "{out}");
+    refused(
+        "a second withdrawal with cast",
+        cast(&[
+            "send",
+            GOV,
+            "withdraw(uint256)",
+            &p8,
+            "--private-key",
+            k0,
+            "--rpc-url",
+            &at(&key0),
+        ])
+        .await,
+        &selector::<IGovernance::ProposalNotOpen>(),
+    );
+    let p9 = proposal_id(&ok(
+        "propose set-proposal-lifetime",
+        gov(
+            url,
+            k0,
+            &["propose", "set-proposal-lifetime", "1", "--vote"],
+        )
+        .await,
+    ));
+    ok("vote", gov(url, k1, &["vote", &p9, "yes"]).await);
+    let p10 = proposal_id(&ok(
+        "propose",
+        gov(url, k0, &["propose", "rotate-ledger-secret"]).await,
+    ));
+    refused(
+        "expire too early",
+        gov(url, k3, &["expire", &p10]).await,
+        &format!("refused: ProposalNotExpired(id {p10}, expiresAt "),
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ok(
+        "a transfer (a block past the lifetime)",
+        cast(&[
+            "send",
+            "0x000000000000000000000000000000000000dEaD",
+            "--value",
+            "1",
+            "--private-key",
+            k0,
+            "--rpc-url",
+            &at(&key0),
+        ])
+        .await,
+    );
+    refused(
+        "a vote on an expired proposal",
+        gov(url, k1, &["vote", &p10, "yes"]).await,
+        &format!("ProposalExpired(id {p10}, expiredAt "),
+    );
+    let out = ok("expire (a user may)", gov(url, k3, &["expire", &p10]).await);
+    assert!(out.contains(&format!("proposal {p10} expired")), "{out}");
+    let list = ok("list", gov(url, k3, &["list"]).await);
+    let state = |id: &str| {
+        let line = list
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id));
+        line.and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(state(&p8), "Withdrawn", "{list}");
+    assert_eq!(state(&p10), "Expired", "{list}");
 }
