@@ -509,7 +509,10 @@ impl Gov {
             .call("eth_getTransactionCount", json!([from, "pending"]))
             .await?;
         let estimate: U64 = self.call("eth_estimateGas", json!([request])).await?;
-        let gas = estimate.to::<u64>() * (100 + GAS_MARGIN_PERCENT) / 100;
+        let gas = estimate
+            .to::<u64>()
+            .saturating_mul(100 + GAS_MARGIN_PERCENT)
+            / 100;
         let tip = match self
             .call::<U128>("eth_maxPriorityFeePerGas", json!([]))
             .await
@@ -521,13 +524,12 @@ impl Gov {
             .call("eth_getBlockByNumber", json!(["latest", false]))
             .await?;
         let max_fee = match serde_json::from_value::<U128>(latest["baseFeePerGas"].clone()) {
-            Ok(base) => base.to::<u128>() * 2 + tip,
-            Err(_) => {
-                self.call::<U128>("eth_gasPrice", json!([]))
-                    .await?
-                    .to::<u128>()
-                    + tip
-            }
+            Ok(base) => base.to::<u128>().saturating_mul(2).saturating_add(tip),
+            Err(_) => self
+                .call::<U128>("eth_gasPrice", json!([]))
+                .await?
+                .to::<u128>()
+                .saturating_add(tip),
         };
         let mut tx = TxEip1559 {
             chain_id: chain_id.to(),
