@@ -47,6 +47,14 @@ fn main() -> eyre::Result<()> {
                 println!("{}", report.render(args.json));
                 Ok(report.check()?)
             }
+            Command::Gov(args) => {
+                // A refusal is the command's answer, not a crash: one line, exit code 1.
+                if let Err(e) = coco::cli::gov::run(args).await {
+                    eprintln!("{}", coco::cli::gov::report(&e));
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
             Command::Node(args) => {
                 let node = Node::spawn(args.node_config())
                     .await

@@ -10,7 +10,7 @@
 //! `eth_getBlockReceipts`, batched), so every receipt is fetched once. The clock
 //! stops when the last receipt is seen; each must say success.
 //!
-//! Submodules: `rpc`, the small JSON-RPC client; `workload`, funding and signing.
+//! Submodule `workload`: funding and signing; the JSON-RPC client is `cli::rpc`.
 //!
 //! Latency is send→receipt per transaction: from the moment its request is sent
 //! (open loop, `--rate`: from its scheduled time, so a late send is not hidden) to the
@@ -33,11 +33,10 @@ use serde::Serialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
+use super::rpc::{ReceiptLite, Replies, Reply, Rpc, RpcClientError};
 use crate::node::{DEV_MNEMONIC, NodeError, dev_signers};
-use rpc::{ReceiptLite, Replies, Reply, Rpc};
 use workload::{Plan, Signing, fund, plan};
 
-mod rpc;
 mod workload;
 
 /// Gas limit of each benchmark transfer (one costs about 35,000).
@@ -130,6 +129,16 @@ pub enum BenchError {
         /// The first error messages.
         errors: Vec<String>,
     },
+}
+
+impl From<RpcClientError> for BenchError {
+    fn from(err: RpcClientError) -> Self {
+        match err {
+            RpcClientError::Http(e) => Self::Http(e),
+            RpcClientError::Node { method, error } => rpc_err(&method, error),
+            RpcClientError::Answer { method, message } => Self::Rpc { method, message },
+        }
+    }
 }
 
 fn rpc_err(method: &str, message: impl ToString) -> BenchError {

@@ -12,6 +12,8 @@ use crate::node::{DEV_MNEMONIC, Node, NodeConfig};
 
 pub mod bench;
 mod chainfile;
+pub mod gov;
+pub mod rpc;
 
 pub use chainfile::{ImportArgs, InitArgs, NodeArgs, run_import, run_init};
 
@@ -42,6 +44,9 @@ pub enum Command {
     /// Serve the chain of a data directory (made by `coco init`/`coco import`) over
     /// JSON-RPC, without producing blocks.
     Node(NodeArgs),
+    /// Consortium governance: propose, vote, withdraw, list and show proposals, the
+    /// members and users, API keys for users (signed transactions to 0x…C0C0).
+    Gov(gov::GovArgs),
 }
 
 /// `coco keys …`

@@ -59,6 +59,14 @@ pub fn runtime_code() -> Bytes {
     hex.parse().expect("the artifact's code is hex")
 }
 
+/// The contract's ABI as solc wrote it (with parameter names and internal types, such
+/// as `enum IGovernance.ProposalState`), from the committed artifact.
+pub fn json_abi() -> alloy::json_abi::JsonAbi {
+    let artifact: serde_json::Value =
+        serde_json::from_str(ARTIFACT).expect("the committed artifact is JSON");
+    serde_json::from_value(artifact["abi"].clone()).expect("the artifact's abi is an ABI")
+}
+
 /// A registered user's role (`IGovernance.Role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

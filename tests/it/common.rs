@@ -263,3 +263,36 @@ pub async fn exec(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Starts the `coco` binary with `args` (`dev …` or `node …`, on port 0), killed when
+/// dropped; returns it and its URL, read from the line `coco dev` ("Listening on …") or
+/// `coco node` ("serving chain … on …") prints once it listens.
+pub async fn spawn_coco(args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if !(line.starts_with("Listening on ") || line.starts_with("serving chain ")) {
+                continue;
+            }
+            if let Some(at) = line.find("http://") {
+                let url = line[at..].split_whitespace().next().unwrap_or_default();
+                return url.to_string();
+            }
+        }
+        panic!("coco {args:?} exited before listening");
+    };
+    let url = tokio::time::timeout(std::time::Duration::from_secs(60), read)
+        .await
+        .expect("coco starts");
+    // Keep reading: a closed pipe would fail coco's next write to stdout.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}

@@ -14,6 +14,7 @@ mod durability;
 mod evm_privacy;
 mod foundry_extras;
 mod geth_methods;
+mod gov_cli;
 mod governance;
 mod governance_node;
 mod hardhat3;

@@ -14,7 +14,6 @@ use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::TransactionRequest;
 use coco::node::NodeConfig;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::common::*;
@@ -262,29 +261,9 @@ async fn dump_and_load_state_methods_interoperate_with_anvil() {
 
 /// Starts `coco dev` on a free port; returns it and its URL (from the banner).
 async fn coco_dev(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coco"))
-        .args(["dev", "--ephemeral", "--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("Listening on ") {
-                return url.trim().to_string();
-            }
-        }
-        panic!("coco dev exited before listening");
-    };
-    let url = tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("coco dev starts");
-    // Keep reading: a closed pipe would fail coco's next write to stdout.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    let mut all = vec!["dev", "--ephemeral", "--port", "0"];
+    all.extend(args);
+    spawn_coco(&all).await
 }
 
 /// Sends `signal` (`-INT` as Ctrl-C does, `-TERM` as `kill` does) and waits for a

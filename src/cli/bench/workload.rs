@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
-use super::rpc::{ReceiptLite, Rpc};
 use super::{BenchArgs, BenchError, TRANSFER_GAS, rpc_err};
+use crate::cli::rpc::{ReceiptLite, Rpc};
 
 alloy::sol! {
     /// The interface of `contracts/Token.sol` the benchmark uses.
