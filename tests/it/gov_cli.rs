@@ -638,7 +638,13 @@ async fn governance_from_the_command_line_and_cast() {
     );
     let out = ok("expire (a user may)", gov(url, k3, &["expire", &p10]).await);
     assert!(out.contains(&format!("proposal {p10} expired")), "{out}");
-    let list = ok("list", gov(url, k3, &["list"]).await);
+    // Proposals are governance's own records: members and auditors read them.
+    refused(
+        "a user lists proposals",
+        gov(url, k3, &["list"]).await,
+        "NotAReader(origin ",
+    );
+    let list = ok("list", gov(url, k0, &["list"]).await);
     let state = |id: &str| {
         let line = list
             .lines()
