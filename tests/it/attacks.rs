@@ -47,26 +47,6 @@ fn siwe(address: Address, nonce: &str, expires: &str) -> String {
     )
 }
 
-fn rfc3339(unix: u64) -> String {
-    // Days to a civil date (proleptic Gregorian), for messages expiring soon.
-    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 /// Logs `signer` in (with `key` presented, if any); the whole response.
 async fn login(f: &Fixture, key: Option<&str>, signer: &PrivateKeySigner, expires: &str) -> Value {
     let nonce = call_as(&f.node, None, "coco_loginNonce", json!([])).await["result"]
@@ -454,7 +434,7 @@ async fn sessions_end_at_their_expiry_or_the_maximum_lifetime() {
     let f = fixture_with(config).await;
     let a: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
     // The message expires in 2 s; another, far in the future, meets the 2 s lifetime.
-    let soon = login(&f, None, &a, &rfc3339(now() + 2)).await;
+    let soon = login(&f, None, &a, &coco::cli::gov::rfc3339(now() + 2)).await;
     let far = login(&f, None, &a, "2099-01-01T00:00:00Z").await;
     let keys: Vec<String> = [soon, far]
         .iter()
