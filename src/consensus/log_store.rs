@@ -158,13 +158,13 @@ impl Inner {
     }
 
     fn open<T: DeserializeOwned>(&self, logical: &[u8], what: &str, sealed: &[u8]) -> Result<T> {
-        let plain = self
-            .cipher
-            .open(logical, sealed)
-            .map_err(|source| ConsensusError::Tampered {
-                what: what.to_string(),
-                source,
-            })?;
+        let plain =
+            self.cipher
+                .open(logical, sealed)
+                .map_err(|source| ConsensusError::Tampered {
+                    what: what.to_string(),
+                    source,
+                })?;
         serde_json::from_slice(&plain).map_err(|e| ConsensusError::decode(what, e))
     }
 

@@ -24,16 +24,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::Bytes;
+use openraft::OptionalSend;
 use openraft::error::{
-    Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError,
-    ReplicationClosed, StreamingError, Unreachable,
+    Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
+    StreamingError, Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     SnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft::OptionalSend;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -163,7 +163,12 @@ impl SendError {
 }
 
 impl Connection {
-    async fn send(&self, route: &str, body: Vec<u8>, ttl: Duration) -> Result<bytes::Bytes, SendError> {
+    async fn send(
+        &self,
+        route: &str,
+        body: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bytes::Bytes, SendError> {
         let client = self
             .client
             .as_ref()
@@ -210,10 +215,14 @@ impl Connection {
     {
         let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let bytes = self.send(route, body, ttl).await.map_err(SendError::rpc)?;
-        let answer: std::result::Result<Resp, RaftError<NodeId, E>> = serde_json::from_slice(&bytes)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let answer: std::result::Result<Resp, RaftError<NodeId, E>> =
+            serde_json::from_slice(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         answer.map_err(|e| {
-            RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e))
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
         })
     }
 }
@@ -276,7 +285,11 @@ impl RaftNetwork<TypeConfig> for Connection {
         let answer: std::result::Result<SnapshotResponse<NodeId>, Fatal<NodeId>> =
             serde_json::from_slice(&bytes).map_err(|e| NetworkError::new(&e))?;
         answer.map_err(|f| {
-            StreamingError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), f))
+            StreamingError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                f,
+            ))
         })
     }
 }

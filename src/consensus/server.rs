@@ -42,7 +42,12 @@ pub struct PeerServer {
 impl PeerServer {
     /// Serves Raft RPCs for `raft` on `listener`, with TLS credentials `tls` and
     /// peers admitted by `allow`.
-    pub fn start(listener: TcpListener, tls: &TlsIdentity, allow: Allow, raft: Raft) -> Result<Self> {
+    pub fn start(
+        listener: TcpListener,
+        tls: &TlsIdentity,
+        allow: Allow,
+        raft: Raft,
+    ) -> Result<Self> {
         let addr = listener
             .local_addr()
             .map_err(|e| ConsensusError::Transport(e.to_string()))?;
@@ -137,7 +142,10 @@ async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
     let route = req.uri().path().to_string();
-    let body = match Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect().await {
+    let body = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
+        .collect()
+        .await
+    {
         Ok(body) => body.to_bytes(),
         Err(e) => return Ok(status(StatusCode::BAD_REQUEST, &e.to_string())),
     };
@@ -151,7 +159,9 @@ async fn handle(
             Err(e) => bad(e),
         },
         "/raft/vote" => match serde_json::from_slice::<VoteRequest<NodeId>>(&body) {
-            Ok(rpc) if rpc.vote.leader_id().voted_for() == Some(peer) => json(&raft.vote(rpc).await),
+            Ok(rpc) if rpc.vote.leader_id().voted_for() == Some(peer) => {
+                json(&raft.vote(rpc).await)
+            }
             Ok(rpc) => forbidden(peer, rpc.vote.leader_id().voted_for()),
             Err(e) => bad(e),
         },

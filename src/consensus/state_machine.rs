@@ -277,7 +277,9 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for StateMachine<A> {
             .map_err(|e| StorageIOError::write_snapshot(Some(sig), &e).into())
     }
 
-    async fn get_current_snapshot(&mut self) -> std::result::Result<Option<Snapshot>, StorageError> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> std::result::Result<Option<Snapshot>, StorageError> {
         self.blocking(|a| a.current_snapshot())
             .await
             .map(|s| s.map(snapshot_of))

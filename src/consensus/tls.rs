@@ -161,7 +161,10 @@ pub struct PeerVerifier {
 impl std::fmt::Debug for PeerVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerVerifier")
-            .field("pin", &self.pin.as_ref().map(alloy::primitives::hex::encode))
+            .field(
+                "pin",
+                &self.pin.as_ref().map(alloy::primitives::hex::encode),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -176,9 +179,8 @@ impl PeerVerifier {
     }
 
     fn check(&self, cert: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error> {
-        let refused = || {
-            rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
-        };
+        let refused =
+            || rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure);
         let identity = endorsing_identity(cert).ok_or_else(refused)?;
         if self.pin.as_ref().is_some_and(|pin| *pin != identity) || !(self.allow)(&identity) {
             return Err(refused());

@@ -77,8 +77,8 @@ impl BlockProposal {
     pub fn decode(&self) -> Result<Block<TxEnvelope>> {
         let what = || format!("proposal of block {}", self.number);
         let mut buf = self.block.as_ref();
-        let block = Block::<TxEnvelope>::decode(&mut buf)
-            .map_err(|e| ConsensusError::decode(what(), e))?;
+        let block =
+            Block::<TxEnvelope>::decode(&mut buf).map_err(|e| ConsensusError::decode(what(), e))?;
         if !buf.is_empty() {
             return Err(ConsensusError::decode(
                 what(),
