@@ -3,6 +3,8 @@
 //! Modules in dependency order (each uses only those below it):
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket (jsonrpsee), the Ethereum wire API.
 //! - [`node`]: composition root: configuration, startup, the block producer, shutdown.
+//! - [`consensus`]: replication between validators (openraft): Raft's log, the state
+//!   machine boundary, the mutual-TLS peer transport.
 //! - [`chain`]: blocks, the transaction pool, block production.
 //! - [`execution`]: revm over the state; block building; calls and gas estimation.
 //! - [`state`]: the encrypted store (sled) and the block log.
@@ -11,6 +13,7 @@
 
 pub mod chain;
 pub mod cli;
+pub mod consensus;
 pub mod execution;
 pub mod governance;
 pub mod node;

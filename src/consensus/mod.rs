@@ -1,0 +1,95 @@
+//! Replication between validators with openraft 0.9 (storage-v2): Raft's log, the state
+//! machine boundary, and the mutually authenticated peer transport.
+//!
+//! - [`types`]: the Raft type configuration: entries carry a [`BlockProposal`] (the
+//!   leader's block, RLP), nodes are [`Peer`]s (address and identity key), and a node's
+//!   id is derived from its identity key ([`node_id_of`]).
+//! - [`log_store`]: [`LogStore`], Raft's log, vote and commit index in a sled database
+//!   under `<data>/raft/`, every record sealed, every mutation fsynced before openraft
+//!   hears of it.
+//! - [`state_machine`]: [`StateMachine`], openraft's state machine over a
+//!   [`BlockApplier`] (what the node implements over the chain): committed entries
+//!   only, snapshots sealed under the ledger secret.
+//! - [`tls`]: [`TlsIdentity`], a P-256 TLS key endorsed by the secp256k1 identity key,
+//!   and the verifier admitting only allowed validators.
+//! - [`network`]: [`Network`], openraft's network factory (one pooled HTTPS client per
+//!   peer; whole snapshots in one request).
+//! - [`server`]: [`PeerServer`], the HTTPS endpoint dispatching Raft RPCs.
+//!
+//! Consensus hands committed blocks to the chain; it does not execute and knows nothing
+//! of JSON-RPC. See docs/REPLICATION.md.
+
+pub mod error;
+pub mod log_store;
+pub mod network;
+pub mod server;
+pub mod state_machine;
+pub mod tls;
+pub mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConsensusError, Result};
+pub use log_store::LogStore;
+pub use network::{Network, Timeouts};
+pub use server::PeerServer;
+pub use state_machine::{BlockApplier, Committed, SnapshotCipher, SnapshotImage, StateMachine};
+pub use tls::{Allow, TlsIdentity};
+pub use types::{
+    Applied, BlockProposal, BlockRef, CheckIsLeaderError, NodeId, Peer, Raft, RaftError,
+    TypeConfig, node_id_of,
+};
+
+/// openraft settings for validators on a LAN.
+///
+/// - `heartbeat_interval` 250 ms: every AppendEntries must answer within it (a follower
+///   fsyncs before answering), and so must each `ensure_linearizable` probe.
+/// - elections after 1–2 s without a heartbeat.
+/// - `max_payload_entries` 32: a batch of blocks fits in one heartbeat interval.
+/// - a snapshot every 1,000 committed entries, keeping 100 entries behind it so a
+///   briefly lagging follower catches up from the log, not a snapshot.
+/// - `install_snapshot_timeout` 30 s, for openraft's chunked path; coco sends whole
+///   snapshots with [`Timeouts::snapshot`].
+pub fn raft_config(cluster: &str) -> Result<openraft::Config> {
+    openraft::Config {
+        cluster_name: cluster.to_string(),
+        heartbeat_interval: 250,
+        election_timeout_min: 1_000,
+        election_timeout_max: 2_000,
+        install_snapshot_timeout: 30_000,
+        max_payload_entries: 32,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1_000),
+        max_in_snapshot_log_to_keep: 100,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| ConsensusError::Transport(format!("raft config: {e}")))
+}
+
+/// The "no quorum" error of a failed `ensure_linearizable`, if that is why it failed:
+/// `no quorum: N of M validators reachable`, where N counts the validators that
+/// answered (this one included) and M the voters of `raft`'s membership.
+pub fn no_quorum_error(raft: &Raft, err: &RaftError<CheckIsLeaderError>) -> Option<ConsensusError> {
+    match err.api_error()? {
+        openraft::error::CheckIsLeaderError::QuorumNotEnough(q) => {
+            let voters = raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .count();
+            Some(ConsensusError::NoQuorum {
+                reachable: q.got.len(),
+                voters,
+            })
+        }
+        openraft::error::CheckIsLeaderError::ForwardToLeader(_) => None,
+    }
+}
+
+/// [`no_quorum_error`] as the message writers are refused with.
+pub fn no_quorum_message(raft: &Raft, err: &RaftError<CheckIsLeaderError>) -> Option<String> {
+    no_quorum_error(raft, err).map(|e| e.to_string())
+}

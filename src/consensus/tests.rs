@@ -1,0 +1,572 @@
+//! Tests of the consensus module: openraft's storage suite over the sealed log, the
+//! durability of the log across reopening, the peer TLS handshake, and three Rafts over
+//! the real mutual-TLS network on loopback.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use alloy::consensus::{Block, BlockBody, Header, TxEnvelope};
+use alloy::primitives::B256;
+use coco_enclave::{LedgerSecret, NodeIdentity};
+use openraft::storage::RaftLogStorage;
+use openraft::testing::{StoreBuilder, Suite};
+use openraft::{RaftLogReader, ServerState};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+use super::*;
+use crate::consensus::state_machine::{Committed, SnapshotImage};
+use crate::consensus::types::{LogId, SnapshotMeta, StorageError, StoredMembership};
+
+// ---------------------------------------------------------------- the test applier
+
+#[derive(Default, Clone, Serialize, Deserialize)]
+struct MemState {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    chain: Vec<BlockRef>,
+}
+
+/// An in-memory [`BlockApplier`]: a hash chain of blocks, snapshots sealed like the
+/// real ones.
+struct MemApplier {
+    state: Mutex<MemState>,
+    current: Mutex<Option<SnapshotImage>>,
+    cipher: SnapshotCipher,
+    installs: AtomicUsize,
+    seq: AtomicU64,
+}
+
+impl MemApplier {
+    fn new(secret: &LedgerSecret) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::default(),
+            current: Mutex::default(),
+            cipher: SnapshotCipher::new(secret),
+            installs: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    fn chain(&self) -> Vec<BlockRef> {
+        self.state.lock().chain.clone()
+    }
+}
+
+impl BlockApplier for MemApplier {
+    fn apply(&self, log_id: LogId, entry: Committed<'_>) -> Result<Option<BlockRef>> {
+        let mut state = self.state.lock();
+        let applied = match entry {
+            Committed::Blank => None,
+            Committed::Membership(m) => {
+                state.membership = m.clone();
+                None
+            }
+            Committed::Block(proposal) => {
+                let block = proposal.decode()?;
+                let parent = state.chain.last().map_or(B256::ZERO, |b| b.hash);
+                if block.header.parent_hash != parent {
+                    return Err(ConsensusError::Apply {
+                        number: proposal.number,
+                        reason: format!(
+                            "parent {} is not the head {parent}",
+                            block.header.parent_hash
+                        ),
+                    });
+                }
+                let r = BlockRef {
+                    number: block.header.number,
+                    hash: block.header.hash_slow(),
+                };
+                state.chain.push(r);
+                Some(r)
+            }
+        };
+        state.last_applied = Some(log_id);
+        Ok(applied)
+    }
+
+    fn applied_state(&self) -> Result<(Option<LogId>, StoredMembership)> {
+        let state = self.state.lock();
+        Ok((state.last_applied, state.membership.clone()))
+    }
+
+    fn build_snapshot(&self) -> Result<SnapshotImage> {
+        let state = self.state.lock().clone();
+        let meta = SnapshotMeta {
+            last_log_id: state.last_applied,
+            last_membership: state.membership.clone(),
+            snapshot_id: format!(
+                "{}-{}",
+                state.last_applied.map_or(0, |l| l.index),
+                self.seq.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
+        let plain =
+            serde_json::to_vec(&state).map_err(|e| ConsensusError::decode("snapshot", e))?;
+        let image = SnapshotImage {
+            sealed: self.cipher.seal(&meta, &plain),
+            meta,
+        };
+        *self.current.lock() = Some(image.clone());
+        Ok(image)
+    }
+
+    fn install_snapshot(&self, image: SnapshotImage) -> Result<()> {
+        let plain = self.cipher.open(&image.meta, &image.sealed)?;
+        let mut state: MemState =
+            serde_json::from_slice(&plain).map_err(|e| ConsensusError::decode("snapshot", e))?;
+        state.last_applied = image.meta.last_log_id;
+        state.membership = image.meta.last_membership.clone();
+        *self.state.lock() = state;
+        *self.current.lock() = Some(image);
+        self.installs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn current_snapshot(&self) -> Result<Option<SnapshotImage>> {
+        Ok(self.current.lock().clone())
+    }
+}
+
+// ---------------------------------------------------------------- storage
+
+struct Builder {
+    secret: LedgerSecret,
+}
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine<MemApplier>, TempDir> for Builder {
+    async fn build(
+        &self,
+    ) -> std::result::Result<(TempDir, LogStore, StateMachine<MemApplier>), StorageError> {
+        let dir = TempDir::new().expect("temp dir");
+        let log = LogStore::open(&dir.path().join("raft"), &self.secret, b"node-1")
+            .expect("open the raft log");
+        Ok((dir, log, StateMachine::new(MemApplier::new(&self.secret))))
+    }
+}
+
+#[test]
+fn log_store_passes_openraft_suite() {
+    Suite::test_all(Builder {
+        secret: LedgerSecret::generate(1),
+    })
+    .expect("openraft storage suite");
+}
+
+fn block(number: u64, parent: B256) -> Block<TxEnvelope> {
+    Block {
+        header: Header {
+            number,
+            parent_hash: parent,
+            gas_limit: 30_000_000,
+            ..Default::default()
+        },
+        body: BlockBody::default(),
+    }
+}
+
+fn normal(term: u64, index: u64, proposal: BlockProposal) -> types::Entry {
+    types::Entry {
+        log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(term, 1), index),
+        payload: openraft::EntryPayload::Normal(proposal),
+    }
+}
+
+#[test]
+fn proposal_roundtrip_and_mismatch() {
+    let b = block(7, B256::repeat_byte(1));
+    let p = BlockProposal::new(&b);
+    assert_eq!(p.decode().expect("decodes").header, b.header);
+    let wrong = BlockProposal {
+        number: 8,
+        ..p.clone()
+    };
+    assert!(matches!(wrong.decode(), Err(ConsensusError::Decode { .. })));
+    let mut trailing = p.block.to_vec();
+    trailing.push(0);
+    let trailing = BlockProposal {
+        number: 7,
+        block: trailing.into(),
+    };
+    assert!(matches!(
+        trailing.decode(),
+        Err(ConsensusError::Decode { .. })
+    ));
+}
+
+/// Vote, commit index, entries, truncation and purge survive reopening; nothing on
+/// disk is plaintext; a record from another node's key does not open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_store_is_durable_and_sealed() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("raft");
+    let secret = LedgerSecret::generate(1);
+    // A recognisable marker inside a block: the extra data of its header.
+    let marker = b"PLAINTEXT-MARKER-coco-raft-log";
+    let proposal = |n: u64| {
+        let mut b = block(n, B256::ZERO);
+        b.header.extra_data = marker.to_vec().into();
+        BlockProposal::new(&b)
+    };
+    let vote = openraft::Vote::new_committed(3, 1);
+    {
+        let mut log = LogStore::open(&path, &secret, b"n1").unwrap();
+        log.save_vote(&vote).await.unwrap();
+        let entries: Vec<_> = (1..=10).map(|i| normal(3, i, proposal(i))).collect();
+        // `append` minus the callback (openraft builds `LogFlushed` only inside its core;
+        // the suite covers the callback).
+        log.write_entries(entries).await.unwrap();
+        log.save_committed(Some(entries_id(3, 6))).await.unwrap();
+        log.truncate(entries_id(3, 9)).await.unwrap();
+        log.purge(entries_id(3, 2)).await.unwrap();
+    }
+    let mut log = LogStore::open(&path, &secret, b"n1").unwrap();
+    assert_eq!(log.read_vote().await.unwrap(), Some(vote));
+    assert_eq!(log.read_committed().await.unwrap(), Some(entries_id(3, 6)));
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, Some(entries_id(3, 2)));
+    assert_eq!(state.last_log_id, Some(entries_id(3, 8)));
+    let got = log.try_get_log_entries(0..100).await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
+        (3..=8).collect::<Vec<_>>()
+    );
+    drop(log);
+
+    // No plaintext anywhere under the directory.
+    for file in walk(&path) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker),
+            "plaintext in {}",
+            file.display()
+        );
+    }
+
+    // Another node id (other keys) cannot read the records: opening names the record.
+    let err = LogStore::open(&path, &secret, b"n2").unwrap_err();
+    assert!(
+        matches!(&err, ConsensusError::Tampered { what, .. } if what == "purged"),
+        "{err}"
+    );
+}
+
+fn entries_id(term: u64, index: u64) -> LogId {
+    openraft::LogId::new(openraft::CommittedLeaderId::new(term, 1), index)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- TLS
+
+fn allow_keys(keys: &[Vec<u8>]) -> Allow {
+    let keys: BTreeSet<Vec<u8>> = keys.iter().cloned().collect();
+    Arc::new(move |k: &[u8]| keys.contains(k))
+}
+
+/// A TLS 1.3 handshake between `client` (dialling `pin`) and `server`; Ok if both
+/// sides accepted.
+async fn handshake(
+    client: &TlsIdentity,
+    server: &TlsIdentity,
+    allow: Allow,
+    pin: &[u8],
+) -> std::result::Result<(), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(Arc::new(server.server_config(allow.clone()).unwrap()));
+    let accept = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut s = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 1];
+        s.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+        s.write_all(b"y").await.map_err(|e| e.to_string())
+    });
+    let connector =
+        tokio_rustls::TlsConnector::from(Arc::new(client.client_config(allow, pin).unwrap()));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from(tls::PEER_SERVER_NAME).unwrap();
+    let dialled = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        // TLS 1.3: the server checks the client certificate after the client finished;
+        // a refusal shows as an alert (or a closed stream) on the first read.
+        s.write_all(b"x").await.map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 1];
+        s.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    let (dialled, accepted) = tokio::join!(dialled, accept);
+    // Both sides must have accepted.
+    accepted.unwrap().and(dialled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_admits_validators_only() {
+    let (a, b, stranger) = (
+        NodeIdentity::generate(),
+        NodeIdentity::generate(),
+        NodeIdentity::generate(),
+    );
+    let (ta, tb, ts) = (
+        TlsIdentity::new(&a).unwrap(),
+        TlsIdentity::new(&b).unwrap(),
+        TlsIdentity::new(&stranger).unwrap(),
+    );
+    assert_eq!(
+        tls::endorsing_identity(ta.certificate()),
+        Some(a.public_key_sec1())
+    );
+    let allow = allow_keys(&[a.public_key_sec1(), b.public_key_sec1()]);
+
+    // Two validators: accepted both ways.
+    handshake(&ta, &tb, allow.clone(), &b.public_key_sec1())
+        .await
+        .expect("validators connect");
+    // A non-validator client is refused by the server.
+    let refused = handshake(&ts, &tb, allow.clone(), &b.public_key_sec1()).await;
+    assert!(refused.is_err(), "a non-validator client was accepted");
+    // A non-validator server is refused by the client, even when pinned.
+    let refused = handshake(&ta, &ts, allow.clone(), &stranger.public_key_sec1()).await;
+    assert!(refused.is_err(), "a non-validator server was accepted");
+    // A validator answering for another one fails the client's pin.
+    let refused = handshake(&ta, &tb, allow.clone(), &a.public_key_sec1()).await;
+    assert!(refused.is_err(), "the pin was not enforced");
+    // The allow-list is asked on every handshake: a removed validator is cut off.
+    let only_b = allow_keys(&[b.public_key_sec1()]);
+    let refused = handshake(&ta, &tb, only_b, &b.public_key_sec1()).await;
+    assert!(refused.is_err(), "a removed validator was accepted");
+}
+
+// ---------------------------------------------------------------- three Rafts
+
+struct TestNode {
+    id: NodeId,
+    raft: Raft,
+    applier: Arc<MemApplier>,
+    server: Option<PeerServer>,
+    _dir: TempDir,
+}
+
+fn test_config() -> Arc<openraft::Config> {
+    Arc::new(
+        openraft::Config {
+            cluster_name: "coco-test".into(),
+            heartbeat_interval: 100,
+            election_timeout_min: 500,
+            election_timeout_max: 1_000,
+            max_payload_entries: 16,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(4),
+            max_in_snapshot_log_to_keep: 1,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap(),
+    )
+}
+
+async fn start_node(
+    identity: &NodeIdentity,
+    listener: tokio::net::TcpListener,
+    allow: Allow,
+    secret: &LedgerSecret,
+) -> TestNode {
+    let id = node_id_of(&identity.public_key_sec1());
+    let dir = TempDir::new().unwrap();
+    let tls = Arc::new(TlsIdentity::new(identity).unwrap());
+    let log = LogStore::open(&dir.path().join("raft"), secret, &id.to_be_bytes()).unwrap();
+    let applier = MemApplier::new(secret);
+    let network = Network::new(tls.clone(), allow.clone(), Timeouts::default());
+    let raft = Raft::new(
+        id,
+        test_config(),
+        network,
+        log,
+        StateMachine::new(applier.clone()),
+    )
+    .await
+    .unwrap();
+    let server = PeerServer::start(listener, &tls, allow, raft.clone()).unwrap();
+    TestNode {
+        id,
+        raft,
+        applier,
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+async fn stop(node: &mut TestNode) {
+    if let Some(server) = node.server.take() {
+        server.stop().await;
+    }
+    node.raft.shutdown().await.unwrap();
+}
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(10));
+
+/// Waits until one of `nodes` is leader (other than `not`), and returns its index.
+async fn leader(nodes: &[&TestNode], not: Option<NodeId>) -> usize {
+    let m = nodes[0]
+        .raft
+        .wait(WAIT)
+        .metrics(
+            |m| m.current_leader.is_some() && m.current_leader != not,
+            "a leader is known",
+        )
+        .await
+        .unwrap();
+    let id = m.current_leader.unwrap();
+    let i = nodes
+        .iter()
+        .position(|n| n.id == id)
+        .expect("leader is a live node");
+    nodes[i]
+        .raft
+        .wait(WAIT)
+        .state(ServerState::Leader, "the leader knows it")
+        .await
+        .unwrap();
+    i
+}
+
+async fn write(node: &TestNode, number: u64, parent: B256) -> BlockRef {
+    let r = node
+        .raft
+        .client_write(BlockProposal::new(&block(number, parent)))
+        .await
+        .expect("client_write on the leader");
+    let applied = r.data.block.expect("a block entry returns its block");
+    assert_eq!(applied.number, number);
+    applied
+}
+
+async fn caught_up(node: &TestNode, leader: &TestNode) {
+    let last = leader.raft.metrics().borrow().last_log_index;
+    node.raft
+        .wait(WAIT)
+        .applied_index_at_least(last, "follower applied the leader's log")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_replicate_fail_over_and_refuse_without_quorum() {
+    let secret = LedgerSecret::generate(1);
+    let keys: Vec<NodeIdentity> = (0..3).map(|_| NodeIdentity::generate()).collect();
+    let allow = allow_keys(&keys.iter().map(|k| k.public_key_sec1()).collect::<Vec<_>>());
+    let mut members = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for key in &keys {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = Peer::new(l.local_addr().unwrap().to_string(), key.public_key_sec1());
+        members.insert(peer.node_id(), peer);
+        listeners.push(l);
+    }
+    let mut listeners = listeners.into_iter();
+
+    // Two of three start; the third joins late and must catch up from a snapshot.
+    let a = start_node(&keys[0], listeners.next().unwrap(), allow.clone(), &secret).await;
+    let b = start_node(&keys[1], listeners.next().unwrap(), allow.clone(), &secret).await;
+    a.raft.initialize(members.clone()).await.unwrap();
+    let l = leader(&[&a, &b], None).await;
+    let mut parent = B256::ZERO;
+    for n in 1..=8 {
+        parent = write([&a, &b][l], n, parent).await.hash;
+    }
+    let c = start_node(&keys[2], listeners.next().unwrap(), allow.clone(), &secret).await;
+    {
+        let nodes = [&a, &b];
+        caught_up(&c, nodes[l]).await;
+        caught_up(nodes[1 - l], nodes[l]).await;
+        let chain = nodes[l].applier.chain();
+        assert_eq!(chain.len(), 8);
+        assert_eq!(
+            nodes[1 - l].applier.chain(),
+            chain,
+            "follower applied the same blocks"
+        );
+        assert_eq!(
+            c.applier.chain(),
+            chain,
+            "the late node applied the same blocks"
+        );
+        assert!(
+            c.applier.installs.load(Ordering::Relaxed) >= 1,
+            "the late node caught up from a snapshot (the log was purged)"
+        );
+    }
+
+    // A write on a follower is refused with the leader to forward to.
+    let mut nodes = vec![a, b, c];
+    let li = leader(&nodes.iter().collect::<Vec<_>>(), None).await;
+    let fi = (li + 1) % 3;
+    let err = nodes[fi]
+        .raft
+        .client_write(BlockProposal::new(&block(9, parent)))
+        .await
+        .unwrap_err();
+    let forward = err.forward_to_leader().expect("ForwardToLeader");
+    assert_eq!(forward.leader_id, Some(nodes[li].id));
+    assert_eq!(forward.leader_node.as_ref(), members.get(&nodes[li].id));
+
+    // The leader stops: a new one is elected and writes continue.
+    let old = nodes[li].id;
+    stop(&mut nodes[li]).await;
+    let old_chain = nodes[li].applier.chain();
+    let mut live: Vec<TestNode> = Vec::new();
+    let mut stopped = Vec::new();
+    for (i, n) in nodes.into_iter().enumerate() {
+        if i == li {
+            stopped.push(n)
+        } else {
+            live.push(n)
+        }
+    }
+    let nl = leader(&live.iter().collect::<Vec<_>>(), Some(old)).await;
+    assert_ne!(live[nl].id, old);
+    for n in 9..=11 {
+        parent = write(&live[nl], n, parent).await.hash;
+    }
+    caught_up(&live[1 - nl], &live[nl]).await;
+    let chain = live[nl].applier.chain();
+    assert_eq!(chain.len(), 11);
+    assert_eq!(live[1 - nl].applier.chain(), chain);
+    assert_eq!(
+        &chain[..old_chain.len()],
+        &old_chain[..],
+        "the old leader's blocks are a prefix"
+    );
+
+    // Two of three down: no quorum, and the message says so.
+    let follower = 1 - nl;
+    stop(&mut live[follower]).await;
+    let err = live[nl].raft.ensure_linearizable().await.unwrap_err();
+    assert_eq!(
+        no_quorum_message(&live[nl].raft, &err).as_deref(),
+        Some("no quorum: 1 of 3 validators reachable"),
+        "{err}"
+    );
+    live[nl].raft.shutdown().await.unwrap();
+    drop(stopped);
+}
