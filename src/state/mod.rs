@@ -168,7 +168,13 @@ impl Store {
                 | StateError::Decode { .. }),
             ) => {
                 let path = config.dir.join("store");
-                let aside = config.dir.join(format!("store.corrupt-{}", unix_now()));
+                // Unique even for two in the same second (a name taken makes rename fail).
+                let mut aside = config.dir.join(format!("store.corrupt-{}", unix_now()));
+                let mut n = 1;
+                while aside.exists() {
+                    aside = config.dir.join(format!("store.corrupt-{}-{n}", unix_now()));
+                    n += 1;
+                }
                 tracing::error!(
                     store = %path.display(),
                     error = %e,
