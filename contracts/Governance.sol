@@ -472,6 +472,16 @@ contract Governance is IGovernance {
         if (_pendingCodeHash != bytes32(0)) revert CodeReplacementPending(_pendingCodeHash);
         bytes32 actual = source.code.length == 0 ? bytes32(0) : source.codehash;
         if (actual == bytes32(0) || actual != codeHash) revert CodeHashMismatch(source, codeHash, actual);
+        // An EIP-7702 delegated account "has" the 23-byte designator 0xef0100‖target:
+        // copied, it would make governance run whatever the designator points to.
+        bytes32 head;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, 0)
+            extcodecopy(source, p, 0, 2)
+            head := mload(p)
+        }
+        if (bytes2(head) == 0xef01) revert DelegatedCodeSource(source);
         _pendingCodeSource = source;
         _pendingCodeHash = codeHash;
         _pendingCodeProposal = id;
@@ -547,11 +557,18 @@ contract Governance is IGovernance {
 
     // ===================================================================== views
 
-    /// Views of governance's own records answer members and auditors only (see
-    /// IGovernance, "views"); `subject` is also answered about itself.
+    /// Views of governance's own records answer members and auditors only, asked
+    /// directly (see IGovernance, "views"); `subject` is also answered about itself.
     function _checkReader(address subject) private view {
         address origin = tx.origin;
-        if (origin == address(0) || origin == subject) return;
+        // The zero origin: an eth_call without `from` on an open node (everyone reads
+        // everything there). Never a signed transaction, never a confidential eth_call.
+        if (origin == address(0)) return;
+        // Asked directly by the transaction's signer (an eth_call's pinned `from`), never
+        // through a contract: a member's transaction passing through someone's contract
+        // must not lend it the member's standing.
+        if (msg.sender != origin) revert NotAReader(origin);
+        if (origin == subject) return;
         if (_members.position[origin] != 0 || _role[origin] == uint256(Role.Auditor)) return;
         revert NotAReader(origin);
     }

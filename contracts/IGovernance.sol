@@ -200,6 +200,9 @@ interface IGovernance {
     error InvalidRecoveryThreshold(uint256 threshold, uint256 members);
     /// `source` has no code or not the code with `expected` hash.
     error CodeHashMismatch(address source, bytes32 expected, bytes32 actual);
+    /// The replacement source is an EIP-7702 delegated account (its code is a
+    /// delegation designator, not contract code).
+    error DelegatedCodeSource(address source);
     /// A code replacement was accepted and the node has not applied it yet.
     error CodeReplacementPending(bytes32 codeHash);
 
@@ -225,9 +228,10 @@ interface IGovernance {
     // Members, nodes, the constitution, SIWE domains and the public-log and private-code
     // lists are public. Proposals, ballots, users and API keys answer only members and
     // auditors, judged by `tx.origin` (in `eth_call`, the `from` the node pins to one of
-    // the caller's own addresses, so no contract in between can lend its standing);
-    // `roleOf` and `apiKeysOf` also answer an account about itself. Others get
-    // `NotAReader(origin)`. An origin of zero (an `eth_call` without `from` on an open
+    // the caller's own addresses) and only when asked directly by it (`msg.sender ==
+    // tx.origin`), so no contract in between lends standing — neither in a call nor in
+    // a member's transaction that passes through someone's contract; `roleOf` and
+    // `apiKeysOf` also answer an account about itself. Others get `NotAReader(origin)`. An origin of zero (an `eth_call` without `from` on an open
     // node, where every caller reads everything anyway) is answered.
 
     function proposalCount() external view returns (uint256);

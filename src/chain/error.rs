@@ -173,9 +173,6 @@ pub enum ChainError {
     /// Block execution failed in a way no transaction explains.
     #[error("block execution failed: {0}")]
     Execution(String),
-    /// The governance contract's tables could not be read.
-    #[error("cannot read the governance state: {0}")]
-    Governance(String),
     /// A block from elsewhere carries a transaction whose sender governance does not
     /// admit (a block is built with the tables of its parent).
     #[error("block {number} includes a transaction from {sender}, whom governance does not admit")]

@@ -149,8 +149,7 @@ impl Chain {
         let head = store
             .block(head_number)?
             .ok_or(crate::state::StateError::MissingBlock(head_number))?;
-        let governance =
-            GovernanceState::at(store.as_ref(), head_number).map_err(ChainError::Governance)?;
+        let governance = read_governance(store.as_ref(), head_number);
         let (blocks, _) = broadcast::channel(1024);
         let (pending, _) = broadcast::channel(4096);
         let settings_mining = settings.mining;
@@ -187,9 +186,7 @@ impl Chain {
     /// drops the pooled transactions of senders they no longer admit.
     fn reload_governance(&self) -> Result<(), ChainError> {
         let head = self.store.head().unwrap_or_default();
-        let state = Arc::new(
-            GovernanceState::at(self.store.as_ref(), head).map_err(ChainError::Governance)?,
-        );
+        let state = Arc::new(read_governance(self.store.as_ref(), head));
         tracing::info!(
             block = head,
             members = state.members().len(),
@@ -687,6 +684,17 @@ impl Chain {
         self.publish(block.clone());
         Ok(block)
     }
+}
+
+/// The governance tables after block `at`. Tables that cannot be read (replacement code
+/// that broke the layout) fail closed: no one is admitted and no governed key or login
+/// is accepted until a block makes them readable again; the node keeps running and says
+/// so loudly.
+fn read_governance(store: &Store, at: u64) -> GovernanceState {
+    GovernanceState::at(store, at).unwrap_or_else(|reason| {
+        tracing::error!(block = at, %reason, "governance tables unreadable: admitting no one");
+        GovernanceState::default()
+    })
 }
 
 /// True when `diff` changes the governance contract's account or storage.

@@ -56,8 +56,14 @@ pub(crate) fn apply_pending_code(db: &mut BlockState<'_>) -> Result<bool, DbErro
     let matches = db
         .record(source)?
         .is_some_and(|r| r.exists && r.code_hash == hash);
-    if matches {
-        let code = db.code_by_hash(hash)?.original_bytes();
+    // An EIP-7702 designator is not code to run as governance (the contract refuses
+    // such a source too).
+    let code = if matches {
+        Some(db.code_by_hash(hash)?.original_bytes()).filter(|c| !c.starts_with(&[0xef, 0x01]))
+    } else {
+        None
+    };
+    if let Some(code) = code {
         db.set_code(GOVERNANCE, code)?;
         tracing::info!(%source, %hash, "governance code replaced, as accepted by vote");
     } else {

@@ -400,11 +400,17 @@ impl Caller {
         }
     }
 
-    /// True unless the caller's key has since been revoked, logged out or expired.
+    /// True unless the caller's key has since been revoked, logged out, expired or had
+    /// its role or addresses changed.
     /// Filters and subscriptions check this before every delivery.
     pub fn is_current(&self) -> bool {
         match (&self.key, &self.ring) {
-            (Some(hash), Some(ring)) => ring.record(hash).is_some(),
+            // Still valid, with the role it had and every address it had (a session may
+            // have gained some): a key governance demoted (an auditor made a user) must
+            // not keep reading through what it opened before.
+            (Some(hash), Some(ring)) => ring.record(hash).is_some_and(|r| {
+                Some(r.role) == self.role && self.addresses.iter().all(|a| r.addresses.contains(a))
+            }),
             _ => true,
         }
     }

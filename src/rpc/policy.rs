@@ -174,11 +174,12 @@ pub fn refusal(
         Rule::Public => true,
         Rule::Authenticated => caller.is_authenticated(),
         Rule::Signs => caller.is_authenticated() && !auditor,
-        // Governance's own storage is also its members' (they read its records anyway).
+        // Governance's own storage is also its members' (they read its records anyway);
+        // not its proofs, whose sibling hashes would let them test guesses about others.
         Rule::Auditor => {
             auditor
                 || (caller.role == Some(super::auth::Role::Member)
-                    && matches!(method, "eth_getStorageAt" | "eth_getProof")
+                    && method == "eth_getStorageAt"
                     && matches!(first_param(params), FirstParam::Address(a) if a == crate::governance::GOVERNANCE))
         }
         Rule::Operator => caller.is_operator(),

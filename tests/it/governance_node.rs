@@ -460,6 +460,50 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
         "other contracts' storage stays auditors': {res}"
     );
 
+    // A demoted auditor keeps nothing it opened as an auditor.
+    let account6: PrivateKeySigner = DEV_KEYS[6].parse().unwrap();
+    let to_role = |role: u8| {
+        vec![
+            action(REMOVE_USER, (account6.address(),).abi_encode_params()),
+            action(ADD_USER, user_args(account6.address(), role)),
+        ]
+    };
+    decide(&member, to_role(2)).await;
+    let auditor = siwe_login(&node, &account6).await["result"]["key"]
+        .as_str()
+        .expect("an auditor's session")
+        .to_string();
+    let filter =
+        call_as(&node, Some(&auditor), "eth_newFilter", json!([{}])).await["result"].clone();
+    let res = call_as(
+        &node,
+        Some(&auditor),
+        "eth_getFilterChanges",
+        json!([filter]),
+    )
+    .await;
+    assert!(res["result"].is_array(), "{res}");
+    decide(&member, to_role(1)).await;
+    let res = call_as(
+        &node,
+        Some(&auditor),
+        "eth_getFilterChanges",
+        json!([filter]),
+    )
+    .await;
+    assert!(
+        res["error"].is_object(),
+        "the auditor's filter ends with its role: {res}"
+    );
+    let res = call_as(
+        &node,
+        Some(&auditor),
+        "eth_getStorageAt",
+        json!([token.address(), "0x0", "latest"]),
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32030, "a user now: {res}");
+
     // The same tables after a restart (the block log replayed).
     let before = node.node().chain.governance();
     let node = node.restart(config).await;

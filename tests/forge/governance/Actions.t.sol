@@ -437,6 +437,13 @@ contract ActionsTest is GovernanceTest {
             abi.encode(STRANGER, codeHash),
             abi.encodeWithSelector(IGovernance.CodeHashMismatch.selector, STRANGER, codeHash, bytes32(0))
         );
+        // A delegated account's designator is not code to run as governance.
+        vm.etch(STRANGER, abi.encodePacked(hex"ef0100", address(code)));
+        refused(
+            REPLACE_CODE,
+            abi.encode(STRANGER, STRANGER.codehash),
+            abi.encodeWithSelector(IGovernance.DelegatedCodeSource.selector, STRANGER)
+        );
     }
 
     // ------------------------------------------------------------- encoding
