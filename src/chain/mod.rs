@@ -643,9 +643,54 @@ impl Chain {
         Ok(Some(block))
     }
 
-    /// Executes a block built elsewhere on top of the head, checks it against its header
-    /// and makes it the new head (`coco import`). Pooled transactions it includes leave
-    /// the pool.
+    /// The next block from up to `max_txs` ready pool transactions, built on the head
+    /// and executed but neither committed nor broadcast, with its plain (unblinded)
+    /// header: what a validator leading the consortium proposes to the others, each of
+    /// which commits it with [`Chain::import`] once a quorum has it. `None` when nothing
+    /// is ready (or nothing ready can run now).
+    pub fn propose_block(
+        &self,
+        max_txs: usize,
+    ) -> Result<Option<alloy::consensus::Block<TxEnvelope>>, ChainError> {
+        let _one_at_a_time = self.mine_lock.lock();
+        let head = self.head();
+        let parent = &head.header;
+        let ready = self.ready_transactions(max_txs, parent.number);
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        let attrs = self.next_block_attributes(parent, self.take_next_timestamp(parent));
+        let built = build_block(
+            self.store.as_ref(),
+            &self.store.merkle(),
+            &self.spec,
+            parent,
+            &attrs,
+            ready,
+        )
+        .map_err(|e| ChainError::Execution(e.to_string()))?;
+        if built.commit.block.transactions.is_empty() {
+            let mut pool = self.pool.lock();
+            for (hash, _) in &built.invalid {
+                pool.remove(hash);
+            }
+            return Ok(None);
+        }
+        let block = built.commit.block;
+        Ok(Some(alloy::consensus::Block {
+            header: block.header,
+            body: alloy::consensus::BlockBody {
+                transactions: block.transactions,
+                ommers: Vec::new(),
+                withdrawals: Some(block.withdrawals.into()),
+            },
+        }))
+    }
+
+    /// Executes a block built elsewhere on top of the head, checks it against its
+    /// (plain) header and makes it the new head (`coco import`; a validator applying a
+    /// committed proposal). Under blinding the header is blinded as a mined block's is
+    /// before it is stored. Pooled transactions it includes leave the pool.
     pub fn import(
         &self,
         block: alloy::consensus::Block<TxEnvelope>,
@@ -677,6 +722,11 @@ impl Chain {
             &head.header,
             block,
         )?;
+        let mut commit = commit;
+        if let Some(blinder) = &self.settings.blinding {
+            let public = self.public_bloom(&commit.block);
+            blinder.blind_header(&mut commit.block.header, public);
+        }
         let touched = touches_governance(&commit.diff);
         let block = self.store.commit_block(commit)?;
         self.after_change(touched)?;

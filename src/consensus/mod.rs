@@ -10,6 +10,8 @@
 //! - [`state_machine`]: [`StateMachine`], openraft's state machine over a
 //!   [`BlockApplier`] (what the node implements over the chain): committed entries
 //!   only, snapshots sealed under the ledger secret.
+//! - [`chain_applier`]: [`ChainApplier`], the applier over the chain: committed
+//!   proposals executed, checked and committed to the block log.
 //! - [`tls`]: [`TlsIdentity`], a P-256 TLS key endorsed by the secp256k1 identity key,
 //!   and the verifier admitting only allowed validators.
 //! - [`network`]: [`Network`], openraft's network factory (one pooled HTTPS client per
@@ -19,6 +21,7 @@
 //! Consensus hands committed blocks to the chain; it does not execute and knows nothing
 //! of JSON-RPC. See docs/REPLICATION.md.
 
+pub mod chain_applier;
 pub mod error;
 pub mod log_store;
 pub mod network;
@@ -30,6 +33,7 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
+pub use chain_applier::ChainApplier;
 pub use error::{ConsensusError, Result};
 pub use log_store::LogStore;
 pub use network::{Network, Timeouts};

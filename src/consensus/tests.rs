@@ -570,3 +570,247 @@ async fn three_validators_replicate_fail_over_and_refuse_without_quorum() {
     live[nl].raft.shutdown().await.unwrap();
     drop(stopped);
 }
+
+// ---------------------------------------------------------------- over the chain
+
+/// A consortium chain (account 0 the member, accounts 1..4 users) in `dir`, blinded
+/// with the cluster's `secret`, as every validator of one cluster has it.
+fn consortium_chain(
+    dir: &std::path::Path,
+    secret: &LedgerSecret,
+    genesis: &alloy::genesis::Genesis,
+) -> Arc<crate::chain::Chain> {
+    use crate::chain::{Blinder, Chain, ChainSettings, ChainSpec, Mining, PoolLimits};
+    use crate::state::{Store, StoreConfig};
+    let store = Store::open(
+        &StoreConfig {
+            dir: dir.to_path_buf(),
+            cache_bytes: 8 << 20,
+            fsync: false,
+            block_cache: 16,
+        },
+        secret,
+        b"validator",
+    )
+    .unwrap();
+    let blinding = secret.clone();
+    let settings = ChainSettings {
+        beneficiary: alloy::primitives::Address::ZERO,
+        mining: Mining::Manual,
+        pool: PoolLimits::default(),
+        blinding: Some(Blinder(Arc::new(move |n| {
+            B256::from(blinding.blinding_key(n))
+        }))),
+        permissioned: true,
+    };
+    Arc::new(Chain::open(Arc::new(store), ChainSpec::new(genesis.clone()), settings).unwrap())
+}
+
+fn dev_genesis() -> (
+    alloy::genesis::Genesis,
+    Vec<alloy::signers::local::PrivateKeySigner>,
+) {
+    use crate::governance::{Consortium, MemberEntry, UserEntry, UserRole};
+    let signers = crate::node::dev_signers(crate::node::DEV_MNEMONIC, 4).unwrap();
+    let mut g = crate::chain::genesis::parse_genesis(crate::chain::genesis::DEV_GENESIS).unwrap();
+    g.timestamp = crate::chain::now();
+    crate::chain::genesis::fund(
+        &mut g,
+        signers.iter().map(|s| s.address()),
+        alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(20u64)),
+    );
+    Consortium {
+        members: vec![MemberEntry {
+            address: signers[0].address(),
+            encryption_key: alloy::primitives::Bytes::from_static(&[4; 65]),
+        }],
+        users: signers
+            .iter()
+            .map(|s| UserEntry {
+                address: s.address(),
+                role: UserRole::User,
+                api_key_hashes: Vec::new(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+    .write(&mut g);
+    crate::governance::genesis::place(&mut g).unwrap();
+    (g, signers)
+}
+
+fn transfer(signer: &alloy::signers::local::PrivateKeySigner, nonce: u64) -> Vec<u8> {
+    use alloy::consensus::SignableTransaction;
+    use alloy::eips::Encodable2718;
+    use alloy::network::TxSignerSync;
+    let mut tx = alloy::consensus::TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: alloy::primitives::TxKind::Call(alloy::primitives::Address::repeat_byte(7)),
+        value: alloy::primitives::U256::from(1),
+        ..Default::default()
+    };
+    let signature = signer.sign_transaction_sync(&mut tx).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+}
+
+struct ChainNode {
+    raft: Raft,
+    chain: Arc<crate::chain::Chain>,
+    _dir: TempDir,
+    _server: PeerServer,
+}
+
+async fn start_chain_node(
+    identity: &NodeIdentity,
+    listener: tokio::net::TcpListener,
+    allow: Allow,
+    secret: &LedgerSecret,
+    genesis: &alloy::genesis::Genesis,
+) -> ChainNode {
+    let id = node_id_of(&identity.public_key_sec1());
+    let dir = TempDir::new().unwrap();
+    let chain = consortium_chain(&dir.path().join("chain"), secret, genesis);
+    let tls = Arc::new(TlsIdentity::new(identity).unwrap());
+    let log = LogStore::open(&dir.path().join("raft/log"), secret, &id.to_be_bytes()).unwrap();
+    let applier = Arc::new(
+        ChainApplier::open(
+            chain.clone(),
+            &dir.path().join("raft/applier"),
+            secret,
+            &id.to_be_bytes(),
+        )
+        .unwrap(),
+    );
+    let network = Network::new(tls.clone(), allow.clone(), Timeouts::default());
+    let raft = Raft::new(id, test_config(), network, log, StateMachine::new(applier))
+        .await
+        .unwrap();
+    let server = PeerServer::start(listener, &tls, allow, raft.clone()).unwrap();
+    ChainNode {
+        raft,
+        chain,
+        _dir: dir,
+        _server: server,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_commit_the_same_chain() {
+    let secret = LedgerSecret::generate(1);
+    let (genesis, signers) = dev_genesis();
+    let keys: Vec<NodeIdentity> = (0..3).map(|_| NodeIdentity::generate()).collect();
+    let allow = allow_keys(&keys.iter().map(|k| k.public_key_sec1()).collect::<Vec<_>>());
+    let mut members = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for key in &keys {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = Peer::new(l.local_addr().unwrap().to_string(), key.public_key_sec1());
+        members.insert(peer.node_id(), peer);
+        listeners.push(l);
+    }
+    let mut listeners = listeners.into_iter();
+    // Two start; the third joins after the log was purged behind a snapshot.
+    let a = start_chain_node(
+        &keys[0],
+        listeners.next().unwrap(),
+        allow.clone(),
+        &secret,
+        &genesis,
+    )
+    .await;
+    let b = start_chain_node(
+        &keys[1],
+        listeners.next().unwrap(),
+        allow.clone(),
+        &secret,
+        &genesis,
+    )
+    .await;
+    a.raft.initialize(members.clone()).await.unwrap();
+    let m = a
+        .raft
+        .wait(WAIT)
+        .metrics(|m| m.current_leader.is_some(), "a leader")
+        .await
+        .unwrap();
+    let leader_id = m.current_leader.unwrap();
+    let (lead, other) = if a.raft.metrics().borrow().id == leader_id {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    lead.raft
+        .wait(WAIT)
+        .state(ServerState::Leader, "the leader knows it")
+        .await
+        .unwrap();
+
+    // The leader pools, proposes; every validator commits what a quorum has.
+    let mut nonces = [0u64; 4];
+    for round in 0..8 {
+        for (i, s) in signers.iter().enumerate().take(1 + round % 4) {
+            lead.chain.submit_raw(&transfer(s, nonces[i])).unwrap();
+            nonces[i] += 1;
+        }
+        let block = lead
+            .chain
+            .propose_block(usize::MAX)
+            .unwrap()
+            .expect("a block");
+        let applied = lead
+            .raft
+            .client_write(BlockProposal::new(&block))
+            .await
+            .expect("committed")
+            .data
+            .block
+            .expect("a block entry");
+        assert_eq!(applied.number, round as u64 + 1);
+        assert_eq!(
+            lead.chain.head().header.number,
+            applied.number,
+            "the leader applied it"
+        );
+    }
+    // A follower's block applied from the committed entry, never from its own pool.
+    let c = start_chain_node(
+        &keys[2],
+        listeners.next().unwrap(),
+        allow,
+        &secret,
+        &genesis,
+    )
+    .await;
+    let last = lead.raft.metrics().borrow().last_log_index;
+    for n in [other, &c] {
+        n.raft
+            .wait(WAIT)
+            .applied_index_at_least(last, "applied the leader's log")
+            .await
+            .unwrap();
+    }
+    let head = lead.chain.head();
+    assert_eq!(head.header.number, 8);
+    for n in [other, &c] {
+        let theirs = n.chain.head();
+        assert_eq!(
+            theirs.header.hash_slow(),
+            head.header.hash_slow(),
+            "same blinded head"
+        );
+        assert_eq!(
+            n.chain.store().merkle().root(),
+            lead.chain.store().merkle().root(),
+            "same state"
+        );
+    }
+    // Headers are blinded like a mined block's; the plain root is the Merkle root.
+    assert_ne!(head.header.state_root, lead.chain.store().merkle().root());
+    for n in [&a, &b, &c] {
+        n.raft.shutdown().await.unwrap();
+    }
+}

@@ -1,0 +1,271 @@
+//! The [`BlockApplier`] over the chain: what a validator does with a committed entry.
+//!
+//! A committed block proposal (the leader's block with its plain header) is executed on
+//! top of the head by [`Chain::import`], which checks every root and the gas used
+//! against the header (a validator that reaches another state stops, naming the block),
+//! blinds the header as the chain does and commits it to the block log: only committed
+//! blocks ever reach the block log. Alongside, in `<data>/raft/applier/`, the applier
+//! keeps — sealed, flushed before it answers — the last applied log id, the membership
+//! and each applied proposal by number, which is what its snapshots carry.
+//!
+//! Crash safety: the block is durable before the applied log id is. After a crash
+//! between the two, openraft re-applies the entry; a proposal whose block the chain
+//! already has (same number, same transactions root) is recognised and only recorded.
+//!
+//! Snapshots are the applied proposals in order, sealed ([`SnapshotCipher`]); installing
+//! one imports those past the head. Not compact (every block since genesis): replacing it
+//! with a sealed state image is later work (docs/REPLICATION.md).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use alloy::consensus::proofs::calculate_transaction_root;
+use coco_enclave::{LedgerSecret, RecordCipher};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ConsensusError, Result};
+use super::state_machine::{BlockApplier, Committed, SnapshotCipher, SnapshotImage};
+use super::types::{BlockProposal, BlockRef, LogId, SnapshotMeta, StoredMembership};
+use crate::chain::Chain;
+
+/// The applied state, as recorded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct AppliedState {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+/// What a snapshot holds: every applied proposal, in order.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    proposals: Vec<BlockProposal>,
+}
+
+/// [`BlockApplier`] over a [`Chain`].
+pub struct ChainApplier {
+    chain: Arc<Chain>,
+    path: PathBuf,
+    db: sled::Db,
+    proposals: sled::Tree,
+    cipher: RecordCipher,
+    snapshots: SnapshotCipher,
+    state: Mutex<AppliedState>,
+    current: Mutex<Option<SnapshotImage>>,
+    seq: AtomicU64,
+}
+
+impl std::fmt::Debug for ChainApplier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainApplier")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+const STATE_KEY: &[u8] = b"applied";
+const SNAPSHOT_KEY: &[u8] = b"snapshot";
+
+impl ChainApplier {
+    /// The applier of `chain`, recording in `dir` (`<data>/raft/applier`), sealed with
+    /// keys of `secret` for this node (`node_id`).
+    pub fn open(
+        chain: Arc<Chain>,
+        dir: &Path,
+        secret: &LedgerSecret,
+        node_id: &[u8],
+    ) -> Result<Self> {
+        let engine = |e| ConsensusError::engine(dir, e);
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .open()
+            .map_err(engine)?;
+        let proposals = db.open_tree("proposals").map_err(engine)?;
+        let cipher = RecordCipher::new(secret, node_id, "raft-applier");
+        let applier = Self {
+            chain,
+            path: dir.to_path_buf(),
+            db,
+            proposals,
+            cipher,
+            snapshots: SnapshotCipher::new(secret),
+            state: Mutex::default(),
+            current: Mutex::default(),
+            seq: AtomicU64::new(0),
+        };
+        if let Some(state) = applier.read(STATE_KEY)? {
+            *applier.state.lock() = state;
+        }
+        if let Some((meta, sealed)) = applier.read::<(SnapshotMeta, Vec<u8>)>(SNAPSHOT_KEY)? {
+            *applier.current.lock() = Some(SnapshotImage { meta, sealed });
+        }
+        Ok(applier)
+    }
+
+    fn read<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>> {
+        let Some(sealed) = self
+            .db
+            .get(key)
+            .map_err(|e| ConsensusError::engine(&self.path, e))?
+        else {
+            return Ok(None);
+        };
+        let plain = self
+            .cipher
+            .open(key, &sealed)
+            .map_err(|source| ConsensusError::Tampered {
+                what: String::from_utf8_lossy(key).into_owned(),
+                source,
+            })?;
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|e| ConsensusError::decode(String::from_utf8_lossy(key), e))
+    }
+
+    fn write<T: Serialize>(&self, key: &[u8], value: &T) -> Result<()> {
+        let plain =
+            serde_json::to_vec(value).map_err(|e| ConsensusError::decode("applier record", e))?;
+        self.db
+            .insert(key, self.cipher.seal(key, &plain))
+            .map_err(|e| ConsensusError::engine(&self.path, e))?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| ConsensusError::engine(&self.path, e))
+    }
+
+    /// Commits `proposal` to the chain unless it already holds it (a re-applied entry).
+    fn commit(&self, proposal: &BlockProposal) -> Result<BlockRef> {
+        let block = proposal.decode()?;
+        let number = block.header.number;
+        let failed = |reason: String| ConsensusError::Apply { number, reason };
+        let head = self.chain.head();
+        let stored = if number <= head.header.number {
+            let existing = self
+                .chain
+                .store()
+                .block(number)
+                .map_err(|e| failed(e.to_string()))?
+                .ok_or_else(|| failed("missing from the block log".into()))?;
+            if existing.header.transactions_root
+                != calculate_transaction_root(&block.body.transactions)
+            {
+                return Err(failed(format!(
+                    "this node's block {number} has other transactions than the committed one"
+                )));
+            }
+            existing
+        } else {
+            self.chain
+                .import(block)
+                .map_err(|e| failed(e.to_string()))?
+        };
+        let key = number.to_be_bytes();
+        let plain =
+            serde_json::to_vec(proposal).map_err(|e| ConsensusError::decode("proposal", e))?;
+        self.proposals
+            .insert(key, self.cipher.seal(&key, &plain))
+            .map_err(|e| ConsensusError::engine(&self.path, e))?;
+        Ok(BlockRef {
+            number,
+            hash: stored.header.hash_slow(),
+        })
+    }
+}
+
+impl BlockApplier for ChainApplier {
+    fn apply(&self, log_id: LogId, entry: Committed<'_>) -> Result<Option<BlockRef>> {
+        let mut state = self.state.lock().clone();
+        let applied = match entry {
+            Committed::Blank => None,
+            Committed::Membership(m) => {
+                state.membership = m.clone();
+                None
+            }
+            Committed::Block(proposal) => {
+                let applied = self.commit(proposal);
+                if let Err(e) = &applied {
+                    tracing::error!(error = %e, "this validator cannot apply a committed block: it stops");
+                }
+                Some(applied?)
+            }
+        };
+        state.last_applied = Some(log_id);
+        self.write(STATE_KEY, &state)?;
+        self.flush()?;
+        *self.state.lock() = state;
+        Ok(applied)
+    }
+
+    fn applied_state(&self) -> Result<(Option<LogId>, StoredMembership)> {
+        let state = self.state.lock();
+        Ok((state.last_applied, state.membership.clone()))
+    }
+
+    fn build_snapshot(&self) -> Result<SnapshotImage> {
+        let state = self.state.lock().clone();
+        let mut proposals = Vec::new();
+        for item in self.proposals.iter() {
+            let (key, sealed) = item.map_err(|e| ConsensusError::engine(&self.path, e))?;
+            let plain =
+                self.cipher
+                    .open(&key, &sealed)
+                    .map_err(|source| ConsensusError::Tampered {
+                        what: "an applied proposal".into(),
+                        source,
+                    })?;
+            proposals.push(
+                serde_json::from_slice(&plain)
+                    .map_err(|e| ConsensusError::decode("proposal", e))?,
+            );
+        }
+        let meta = SnapshotMeta {
+            last_log_id: state.last_applied,
+            last_membership: state.membership.clone(),
+            snapshot_id: format!(
+                "{}-{}",
+                state.last_applied.map_or(0, |l| l.index),
+                self.seq.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
+        let plain = serde_json::to_vec(&SnapshotState { proposals })
+            .map_err(|e| ConsensusError::decode("snapshot", e))?;
+        let image = SnapshotImage {
+            sealed: self.snapshots.seal(&meta, &plain),
+            meta,
+        };
+        self.write(SNAPSHOT_KEY, &(image.meta.clone(), image.sealed.clone()))?;
+        self.flush()?;
+        *self.current.lock() = Some(image.clone());
+        Ok(image)
+    }
+
+    fn install_snapshot(&self, image: SnapshotImage) -> Result<()> {
+        let plain = self.snapshots.open(&image.meta, &image.sealed)?;
+        let snapshot: SnapshotState =
+            serde_json::from_slice(&plain).map_err(|e| ConsensusError::decode("snapshot", e))?;
+        for proposal in &snapshot.proposals {
+            self.commit(proposal)?;
+        }
+        let state = AppliedState {
+            last_applied: image.meta.last_log_id,
+            membership: image.meta.last_membership.clone(),
+        };
+        self.write(STATE_KEY, &state)?;
+        self.write(SNAPSHOT_KEY, &(image.meta.clone(), image.sealed.clone()))?;
+        self.flush()?;
+        *self.state.lock() = state;
+        *self.current.lock() = Some(image);
+        Ok(())
+    }
+
+    fn current_snapshot(&self) -> Result<Option<SnapshotImage>> {
+        Ok(self.current.lock().clone())
+    }
+}
