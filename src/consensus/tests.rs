@@ -611,7 +611,9 @@ fn dev_genesis() -> (
     Vec<alloy::signers::local::PrivateKeySigner>,
 ) {
     use crate::governance::{Consortium, MemberEntry, UserEntry, UserRole};
-    let signers = crate::node::dev_signers(crate::node::DEV_MNEMONIC, 4).unwrap();
+    let signers: Vec<_> = (0..4)
+        .map(|_| alloy::signers::local::PrivateKeySigner::random())
+        .collect();
     let mut g = crate::chain::genesis::parse_genesis(crate::chain::genesis::DEV_GENESIS).unwrap();
     g.timestamp = crate::chain::now();
     crate::chain::genesis::fund(
