@@ -12,6 +12,7 @@
 //!   only, snapshots sealed under the ledger secret.
 //! - [`chain_applier`]: [`ChainApplier`], the applier over the chain: committed
 //!   proposals executed, checked and committed to the block log.
+//! - [`producer`]: the leader's block production loop.
 //! - [`tls`]: [`TlsIdentity`], a P-256 TLS key endorsed by the secp256k1 identity key,
 //!   and the verifier admitting only allowed validators.
 //! - [`network`]: [`Network`], openraft's network factory (one pooled HTTPS client per
@@ -25,6 +26,7 @@ pub mod chain_applier;
 pub mod error;
 pub mod log_store;
 pub mod network;
+pub mod producer;
 pub mod server;
 pub mod state_machine;
 pub mod tls;

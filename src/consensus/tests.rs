@@ -663,7 +663,7 @@ struct ChainNode {
     raft: Raft,
     chain: Arc<crate::chain::Chain>,
     _dir: TempDir,
-    _server: PeerServer,
+    server: Option<PeerServer>,
 }
 
 async fn start_chain_node(
@@ -696,7 +696,7 @@ async fn start_chain_node(
         raft,
         chain,
         _dir: dir,
-        _server: server,
+        server: Some(server),
     }
 }
 
@@ -813,6 +813,121 @@ async fn three_validators_commit_the_same_chain() {
     // Headers are blinded like a mined block's; the plain root is the Merkle root.
     assert_ne!(head.header.state_root, lead.chain.store().merkle().root());
     for n in [&a, &b, &c] {
+        n.raft.shutdown().await.unwrap();
+    }
+}
+
+/// Polls `done` every 20 ms for up to 20 s.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_produces_blocks_and_a_new_leader_continues() {
+    let secret = LedgerSecret::generate(1);
+    let (genesis, signers) = dev_genesis();
+    let keys: Vec<NodeIdentity> = (0..3).map(|_| NodeIdentity::generate()).collect();
+    let allow = allow_keys(&keys.iter().map(|k| k.public_key_sec1()).collect::<Vec<_>>());
+    let mut members = BTreeMap::new();
+    let mut nodes = Vec::new();
+    let mut listeners = Vec::new();
+    for key in &keys {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = Peer::new(l.local_addr().unwrap().to_string(), key.public_key_sec1());
+        members.insert(peer.node_id(), peer);
+        listeners.push(l);
+    }
+    for (key, l) in keys.iter().zip(listeners) {
+        nodes.push(start_chain_node(key, l, allow.clone(), &secret, &genesis).await);
+    }
+    nodes[0].raft.initialize(members).await.unwrap();
+    let mut stops = Vec::new();
+    let mut loops = Vec::new();
+    for n in &nodes {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        stops.push(tx);
+        loops.push(tokio::spawn(producer::run(
+            n.raft.clone(),
+            n.chain.clone(),
+            Duration::from_millis(50),
+            rx,
+        )));
+    }
+    let leader_of = |nodes: &[ChainNode], not: Option<NodeId>| {
+        nodes.iter().position(|n| {
+            let m = n.raft.metrics().borrow().clone();
+            m.state == ServerState::Leader && Some(m.id) != not
+        })
+    };
+    eventually("a leader", || leader_of(&nodes, None).is_some()).await;
+    let li = leader_of(&nodes, None).unwrap();
+    // Transactions pooled at the leader end up in every validator's chain.
+    let send = |chain: &crate::chain::Chain, count: usize| {
+        for _ in 0..count {
+            for s in &signers {
+                let nonce = chain.pending_nonce(s.address()).unwrap();
+                chain.submit_raw(&transfer(s, nonce)).unwrap();
+            }
+        }
+    };
+    send(&nodes[li].chain, 3);
+    let settled = |nodes: &[&ChainNode], txs: u64| {
+        let heads: Vec<_> = nodes
+            .iter()
+            .map(|n| n.chain.head().header.hash_slow())
+            .collect();
+        heads.windows(2).all(|w| w[0] == w[1])
+            && nodes.iter().all(|n| {
+                n.chain.state_nonce(signers[0].address()).unwrap() == txs
+                    && n.chain.with_pool(|p| p.is_empty())
+            })
+    };
+    eventually("every validator has the 12 transfers", || {
+        settled(&nodes.iter().collect::<Vec<_>>(), 3)
+    })
+    .await;
+
+    // The leader goes away; the others elect one and go on producing.
+    let old = nodes[li].raft.metrics().borrow().id;
+    stops[li].send(true).unwrap();
+    if let Some(server) = nodes[li].server.take() {
+        server.stop().await;
+    }
+    nodes[li].raft.shutdown().await.unwrap();
+    let live: Vec<&ChainNode> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != li)
+        .map(|(_, n)| n)
+        .collect();
+    eventually("a new leader", || {
+        live.iter().any(|n| {
+            let m = n.raft.metrics().borrow().clone();
+            m.state == ServerState::Leader && m.id != old
+        })
+    })
+    .await;
+    let new = live
+        .iter()
+        .find(|n| n.raft.metrics().borrow().state == ServerState::Leader)
+        .unwrap();
+    send(&new.chain, 2);
+    eventually("both live validators have the 8 more", || settled(&live, 5)).await;
+    for (i, stop) in stops.iter().enumerate() {
+        if i != li {
+            stop.send(true).unwrap();
+        }
+    }
+    for l in loops {
+        l.await.unwrap();
+    }
+    for n in live {
         n.raft.shutdown().await.unwrap();
     }
 }

@@ -1,0 +1,73 @@
+//! The leader's block production: every block time, the validator that leads proposes
+//! the next block from its pool and waits for a quorum to commit it.
+//!
+//! A proposal is built on the head only when nothing is in flight (every log entry this
+//! node knows is applied), so a block is never proposed on a parent another committed
+//! entry is about to replace — after a write that timed out, or on a new leader whose
+//! predecessor's entries are still being committed. A write without a quorum neither
+//! fails nor returns in openraft; it is bounded here and logged with the reason.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::ServerState;
+use tokio::sync::watch;
+
+use super::types::{BlockProposal, Raft};
+use crate::chain::Chain;
+
+/// How long a proposal may wait for a quorum before the producer stops waiting (the
+/// entry may still commit later; nothing is proposed until it is applied or dropped).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs block production for `raft` over `chain` until `stop` turns true.
+pub async fn run(
+    raft: Raft,
+    chain: Arc<Chain>,
+    block_time: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(block_time);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let idle = {
+            let m = raft.metrics().borrow().clone();
+            m.state == ServerState::Leader && m.last_applied.map(|l| l.index) == m.last_log_index
+        };
+        if !idle {
+            continue;
+        }
+        let builder = chain.clone();
+        let block =
+            match tokio::task::spawn_blocking(move || builder.propose_block(usize::MAX)).await {
+                Ok(Ok(Some(block))) => block,
+                Ok(Ok(None)) => continue,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot build a block");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "block building panicked");
+                    continue;
+                }
+            };
+        let number = block.header.number;
+        match tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(BlockProposal::new(&block)))
+            .await
+        {
+            Ok(Ok(_)) => tracing::debug!(number, "block committed"),
+            Ok(Err(e)) => tracing::warn!(number, error = %e, "proposal not committed"),
+            Err(_) => tracing::warn!(
+                number,
+                "no quorum acknowledged the proposal in time; proposing again once it is settled"
+            ),
+        }
+    }
+}
