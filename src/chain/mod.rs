@@ -397,7 +397,6 @@ impl Chain {
     }
 
     fn validate(&self, tx: &Recovered<TxEnvelope>) -> Result<(), TxError> {
-        self.admits(&tx.signer())?;
         let head = self.head();
         let number = head.header.number + 1;
         let timestamp = self.next_timestamp(&head.header);
@@ -468,6 +467,10 @@ impl Chain {
                 figures: Some((tx.nonce(), account.nonce)),
             });
         }
+        // After the nonce: a mined transaction replayed by whoever holds its bytes gets
+        // "nonce too low" whether or not governance still admits its sender, so a replay
+        // does not tell of the sender's registration.
+        self.admits(&tx.signer())?;
         // As geth: the blob gas at the blob fee cap counts too.
         let blob_cost = U256::from(tx.blob_gas_used().unwrap_or_default())
             * U256::from(tx.max_fee_per_blob_gas().unwrap_or_default());

@@ -88,16 +88,12 @@ impl UserRole {
     }
 }
 
-/// Why governance refuses a transaction's sender.
+/// Why governance refuses a transaction's sender: neither a member nor a user (auditors
+/// read, they do not transact). One text for every case, so whoever submits someone's
+/// signed transaction learns nothing of the sender's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum NotPermitted {
-    /// Neither a member nor a registered user.
-    #[error("sender not permitted: not a registered user of this network")]
-    NotRegistered,
-    /// Auditors read; they do not transact.
-    #[error("sender not permitted: auditors read this network, they do not transact")]
-    Auditor,
-}
+#[error("sender not permitted: not a registered user of this network")]
+pub struct NotPermitted;
 
 /// The governance tables at one block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -247,8 +243,7 @@ impl GovernanceState {
         }
         match self.user_role(sender) {
             Some(UserRole::User) => Ok(()),
-            Some(UserRole::Auditor) => Err(NotPermitted::Auditor),
-            None => Err(NotPermitted::NotRegistered),
+            Some(UserRole::Auditor) | None => Err(NotPermitted),
         }
     }
 }

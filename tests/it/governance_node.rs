@@ -264,6 +264,14 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
         error_message(&res).starts_with("sender not permitted"),
         "{res}"
     );
+    // Attack: replaying the removed user's mined transaction (the same signed bytes)
+    // tells an outsider nothing of its registration: bare "nonce too low", as for the
+    // replay of a registered member's mined transaction.
+    let replay = raw_transfer(&node, &x, 0).await;
+    let account0: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
+    let registered_replay = raw_transfer(&node, &account0, 0).await;
+    assert_eq!(error_message(&replay), "nonce too low", "{replay}");
+    assert_eq!(error_message(&replay), error_message(&registered_replay));
 
     // Logs: a third party sees a token's transfers only once governance makes them public.
     let alice = wallet(&node, 1, Some(&dev));
@@ -469,6 +477,16 @@ async fn a_consortium_admits_reads_and_publishes_by_governance() {
         ]
     };
     decide(&member, to_role(2)).await;
+    // Attack: an auditor's signed transaction, submitted by anyone, is refused with the
+    // stranger's text: the refusal tells nothing of the sender's role.
+    let nonce6 = node.node().chain.state_nonce(account6.address()).unwrap();
+    let auditor_tx = raw_transfer(&node, &account6, nonce6).await;
+    let stranger_tx = raw_transfer(&node, &PrivateKeySigner::random(), 0).await;
+    assert_eq!(
+        error_message(&auditor_tx),
+        "sender not permitted: not a registered user of this network"
+    );
+    assert_eq!(error_message(&auditor_tx), error_message(&stranger_tx));
     let auditor = siwe_login(&node, &account6).await["result"]["key"]
         .as_str()
         .expect("an auditor's session")
