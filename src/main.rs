@@ -1,7 +1,7 @@
 //! The `coco` binary: parse the command line, start tracing, run.
 
 use clap::Parser;
-use coco::cli::{Cli, Command, banner, run_import, run_init, run_keys};
+use coco::cli::{Cli, Command, NodeAction, banner, run_import, run_init, run_keys, run_node_id};
 use coco::node::Node;
 use eyre::WrapErr;
 
@@ -25,6 +25,13 @@ fn main() -> eyre::Result<()> {
         }
         Command::Import(args) => {
             println!("{}", run_import(&args)?);
+            return Ok(());
+        }
+        Command::Node(coco::cli::NodeArgs {
+            action: Some(NodeAction::Id { data_dir, add_to }),
+            ..
+        }) => {
+            println!("{}", run_node_id(&data_dir, add_to.as_deref())?);
             return Ok(());
         }
         command => Cli { command },
@@ -55,8 +62,15 @@ fn main() -> eyre::Result<()> {
                 }
                 Ok(())
             }
+            Command::Node(coco::cli::NodeArgs {
+                action: Some(NodeAction::Status { rpc }),
+                ..
+            }) => {
+                println!("{}", coco::cli::node_status(&rpc).await?);
+                Ok(())
+            }
             Command::Node(args) => {
-                let node = Node::spawn(args.node_config())
+                let node = Node::spawn(args.node_config()?)
                     .await
                     .wrap_err("starting the node")?;
                 let head = node.chain.head();
@@ -72,6 +86,16 @@ fn main() -> eyre::Result<()> {
                         "confidential"
                     }
                 );
+                if let Some(status) = node.validator_status() {
+                    println!(
+                        "validator {} ({}) on peer endpoint {}; leader {}; height {}",
+                        status.id,
+                        status.role,
+                        node.peer_addr().unwrap_or_default(),
+                        status.leader.as_deref().unwrap_or("not known yet"),
+                        status.height
+                    );
+                }
                 run_until_stopped(node).await
             }
             Command::Keys(_) | Command::Init(_) | Command::Import(_) => {

@@ -195,7 +195,8 @@ impl Chain {
             .ok_or(StateError::MissingBlock(number))?;
         *self.head.write() = head;
         // Cheaper to re-read than to tell whether the dropped versions touched it.
-        self.reload_governance()
+        self.reload_governance();
+        Ok(())
     }
 
     /// Changes state outside any block (anvil_setBalance and friends).
@@ -211,7 +212,8 @@ impl Chain {
         let diff = state.into_diff();
         let touched = super::touches_governance(&diff);
         self.store.commit_patch(diff)?;
-        self.after_change(touched)
+        self.after_change(touched);
+        Ok(())
     }
 
     /// Lets unsigned transactions from `address` in (anvil_impersonateAccount).

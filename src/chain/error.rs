@@ -7,7 +7,10 @@ use crate::execution::DbError;
 use crate::state::StateError;
 
 /// Why a submitted transaction was refused. The texts are geth's, since tools match them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Serializable: a validator forwards a transaction to the leader and relays the
+/// leader's rejection as its own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TxError {
     /// The bytes are not a transaction.
     #[error("rlp: {0}")]
@@ -29,7 +32,7 @@ pub enum TxError {
     /// The sidecar's proof kind is not the fork's (cell proofs from Osaka, blob proofs
     /// before).
     #[error("{0}")]
-    BlobSidecarVersion(&'static str),
+    BlobSidecarVersion(String),
     /// The blobs, commitments or proofs do not verify against the versioned hashes.
     #[error("invalid blob sidecar: {0}")]
     BlobSidecarInvalid(String),
@@ -110,6 +113,14 @@ pub enum TxError {
     /// Refused by the pool.
     #[error(transparent)]
     Pool(#[from] PoolError),
+    /// The validators cannot commit anything: fewer than a majority are reachable.
+    #[error("no quorum: {reachable} of {voters} validators reachable")]
+    NoQuorum {
+        /// Validators reachable from the one that answers (itself included).
+        reachable: usize,
+        /// The validators that vote.
+        voters: usize,
+    },
     /// The store failed while validating.
     #[error("internal error")]
     Internal,
@@ -159,6 +170,8 @@ impl TxError {
             // may learn from the chain anyway (it would never be included).
             | Self::NotPermitted(_)
             | Self::Pool(_)
+            // Of the cluster, not of any account.
+            | Self::NoQuorum { .. }
             | Self::Internal) => e,
         }
     }

@@ -120,6 +120,22 @@ pub struct Chain {
     finalized: std::sync::atomic::AtomicU64,
     /// The governance tables at the head, re-read only after a change touched them.
     governance: RwLock<Arc<GovernanceState>>,
+    /// Where submissions go when this node does not build blocks (a validator that
+    /// does not lead); unset on a single node.
+    forward: std::sync::OnceLock<Arc<dyn TxForward>>,
+}
+
+/// A submission on its way to the validator that builds blocks.
+pub type Forwarded = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<Result<B256, TxError>>> + Send + 'static>,
+>;
+
+/// Routes raw transactions of a validator to the one that builds blocks.
+pub trait TxForward: Send + Sync {
+    /// Sends `raw` to the leader and answers its verdict, or `None` when this node
+    /// leads (the caller submits it here). A cluster that cannot commit answers
+    /// [`TxError::NoQuorum`].
+    fn forward(&self, raw: alloy::primitives::Bytes) -> Forwarded;
 }
 
 impl std::fmt::Debug for Chain {
@@ -166,7 +182,19 @@ impl Chain {
             dev: dev::DevState::new(settings_mining),
             finalized: std::sync::atomic::AtomicU64::new(u64::MAX),
             governance: RwLock::new(Arc::new(governance)),
+            forward: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Routes this node's submissions through `forward` from now on (set once, when a
+    /// validator starts; a second call is ignored).
+    pub fn set_forward(&self, forward: Arc<dyn TxForward>) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// The route set by [`Chain::set_forward`].
+    pub fn forwarder(&self) -> Option<Arc<dyn TxForward>> {
+        self.forward.get().cloned()
     }
 
     /// The governance tables at the head (empty on a chain without governance).
@@ -184,7 +212,7 @@ impl Chain {
 
     /// Re-reads the governance tables at the head after a change that touched them, and
     /// drops the pooled transactions of senders they no longer admit.
-    fn reload_governance(&self) -> Result<(), ChainError> {
+    fn reload_governance(&self) {
         let head = self.store.head().unwrap_or_default();
         let state = Arc::new(read_governance(self.store.as_ref(), head));
         tracing::info!(
@@ -200,7 +228,6 @@ impl Chain {
                 tracing::info!(%hash, "dropped a pooled transaction: governance no longer admits its sender");
             }
         }
-        Ok(())
     }
 
     /// The bloom of `block`'s logs from contracts whose logs governance made public.
@@ -217,11 +244,10 @@ impl Chain {
 
     /// [`Chain::reload_governance`] when `touched` (the change's diff holds the
     /// governance contract: [`touches_governance`]).
-    fn after_change(&self, touched: bool) -> Result<(), ChainError> {
+    fn after_change(&self, touched: bool) {
         if touched {
-            self.reload_governance()?;
+            self.reload_governance();
         }
-        Ok(())
     }
 
     /// The store.
@@ -362,12 +388,13 @@ impl Chain {
         match (&with_sidecar.sidecar, osaka) {
             (BlobTransactionSidecarVariant::Eip4844(_), true) => {
                 return Err(TxError::BlobSidecarVersion(
-                    "blob sidecar version 0 is not accepted after Osaka: send cell proofs (version 1)",
+                    "blob sidecar version 0 is not accepted after Osaka: send cell proofs (version 1)"
+                        .into(),
                 ));
             }
             (BlobTransactionSidecarVariant::Eip7594(_), false) => {
                 return Err(TxError::BlobSidecarVersion(
-                    "blob sidecar version 1 (cell proofs) is not accepted before Osaka",
+                    "blob sidecar version 1 (cell proofs) is not accepted before Osaka".into(),
                 ));
             }
             _ => {}
@@ -588,14 +615,16 @@ impl Chain {
         Ok(block)
     }
 
-    /// Builds, persists and publishes the next block with up to `max_txs` ready
-    /// transactions. With `allow_empty` false, returns `None` when nothing is ready.
-    pub fn mine(
+    /// Builds (not commits) the next block on the head from up to `max_txs` ready
+    /// transactions, taking the next timestamp; the caller holds the mine lock. Without
+    /// `allow_empty`, `None` when nothing is ready, or when nothing offered can run now
+    /// (fee cap below the base fee, funds spent): it stays pooled rather than making
+    /// empty blocks in a loop, but what can never run (a stale nonce) leaves the pool.
+    fn build_next(
         &self,
         max_txs: usize,
         allow_empty: bool,
-    ) -> Result<Option<Arc<StoredBlock>>, ChainError> {
-        let _one_at_a_time = self.mine_lock.lock();
+    ) -> Result<Option<crate::execution::BuiltBlock>, ChainError> {
         let head = self.head();
         let parent = &head.header;
         let ready = self.ready_transactions(max_txs, parent.number);
@@ -603,7 +632,7 @@ impl Chain {
             return Ok(None);
         }
         let attrs = self.next_block_attributes(parent, self.take_next_timestamp(parent));
-        let mut built = build_block(
+        let built = build_block(
             self.store.as_ref(),
             &self.store.merkle(),
             &self.spec,
@@ -613,14 +642,26 @@ impl Chain {
         )
         .map_err(|e| ChainError::Execution(e.to_string()))?;
         if built.commit.block.transactions.is_empty() && !allow_empty {
-            // Nothing offered can run now (fee cap below the base fee, funds spent):
-            // leave it pooled rather than mine empty blocks in a loop.
             let mut pool = self.pool.lock();
             for (hash, _) in &built.invalid {
                 pool.remove(hash);
             }
             return Ok(None);
         }
+        Ok(Some(built))
+    }
+
+    /// Builds, persists and publishes the next block with up to `max_txs` ready
+    /// transactions. With `allow_empty` false, returns `None` when nothing is ready.
+    pub fn mine(
+        &self,
+        max_txs: usize,
+        allow_empty: bool,
+    ) -> Result<Option<Arc<StoredBlock>>, ChainError> {
+        let _one_at_a_time = self.mine_lock.lock();
+        let Some(mut built) = self.build_next(max_txs, allow_empty)? else {
+            return Ok(None);
+        };
         if let Some(blinder) = &self.settings.blinding {
             let public = self.public_bloom(&built.commit.block);
             blinder.blind_header(&mut built.commit.block.header, public);
@@ -630,7 +671,7 @@ impl Chain {
             .store
             .commit_prepared(built.commit, Some(built.tries))?;
         *self.head.write() = block.clone();
-        self.after_change(touched)?;
+        self.after_change(touched);
         {
             let mut pool = self.pool.lock();
             for (hash, reason) in &built.invalid {
@@ -656,29 +697,9 @@ impl Chain {
         max_txs: usize,
     ) -> Result<Option<alloy::consensus::Block<TxEnvelope>>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
-        let head = self.head();
-        let parent = &head.header;
-        let ready = self.ready_transactions(max_txs, parent.number);
-        if ready.is_empty() {
+        let Some(built) = self.build_next(max_txs, false)? else {
             return Ok(None);
-        }
-        let attrs = self.next_block_attributes(parent, self.take_next_timestamp(parent));
-        let built = build_block(
-            self.store.as_ref(),
-            &self.store.merkle(),
-            &self.spec,
-            parent,
-            &attrs,
-            ready,
-        )
-        .map_err(|e| ChainError::Execution(e.to_string()))?;
-        if built.commit.block.transactions.is_empty() {
-            let mut pool = self.pool.lock();
-            for (hash, _) in &built.invalid {
-                pool.remove(hash);
-            }
-            return Ok(None);
-        }
+        };
         let block = built.commit.block;
         Ok(Some(alloy::consensus::Block {
             header: block.header,
@@ -700,24 +721,6 @@ impl Chain {
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
         let head = self.head();
-        if self.settings.permissioned {
-            // The same check as when building: every sender admitted by the tables of
-            // the block's parent (a block ends after one that changed them).
-            for tx in &block.body.transactions {
-                let sender = tx.recover_signer().map_err(|_| {
-                    ChainError::Execution(format!(
-                        "block {}: invalid signature",
-                        block.header.number
-                    ))
-                })?;
-                if self.admits(&sender).is_err() {
-                    return Err(ChainError::NotAdmitted {
-                        number: block.header.number,
-                        sender,
-                    });
-                }
-            }
-        }
         let commit = crate::execution::execute_block(
             self.store.as_ref(),
             &self.store.merkle(),
@@ -725,6 +728,20 @@ impl Chain {
             &head.header,
             block,
         )?;
+        // The same check as when building, on the senders execution recovered: every
+        // one admitted by the tables of the block's parent (a block ends after one that
+        // changed them). Before anything is committed.
+        if let Some(sender) = commit
+            .block
+            .senders
+            .iter()
+            .find(|s| self.admits(s).is_err())
+        {
+            return Err(ChainError::NotAdmitted {
+                number: commit.block.header.number,
+                sender: *sender,
+            });
+        }
         let mut commit = commit;
         if let Some(blinder) = &self.settings.blinding {
             let public = self.public_bloom(&commit.block);
@@ -732,7 +749,7 @@ impl Chain {
         }
         let touched = touches_governance(&commit.diff);
         let block = self.store.commit_block(commit)?;
-        self.after_change(touched)?;
+        self.after_change(touched);
         self.pool.lock().remove_included(&block);
         self.publish(block.clone());
         Ok(block)

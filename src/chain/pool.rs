@@ -15,7 +15,7 @@ use alloy::consensus::{Transaction, TxEnvelope};
 use alloy::primitives::{Address, B256};
 
 /// Why the pool refused a transaction. The texts are geth's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum PoolError {
     /// Same hash already pending.
     #[error("already known")]

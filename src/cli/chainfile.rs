@@ -2,14 +2,15 @@
 //! RLP block file, served read-mostly (no block production).
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use alloy::consensus::{Block, TxEnvelope};
 use alloy::rlp::Decodable;
 use clap::Args;
 
-use crate::node::{NodeConfig, NodeError, init_chain, open_existing};
+use crate::node::{NodeConfig, NodeError, ValidatorOptions, init_chain, open_existing};
 
 /// `coco init` flags.
 #[derive(Debug, Args)]
@@ -38,10 +39,14 @@ pub struct ImportArgs {
 
 /// `coco node` flags.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct NodeArgs {
-    /// Data directory made by `coco init` (and `coco import`).
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    /// `id` or `status` instead of serving.
+    #[command(subcommand)]
+    pub action: Option<NodeAction>,
+    /// Data directory made by `coco init` (and `coco import`); for `--join`, a new one.
+    #[arg(long, required = true)]
+    pub data_dir: Option<PathBuf>,
     /// Address to listen on (HTTP and WebSocket).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -49,23 +54,115 @@ pub struct NodeArgs {
     #[arg(long, short, default_value_t = 8545)]
     pub port: u16,
     /// Produce a block every N milliseconds with the pooled transactions (default: a
-    /// consortium chain mines each transaction at once; other chains are only served).
+    /// validator's leader proposes every 100 ms; a consortium chain served alone mines
+    /// each transaction at once; other chains are only served).
     #[arg(long, value_name = "MS")]
     pub block_time: Option<u64>,
+    /// Run as a validator: the peer (node-to-node, mutual TLS) endpoint, `host:port`.
+    #[arg(long, value_name = "ADDR")]
+    pub peer_listen: Option<SocketAddr>,
+    /// The `host:port` other validators dial to reach this one (default: --peer-listen).
+    #[arg(long, value_name = "HOST:PORT", requires = "peer_listen")]
+    pub advertise: Option<String>,
+    /// Join the cluster through this validator's peer endpoint (`host:port`): the node
+    /// makes its identity, waits until governance lists it (`coco gov propose
+    /// add-node`), receives the ledger secret and catches up.
+    #[arg(long, value_name = "HOST:PORT", requires_all = ["peer_listen", "genesis"])]
+    pub join: Option<String>,
+    /// The consortium's genesis file (with --join: the chain to join).
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
 }
+
+/// `coco node id` and `coco node status`.
+#[derive(Debug, clap::Subcommand)]
+pub enum NodeAction {
+    /// Make (on first use) and print this data directory's validator identity: the
+    /// entry for the genesis's `consortium.nodes` or for an `add-node` proposal.
+    Id {
+        /// Data directory of the validator.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Also write the entry into this genesis file's `consortium.nodes` (replacing
+        /// an entry with the same id).
+        #[arg(long, value_name = "GENESIS")]
+        add_to: Option<PathBuf>,
+    },
+    /// Print a running validator's role, leader, term, height and peers.
+    Status {
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+    },
+}
+
+/// Default block time of a validator's leader.
+pub(crate) const VALIDATOR_BLOCK_TIME_MS: u64 = 100;
 
 impl NodeArgs {
     /// The node configuration these flags describe.
-    pub fn node_config(&self) -> NodeConfig {
-        NodeConfig {
+    pub fn node_config(&self) -> Result<NodeConfig, NodeError> {
+        let data_dir = self.data_dir.clone().unwrap_or_default();
+        let genesis = match &self.genesis {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| NodeError::Setup {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        let validator = self.peer_listen.map(|listen| ValidatorOptions {
+            listen,
+            advertise: self.advertise.clone(),
+            join: self.join.clone(),
+            block_time: Duration::from_millis(
+                self.block_time.unwrap_or(VALIDATOR_BLOCK_TIME_MS).max(1),
+            ),
+        });
+        Ok(NodeConfig {
             host: self.host,
             port: self.port,
-            mining: self.block_time.map_or(crate::chain::Mining::Manual, |ms| {
-                crate::chain::Mining::Interval(std::time::Duration::from_millis(ms.max(1)))
-            }),
-            ..NodeConfig::serve(self.data_dir.clone())
-        }
+            mining: match self.block_time {
+                Some(ms) if validator.is_none() => {
+                    crate::chain::Mining::Interval(Duration::from_millis(ms.max(1)))
+                }
+                _ => crate::chain::Mining::Manual,
+            },
+            genesis,
+            validator,
+            ..NodeConfig::serve(data_dir)
+        })
     }
+}
+
+/// `coco node id`: the identity of `data_dir`, as a genesis `consortium.nodes` entry;
+/// with `add_to`, also written into that genesis file.
+pub fn run_node_id(data_dir: &Path, add_to: Option<&Path>) -> Result<String, NodeError> {
+    let entry = crate::node::validator_identity(data_dir)?;
+    let text = serde_json::to_string_pretty(&entry).unwrap_or_default();
+    if let Some(path) = add_to {
+        let setup = |reason: String| NodeError::Setup {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| setup(e.to_string()))?;
+        let mut genesis: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| setup(format!("not JSON: {e}")))?;
+        let nodes = genesis
+            .pointer_mut("/config/consortium")
+            .and_then(|c| c.as_object_mut())
+            .ok_or_else(|| setup("no config.consortium section".into()))?
+            .entry("nodes")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        let list = nodes
+            .as_array_mut()
+            .ok_or_else(|| setup("config.consortium.nodes is not a list".into()))?;
+        let value = serde_json::to_value(&entry).map_err(|e| setup(e.to_string()))?;
+        list.retain(|n| n.get("id") != value.get("id"));
+        list.push(value);
+        let out = serde_json::to_string_pretty(&genesis).map_err(|e| setup(e.to_string()))?;
+        std::fs::write(path, out + "\n").map_err(|e| setup(e.to_string()))?;
+    }
+    Ok(text)
 }
 
 /// Runs `coco init`; returns what to print.
@@ -154,4 +251,31 @@ pub fn run_import(args: &ImportArgs) -> Result<String, NodeError> {
             ""
         }
     ))
+}
+
+/// `coco node status`: a validator's view of its cluster, one line per peer.
+pub async fn node_status(url: &str) -> Result<String, super::rpc::RpcClientError> {
+    let rpc = super::rpc::Rpc::new(url, Duration::from_secs(5))?;
+    let status: crate::consensus::Status =
+        rpc.call("coco_nodeStatus", serde_json::json!([])).await?;
+    let mut out = format!(
+        "validator {} ({}), term {}, leader {}, height {}\n",
+        status.id,
+        status.role,
+        status.term,
+        status.leader.as_deref().unwrap_or("none"),
+        status.height
+    );
+    for peer in &status.peers {
+        out.push_str(&format!(
+            "  {} {} {}{}\n",
+            peer.id,
+            peer.addr,
+            if peer.voter { "voter" } else { "learner" },
+            peer.lag
+                .map(|l| format!(", {l} entries behind"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(out.trim_end().to_string())
 }

@@ -15,7 +15,9 @@ mod chainfile;
 pub mod gov;
 pub mod rpc;
 
-pub use chainfile::{ImportArgs, InitArgs, NodeArgs, run_import, run_init};
+pub use chainfile::{
+    ImportArgs, InitArgs, NodeAction, NodeArgs, node_status, run_import, run_init, run_node_id,
+};
 
 /// coco: a confidential, Ethereum-compatible ledger for consortiums.
 #[derive(Debug, Parser)]
@@ -42,7 +44,7 @@ pub enum Command {
     /// directory made by `coco init`.
     Import(ImportArgs),
     /// Serve the chain of a data directory (made by `coco init`/`coco import`) over
-    /// JSON-RPC, without producing blocks.
+    /// JSON-RPC; with --peer-listen, as one validator of a replicated consortium.
     Node(NodeArgs),
     /// Consortium governance: propose, vote, withdraw, list and show proposals, the
     /// members and users, API keys for users (signed transactions to 0x…C0C0).

@@ -17,7 +17,10 @@
 //!   and the verifier admitting only allowed validators.
 //! - [`network`]: [`Network`], openraft's network factory (one pooled HTTPS client per
 //!   peer; whole snapshots in one request).
-//! - [`server`]: [`PeerServer`], the HTTPS endpoint dispatching Raft RPCs.
+//! - [`server`]: [`PeerServer`], the HTTPS endpoint dispatching Raft RPCs, forwarded
+//!   transactions and join requests.
+//! - [`validator`]: [`Validator`], all of it over one chain: Raft, the endpoint, block
+//!   production, forwarding to the leader, joining, removal of retired validators.
 //!
 //! Consensus hands committed blocks to the chain; it does not execute and knows nothing
 //! of JSON-RPC. See docs/REPLICATION.md.
@@ -31,6 +34,7 @@ pub mod server;
 pub mod state_machine;
 pub mod tls;
 pub mod types;
+pub mod validator;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +50,7 @@ pub use types::{
     Applied, BlockProposal, BlockRef, CheckIsLeaderError, NodeId, Peer, Raft, RaftError,
     TypeConfig, node_id_of,
 };
+pub use validator::{Status, Validator, ValidatorConfig};
 
 /// openraft settings for validators on a LAN.
 ///

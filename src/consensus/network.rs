@@ -127,6 +127,58 @@ impl Network {
     }
 }
 
+impl Network {
+    /// Hands a raw transaction to the leader `target`: its verdict, or `None` when it
+    /// no longer leads.
+    pub(crate) async fn forward_tx(
+        &self,
+        target: NodeId,
+        node: &Peer,
+        raw: alloy::primitives::Bytes,
+    ) -> Result<Option<super::validator::Verdict>> {
+        let resp = self
+            .client(target, node)?
+            .post(format!("https://{}/tx", node.addr))
+            .timeout(FORWARD_TIMEOUT)
+            .body(raw.to_vec())
+            .send()
+            .await
+            .map_err(|e| ConsensusError::Transport(e.to_string()))?;
+        if resp.status() == reqwest::StatusCode::MISDIRECTED_REQUEST {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(ConsensusError::Transport(format!(
+                "leader {target} answered {}",
+                resp.status()
+            )));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ConsensusError::Transport(e.to_string()))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ConsensusError::decode("forwarded transaction verdict", e))
+    }
+
+    /// True when the validator `target` answers a ping within 300 ms.
+    pub(crate) async fn ping(&self, target: NodeId, node: &Peer) -> bool {
+        let Ok(client) = self.client(target, node) else {
+            return false;
+        };
+        client
+            .post(format!("https://{}/ping", node.addr))
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+/// How long a forwarded transaction may take at the leader (a blob's proofs included).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 

@@ -27,7 +27,10 @@ use tokio_rustls::TlsAcceptor;
 use super::error::{ConsensusError, Result};
 use super::network::SnapshotHeader;
 use super::tls::{Allow, TlsIdentity, endorsing_identity};
-use super::types::{NodeId, Raft, Snapshot, TypeConfig, node_id_of};
+use super::types::{NodeId, Peer, Raft, Snapshot, TypeConfig, node_id_of};
+use super::validator::{JoinGrant, JoinRequest, NotLeader, Verdict, admit, quorum_refusal};
+use crate::chain::{Chain, TxError};
+use coco_enclave::LedgerSecret;
 
 /// Largest request body accepted (a whole snapshot comes in one request).
 pub const MAX_REQUEST_BYTES: usize = 1 << 30;
@@ -39,6 +42,15 @@ pub struct PeerServer {
     task: JoinHandle<()>,
 }
 
+/// What a validator's endpoint serves beside Raft: transactions forwarded to the
+/// leader and join requests.
+pub struct Services {
+    /// The chain the leader pools forwarded transactions in.
+    pub chain: Arc<Chain>,
+    /// The ledger secret handed to joining validators, sealed to their keys.
+    pub secret: LedgerSecret,
+}
+
 impl PeerServer {
     /// Serves Raft RPCs for `raft` on `listener`, with TLS credentials `tls` and
     /// peers admitted by `allow`.
@@ -48,11 +60,29 @@ impl PeerServer {
         allow: Allow,
         raft: Raft,
     ) -> Result<Self> {
+        Self::serve(listener, tls, allow, raft, None)
+    }
+
+    /// [`PeerServer::start`], also serving `services` (`/tx`, `/join`). `allow` is
+    /// checked again on every request, so a validator governance retired is cut off
+    /// on its open connections too.
+    pub fn serve(
+        listener: TcpListener,
+        tls: &TlsIdentity,
+        allow: Allow,
+        raft: Raft,
+        services: Option<Arc<Services>>,
+    ) -> Result<Self> {
         let addr = listener
             .local_addr()
             .map_err(|e| ConsensusError::Transport(e.to_string()))?;
-        let acceptor = TlsAcceptor::from(Arc::new(tls.server_config(allow)?));
-        let task = tokio::spawn(accept_loop(listener, acceptor, raft));
+        let acceptor = TlsAcceptor::from(Arc::new(tls.server_config(allow.clone())?));
+        let context = Arc::new(Context {
+            raft,
+            allow,
+            services,
+        });
+        let task = tokio::spawn(accept_loop(listener, acceptor, context));
         Ok(Self { addr, task })
     }
 
@@ -74,7 +104,13 @@ impl Drop for PeerServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, raft: Raft) {
+struct Context {
+    raft: Raft,
+    allow: Allow,
+    services: Option<Arc<Services>>,
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, context: Arc<Context>) {
     // Dropped (and so aborted) with this future.
     let mut conns = tokio::task::JoinSet::new();
     loop {
@@ -87,7 +123,7 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, raft: Raft) {
             }
         };
         while conns.try_join_next().is_some() {}
-        let (acceptor, raft) = (acceptor.clone(), raft.clone());
+        let (acceptor, context) = (acceptor.clone(), context.clone());
         conns.spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(tls) => tls,
@@ -97,15 +133,17 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, raft: Raft) {
                 }
             };
             // The verifier already required an allowed endorsement; this names the peer.
-            let peer = tls
+            let identity = tls
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|c| c.first())
-                .and_then(endorsing_identity)
-                .map(|identity| node_id_of(&identity));
-            let Some(peer) = peer else { return };
-            let service = hyper::service::service_fn(move |req| handle(raft.clone(), peer, req));
+                .and_then(endorsing_identity);
+            let Some(identity) = identity else { return };
+            let identity = Arc::new(identity);
+            let service = hyper::service::service_fn(move |req| {
+                handle(context.clone(), identity.clone(), req)
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service)
                 .await
@@ -137,10 +175,18 @@ fn forbidden(peer: NodeId, claimed: Option<NodeId>) -> Response<Full<Bytes>> {
 }
 
 async fn handle(
-    raft: Raft,
-    peer: NodeId,
+    context: Arc<Context>,
+    identity: Arc<Vec<u8>>,
     req: Request<hyper::body::Incoming>,
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
+    if !(context.allow)(&identity) {
+        return Ok(status(
+            StatusCode::FORBIDDEN,
+            "not a validator of this network",
+        ));
+    }
+    let raft = context.raft.clone();
+    let peer = node_id_of(&identity);
     let route = req.uri().path().to_string();
     let body = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
         .collect()
@@ -187,9 +233,79 @@ async fn handle(
             }
             Err(reason) => status(StatusCode::BAD_REQUEST, &reason),
         },
+        "/ping" => status(StatusCode::OK, "ok"),
+        "/tx" => match &context.services {
+            Some(services) => forwarded_tx(&raft, services, body).await,
+            None => status(StatusCode::NOT_FOUND, "no such route"),
+        },
+        "/join" => match (
+            &context.services,
+            serde_json::from_slice::<JoinRequest>(&body),
+        ) {
+            (Some(services), Ok(request)) => join(&raft, services, &identity, request),
+            (None, _) => status(StatusCode::NOT_FOUND, "no such route"),
+            (_, Err(e)) => bad(e),
+        },
         _ => status(StatusCode::NOT_FOUND, "no such route"),
     };
     Ok(resp)
+}
+
+/// 421 with the leader's peer address, when this node does not lead.
+fn not_leader(raft: &Raft) -> Option<Response<Full<Bytes>>> {
+    let m = raft.metrics().borrow().clone();
+    if m.state == openraft::ServerState::Leader {
+        return None;
+    }
+    let leader = m
+        .current_leader
+        .and_then(|id| m.membership_config.membership().get_node(&id).cloned())
+        .map(|p| p.addr);
+    let mut resp = json(&NotLeader { leader });
+    *resp.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+    Some(resp)
+}
+
+/// `/tx`: a transaction another validator forwarded; the leader pools it (or refuses
+/// it without a quorum) and answers the verdict.
+async fn forwarded_tx(raft: &Raft, services: &Arc<Services>, body: Bytes) -> Response<Full<Bytes>> {
+    if let Some(resp) = not_leader(raft) {
+        return resp;
+    }
+    let verdict: Verdict = match quorum_refusal(raft).await {
+        Some(refusal) => Err(refusal),
+        None => {
+            let chain = services.chain.clone();
+            tokio::task::spawn_blocking(move || chain.submit_raw(&body))
+                .await
+                .unwrap_or(Err(TxError::Internal))
+        }
+    };
+    json(&verdict)
+}
+
+/// `/join`: a validator governance lists (the handshake checked it) asks to take part.
+/// The leader answers the ledger secret sealed to its identity key and adds it.
+fn join(
+    raft: &Raft,
+    services: &Arc<Services>,
+    identity: &[u8],
+    request: JoinRequest,
+) -> Response<Full<Bytes>> {
+    if let Some(resp) = not_leader(raft) {
+        return resp;
+    }
+    let sealed = match coco_enclave::seal_ledger_secret_to(identity, &services.secret) {
+        Ok(sealed) => sealed,
+        Err(e) => return status(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    tokio::spawn(admit(
+        raft.clone(),
+        Peer::new(request.addr, identity.to_vec()),
+    ));
+    json(&JoinGrant {
+        secret: sealed.into(),
+    })
 }
 
 /// Splits a whole-snapshot body: `[u32 BE header length][JSON header][data]`.

@@ -120,7 +120,17 @@ impl TlsIdentity {
     /// The client side dialling the node with identity key `pin`: its certificate must
     /// be endorsed by `pin`, and `pin` must be allowed.
     pub fn client_config(&self, allow: Allow, pin: &[u8]) -> Result<rustls::ClientConfig> {
-        let verifier = PeerVerifier::new(allow, Some(pin.to_vec()), &self.provider);
+        self.client_with(allow, Some(pin.to_vec()))
+    }
+
+    /// The client side dialling a node whose identity is not known in advance (a
+    /// joining node dials a validator it was pointed at): any key `allow` admits.
+    pub fn client_config_any(&self, allow: Allow) -> Result<rustls::ClientConfig> {
+        self.client_with(allow, None)
+    }
+
+    fn client_with(&self, allow: Allow, pin: Option<Vec<u8>>) -> Result<rustls::ClientConfig> {
+        let verifier = PeerVerifier::new(allow, pin, &self.provider);
         rustls::ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| ConsensusError::Tls(e.to_string()))?

@@ -91,7 +91,9 @@ impl UserRole {
 /// Why governance refuses a transaction's sender: neither a member nor a user (auditors
 /// read, they do not transact). One text for every case, so whoever submits someone's
 /// signed transaction learns nothing of the sender's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 #[error("sender not permitted: not a registered user of this network")]
 pub struct NotPermitted;
 

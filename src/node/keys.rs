@@ -3,7 +3,9 @@
 //! Layout of a data directory:
 //! - `enclave/platform.key`: the virtual platform's protected key file (mode 0600).
 //!   On a real TEE this is replaced by the platform's sealing key and never exists.
-//! - `enclave/ledger-secret.sealed`: the ledger secret, sealed by the platform.
+//! - `enclave/ledger-secret.sealed`: the ledger secret, sealed by the platform (the
+//!   cluster's: made by the validator that founds it, received by every other).
+//! - `enclave/identity.sealed`: the node's secp256k1 identity key, sealed.
 //! - `node-id`: this node's public id (hex), part of every table key's derivation.
 //! - `genesis.sealed`: the genesis this data directory was created with, sealed.
 //! - `blocks.log`, `store/`: see the state module.
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use alloy::genesis::Genesis;
 use alloy::signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
-use coco_enclave::{LedgerSecret, VirtualPlatform};
+use coco_enclave::{LedgerSecret, NodeIdentity, VirtualPlatform};
 
 use crate::rpc::auth::{KeyRecord, generate_key, key_hash};
 
@@ -23,6 +25,7 @@ pub(super) struct Secrets {
     pub(super) platform: VirtualPlatform,
     pub(super) ledger_secret: LedgerSecret,
     pub(super) node_id: Vec<u8>,
+    pub(super) identity: NodeIdentity,
 }
 
 fn setup_err(path: &Path, reason: impl std::fmt::Display) -> NodeError {
@@ -57,19 +60,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
 }
 
 impl Secrets {
-    /// Loads the secrets of `dir`, creating them on first start.
+    /// Loads the secrets of `dir`, creating them on first start (a new ledger secret:
+    /// this node founds its chain).
     pub(super) fn load_or_create(dir: &Path) -> Result<Self, NodeError> {
-        let key_path = dir.join("enclave").join("platform.key");
-        let key_file = match read(&key_path)? {
-            Some(bytes) => bytes,
-            None => {
-                let key = VirtualPlatform::generate_key_file();
-                write_private(&key_path, &key)?;
-                key.to_vec()
-            }
-        };
-        let platform = VirtualPlatform::new(&key_file).map_err(|e| setup_err(&key_path, e))?;
-
+        let (platform, identity) = load_identity(dir)?;
         let secret_path = dir.join("enclave").join("ledger-secret.sealed");
         let ledger_secret = match read(&secret_path)? {
             Some(sealed) => platform
@@ -96,8 +90,51 @@ impl Secrets {
             platform,
             ledger_secret,
             node_id,
+            identity,
         })
     }
+}
+
+/// The platform and the node's identity key of `dir`, both created on first use; no
+/// ledger secret is made (a joining validator receives the cluster's).
+pub(super) fn load_identity(dir: &Path) -> Result<(VirtualPlatform, NodeIdentity), NodeError> {
+    let key_path = dir.join("enclave").join("platform.key");
+    let key_file = match read(&key_path)? {
+        Some(bytes) => bytes,
+        None => {
+            let key = VirtualPlatform::generate_key_file();
+            write_private(&key_path, &key)?;
+            key.to_vec()
+        }
+    };
+    let platform = VirtualPlatform::new(&key_file).map_err(|e| setup_err(&key_path, e))?;
+    let identity_path = dir.join("enclave").join("identity.sealed");
+    let identity = match read(&identity_path)? {
+        Some(sealed) => NodeIdentity::from_sealed(&platform, &sealed)
+            .map_err(|e| setup_err(&identity_path, e))?,
+        None => {
+            let identity = NodeIdentity::generate();
+            write_private(&identity_path, &identity.to_sealed(&platform))?;
+            identity
+        }
+    };
+    Ok((platform, identity))
+}
+
+/// True when `dir` holds a ledger secret.
+pub(super) fn has_ledger_secret(dir: &Path) -> bool {
+    dir.join("enclave").join("ledger-secret.sealed").exists()
+}
+
+/// Stores the cluster's ledger secret, received from a validator, sealed by this
+/// node's platform.
+pub(super) fn store_ledger_secret(
+    dir: &Path,
+    platform: &VirtualPlatform,
+    secret: &LedgerSecret,
+) -> Result<(), NodeError> {
+    let path = dir.join("enclave").join("ledger-secret.sealed");
+    write_private(&path, &platform.seal_ledger_secret(secret))
 }
 
 fn rand_id() -> [u8; 16] {

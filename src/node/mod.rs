@@ -18,6 +18,7 @@ use crate::chain::state_dump::StateDump;
 use crate::chain::{
     Blinder, Chain, ChainError, ChainSettings, ChainSpec, Mining, PoolLimits, genesis,
 };
+use crate::consensus::{self, Validator, ValidatorConfig};
 use crate::execution::CocoRules;
 use crate::governance;
 use crate::rpc::auth::{KeyRecord, KeyRing, Role, generate_key, key_hash};
@@ -70,6 +71,30 @@ pub struct NodeConfig {
     pub dump_state: Option<PathBuf>,
     /// Serve a chain `coco init` created in `data_dir` instead of creating a dev chain.
     pub existing_chain: bool,
+    /// Run as a validator of a replicated consortium chain.
+    pub validator: Option<ValidatorOptions>,
+}
+
+/// How a node takes part in a consortium of validators (`coco node --peer-listen`).
+#[derive(Debug, Clone)]
+pub struct ValidatorOptions {
+    /// The peer (node-to-node, mutual TLS) endpoint.
+    pub listen: SocketAddr,
+    /// The `host:port` the other validators dial (default: `listen`).
+    pub advertise: Option<String>,
+    /// A validator to join through; `None` founds the cluster (on a data directory made
+    /// by `coco init`) or restarts a member.
+    pub join: Option<String>,
+    /// How often the leader proposes a block.
+    pub block_time: Duration,
+}
+
+impl ValidatorOptions {
+    fn advertised(&self) -> String {
+        self.advertise
+            .clone()
+            .unwrap_or_else(|| self.listen.to_string())
+    }
 }
 
 impl NodeConfig {
@@ -95,6 +120,7 @@ impl NodeConfig {
             load_state: None,
             dump_state: None,
             existing_chain: false,
+            validator: None,
         }
     }
 
@@ -172,6 +198,7 @@ pub struct Node {
     stop: Arc<AtomicBool>,
     failure: Arc<parking_lot::Mutex<Option<String>>>,
     producer: Option<JoinHandle<()>>,
+    validator: Option<Validator>,
     dump_state: Option<PathBuf>,
     _temp: Option<tempfile::TempDir>,
 }
@@ -203,6 +230,14 @@ impl Node {
             }
         };
         let signers = dev_signers(&config.mnemonic, config.accounts)?;
+        let mut config = config;
+        if let Some(validator) = &config.validator
+            && let Some(peer) = &validator.join
+            && !keys::has_ledger_secret(&data_dir)
+        {
+            join_cluster(&data_dir, &config, validator, peer).await?;
+            config.existing_chain = true;
+        }
         let secrets = keys::Secrets::load_or_create(&data_dir)?;
         let spec = keys::load_or_create_genesis(&data_dir, &secrets, || {
             if config.existing_chain {
@@ -254,7 +289,11 @@ impl Node {
         // A chain made confidential stays so: its genesis says it (a consortium section,
         // or the private-balance rule `coco dev --confidential` writes), whatever the
         // flags of a later start.
-        let confidential_genesis = spec.config.extra_fields.contains_key("consortium")
+        let consortium = spec
+            .config
+            .extra_fields
+            .contains_key(governance::genesis::CONSORTIUM);
+        let confidential_genesis = consortium
             || CocoRules::of(&spec)
                 .map_err(|reason| NodeError::Setup {
                     path: PathBuf::from("genesis"),
@@ -266,15 +305,12 @@ impl Node {
             let secret = secrets.ledger_secret.clone();
             Blinder(Arc::new(move |n| B256::from(secret.blinding_key(n))))
         });
-        let consortium = spec
-            .config
-            .extra_fields
-            .contains_key(governance::genesis::CONSORTIUM);
         let settings = ChainSettings {
             beneficiary: Address::ZERO,
-            // A consortium's validator produces blocks (one validator until replication
-            // lands); a served plain chain only when asked.
+            // Validators' blocks are Raft's; a consortium chain served alone mines each
+            // transaction at once; a served plain chain produces only when asked.
             mining: match config.mining {
+                _ if config.validator.is_some() => Mining::Manual,
                 Mining::Manual if config.existing_chain && consortium => Mining::Instant,
                 mining => mining,
             },
@@ -318,6 +354,20 @@ impl Node {
         let stop = Arc::new(AtomicBool::new(false));
         let failure = Arc::new(parking_lot::Mutex::new(None));
         let producer = spawn_producer(chain.clone(), stop.clone(), failure.clone());
+        let validator = match &config.validator {
+            Some(options) => {
+                if !consortium {
+                    return Err(NodeError::Setup {
+                        path: data_dir.clone(),
+                        reason: "validators replicate a consortium chain: this genesis has no \
+                                 `consortium` section"
+                            .into(),
+                    });
+                }
+                Some(start_validator(&data_dir, &secrets, chain.clone(), options).await?)
+            }
+            None => None,
+        };
 
         let module = rpc::module(
             chain.clone(),
@@ -368,6 +418,11 @@ impl Node {
         ];
         hosts.push(config.host.to_string());
         let mut module = module;
+        if let Some(v) = &validator {
+            module
+                .merge(status_module(v.raft().clone(), chain.clone()))
+                .expect("coco_nodeStatus is unique");
+        }
         module
             .merge(rpc::login_module(
                 keys.clone(),
@@ -391,6 +446,7 @@ impl Node {
             stop,
             failure,
             producer: Some(producer),
+            validator,
             dump_state: config.dump_state.clone(),
             _temp: temp,
         })
@@ -404,6 +460,16 @@ impl Node {
     /// `ws://addr`.
     pub fn ws_url(&self) -> String {
         format!("ws://{}", self.addr)
+    }
+
+    /// The validator's view of the cluster; `None` on a node that does not replicate.
+    pub fn validator_status(&self) -> Option<consensus::Status> {
+        self.validator.as_ref().map(|v| v.status())
+    }
+
+    /// The validator's peer endpoint (`host:port`).
+    pub fn peer_addr(&self) -> Option<&str> {
+        self.validator.as_ref().map(|v| v.addr())
     }
 
     /// Resolves when the node fails (block production stopped) or the server ends.
@@ -424,6 +490,9 @@ impl Node {
     pub async fn stop(mut self) {
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
+        if let Some(validator) = self.validator.take() {
+            validator.stop().await;
+        }
         self.stop.store(true, Ordering::SeqCst);
         self.chain.wake();
         if let Some(producer) = self.producer.take() {
@@ -439,6 +508,140 @@ impl Node {
             }
         }
     }
+}
+
+/// A node joining a cluster for the first time: its identity made, the ledger secret
+/// received (sealed to it) from a validator the consortium's genesis lists, then its
+/// chain created from that genesis, as the founder's was.
+async fn join_cluster(
+    data_dir: &Path,
+    config: &NodeConfig,
+    options: &ValidatorOptions,
+    peer: &str,
+) -> Result<(), NodeError> {
+    let setup = |path: &str, reason: String| NodeError::Setup {
+        path: PathBuf::from(path),
+        reason,
+    };
+    let text = config.genesis.as_deref().ok_or_else(|| {
+        setup(
+            "--genesis",
+            "a joining validator needs the consortium's genesis file (--genesis)".into(),
+        )
+    })?;
+    let genesis = genesis::parse_genesis(text)
+        .map_err(|e| setup("--genesis", format!("not a geth genesis file: {e}")))?;
+    // The validators this node will trust before it has a chain: the genesis's.
+    let founders: Vec<Vec<u8>> = governance::Consortium::of(&genesis)
+        .map_err(|e| setup("--genesis", e))?
+        .map(|c| c.nodes)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| consensus::validator::compressed_key(&n.public_key))
+        .collect();
+    if founders.is_empty() {
+        return Err(setup(
+            "--genesis",
+            "the genesis lists no validator (consortium.nodes) to join through".into(),
+        ));
+    }
+    let (platform, identity) = keys::load_identity(data_dir)?;
+    let allow: consensus::Allow = Arc::new(move |key: &[u8]| founders.iter().any(|f| f == key));
+    tracing::info!(peer, node = %consensus::validator::id_hex(consensus::node_id_of(&identity.public_key_sec1())), "asking to join");
+    let secret = consensus::validator::join(
+        &identity,
+        peer,
+        allow,
+        &options.advertised(),
+        Duration::from_secs(24 * 3600),
+    )
+    .await
+    .map_err(|e| setup(peer, e.to_string()))?;
+    keys::store_ledger_secret(data_dir, &platform, &secret)?;
+    init_chain(data_dir, text)?;
+    tracing::info!("received the ledger secret; catching up from the cluster");
+    Ok(())
+}
+
+/// Starts the validator of `chain`: founds the cluster when nothing was replicated yet
+/// and no peer was named; a joining node waits for the leader to add it.
+async fn start_validator(
+    data_dir: &Path,
+    secrets: &keys::Secrets,
+    chain: Arc<Chain>,
+    options: &ValidatorOptions,
+) -> Result<Validator, NodeError> {
+    let setup = |reason: String| NodeError::Setup {
+        path: data_dir.join("raft"),
+        reason,
+    };
+    let allow = consensus::validator::governance_allow(chain.clone());
+    let validator = Validator::start(
+        chain,
+        &secrets.identity,
+        &secrets.ledger_secret,
+        &data_dir.join("raft"),
+        &ValidatorConfig {
+            listen: options.listen,
+            advertise: options.advertise.clone(),
+            block_time: options.block_time,
+        },
+    )
+    .await
+    .map_err(|e| setup(e.to_string()))?;
+    match &options.join {
+        // Until it is a voter, a joining node asks again now and then: the leader that
+        // granted its request may have failed before adding it.
+        Some(peer) => {
+            let (raft, identity, peer) = (
+                validator.raft().clone(),
+                keys::load_identity(data_dir)?.1,
+                peer.clone(),
+            );
+            let advertise = options.advertised();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    if consensus::validator::is_voter(&raft) {
+                        return;
+                    }
+                    let asked = consensus::validator::join(
+                        &identity,
+                        &peer,
+                        allow.clone(),
+                        &advertise,
+                        Duration::from_secs(10),
+                    )
+                    .await;
+                    if let Err(e) = asked {
+                        tracing::debug!(error = %e, "asking to join again failed");
+                    }
+                }
+            });
+        }
+        None if !validator
+            .initialized()
+            .await
+            .map_err(|e| setup(e.to_string()))? =>
+        {
+            validator.found().await.map_err(|e| setup(e.to_string()))?;
+        }
+        None => {}
+    }
+    Ok(validator)
+}
+
+/// `coco_nodeStatus`: the validator's role, leader, term, height and peers.
+fn status_module(raft: consensus::Raft, chain: Arc<Chain>) -> jsonrpsee::RpcModule<()> {
+    let mut module = jsonrpsee::RpcModule::new(());
+    module
+        .register_method("coco_nodeStatus", move |_, _, _| {
+            Ok::<_, jsonrpsee::types::ErrorObjectOwned>(consensus::validator::status_of(
+                &raft, &chain,
+            ))
+        })
+        .expect("one registration");
+    module
 }
 
 fn no_chain(dir: &Path) -> NodeError {
@@ -680,4 +883,17 @@ fn spawn_producer(
             }
         })
         .expect("spawning a thread at startup only fails when the OS is out of resources")
+}
+
+/// The validator identity of `data_dir` (made on first use), as an entry of the
+/// genesis's `consortium.nodes` or of an `addNode` proposal: `id` is keccak-256 of the
+/// compressed public key.
+pub fn validator_identity(data_dir: &Path) -> Result<governance::NodeEntry, NodeError> {
+    let (_, identity) = keys::load_identity(data_dir)?;
+    let public_key = identity.public_key_sec1();
+    Ok(governance::NodeEntry {
+        id: alloy::primitives::keccak256(&public_key),
+        public_key: public_key.into(),
+        measurement: Default::default(),
+    })
 }

@@ -835,6 +835,13 @@ impl EthApiServer for EthRpc {
 
     async fn send_raw_transaction(&self, ext: &Extensions, raw: Bytes) -> RpcResult<B256> {
         let caller = caller_of(ext);
+        // A validator that does not lead hands the bytes to the leader and answers
+        // its verdict: the same hash and the same errors as the leader's.
+        if let Some(forward) = self.chain.forwarder()
+            && let Some(verdict) = forward.forward(raw.clone()).await
+        {
+            return verdict.map_err(|e| rejection(&caller, e).into());
+        }
         let blocks = self.inclusion_watch();
         let submitted = match raw.first() {
             // A blob transaction's KZG proofs (and, the first time, the trusted setup's

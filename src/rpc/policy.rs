@@ -111,6 +111,9 @@ pub fn rule(method: &str) -> Option<Rule> {
         | "eth_getRawTransactionByBlockNumberAndIndex"
         | "eth_getRawTransactionByBlockHashAndIndex"
         | "coco_loginNonce"
+        // A validator's role, leader, term, height and peer endpoints: the cluster's
+        // shape, no ledger data (heights are public anyway).
+        | "coco_nodeStatus"
         | "coco_login"
         | "coco_logout" => Public,
         // Reads by address.

@@ -5,6 +5,7 @@ mod attacks;
 mod bad_input;
 mod bench;
 mod cast_rpc;
+mod cluster;
 mod common;
 mod confidential;
 mod conformance;

@@ -69,6 +69,10 @@ impl NodeIdentity {
             .to_vec()
     }
 
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The public key as a k256 verifying key.
     pub fn verifying_key(&self) -> VerifyingKey {
         *self.key.verifying_key()

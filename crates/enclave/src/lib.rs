@@ -26,9 +26,11 @@ pub mod identity;
 pub mod platform;
 pub mod record;
 pub mod secret;
+pub mod transfer;
 
 pub use error::{Error, Result};
 pub use identity::NodeIdentity;
 pub use platform::VirtualPlatform;
 pub use record::RecordCipher;
 pub use secret::LedgerSecret;
+pub use transfer::seal_ledger_secret_to;

@@ -1,0 +1,583 @@
+//! A validator: Raft over the chain, the peer endpoint, the leader's block production,
+//! forwarding of transactions to the leader, and joining a running cluster.
+//!
+//! Who may take part is governance's validator table, read at the head on every
+//! handshake and every peer request ([`governance_allow`]); a node the table no longer
+//! lists is refused by its peers, and the leader removes it from Raft's membership
+//! ([`Validator::start`] runs that reconciliation). Joining is the same path for the
+//! genesis validators and for one admitted later by `addNode`: the new node dials a
+//! validator, is accepted once the table lists its identity key, receives the ledger
+//! secret sealed to that key, and is added by the leader as a learner, then a voter.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{B256, Bytes};
+use coco_enclave::{LedgerSecret, NodeIdentity};
+use openraft::ServerState;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::chain_applier::ChainApplier;
+use super::error::{ConsensusError, Result};
+use super::log_store::LogStore;
+use super::network::{Network, Timeouts};
+use super::server::{PeerServer, Services};
+use super::state_machine::StateMachine;
+use super::tls::{Allow, TlsIdentity};
+use super::types::{NodeId, Peer, Raft, node_id_of};
+use crate::chain::{Chain, Forwarded, TxError, TxForward};
+
+/// How a validator runs.
+#[derive(Debug, Clone)]
+pub struct ValidatorConfig {
+    /// Where the peer (node-to-node) endpoint listens.
+    pub listen: SocketAddr,
+    /// The `host:port` peers dial to reach it (default: `listen`).
+    pub advertise: Option<String>,
+    /// How often the leader proposes a block.
+    pub block_time: Duration,
+}
+
+/// A validator's view of the cluster, for `coco node status` and the startup banner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// This node's Raft id (hex).
+    pub id: String,
+    /// `leader`, `follower`, `candidate` or `learner`.
+    pub role: String,
+    /// The current term.
+    pub term: u64,
+    /// The leader's Raft id (hex), if one is known.
+    pub leader: Option<String>,
+    /// The block number of the head.
+    pub height: u64,
+    /// Raft's last applied log index.
+    pub applied: Option<u64>,
+    /// Every validator of the membership.
+    pub peers: Vec<PeerStatus>,
+}
+
+/// One validator as [`Status`] shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerStatus {
+    /// Raft id (hex).
+    pub id: String,
+    /// Peer endpoint.
+    pub addr: String,
+    /// True for a voter, false for a learner.
+    pub voter: bool,
+    /// Log entries it lags behind the leader (known on the leader only).
+    pub lag: Option<u64>,
+}
+
+/// The hex form of a Raft id, as logs and `coco node status` show it.
+pub fn id_hex(id: NodeId) -> String {
+    format!("{id:016x}")
+}
+
+/// The SEC1 compressed form of a secp256k1 public key given in either form.
+pub fn compressed_key(key: &[u8]) -> Option<Vec<u8>> {
+    let key = k256::PublicKey::from_sec1_bytes(key).ok()?;
+    Some(
+        k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, true)
+            .as_bytes()
+            .to_vec(),
+    )
+}
+
+/// Admits the identity keys governance's validator table lists at the head of `chain`.
+pub fn governance_allow(chain: Arc<Chain>) -> Allow {
+    Arc::new(move |identity: &[u8]| {
+        chain
+            .governance()
+            .nodes()
+            .iter()
+            .any(|n| compressed_key(&n.public_key).as_deref() == Some(identity))
+    })
+}
+
+/// A running validator.
+pub struct Validator {
+    id: NodeId,
+    raft: Raft,
+    chain: Arc<Chain>,
+    me: Peer,
+    server: Option<PeerServer>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("id", &id_hex(self.id))
+            .field("addr", &self.me.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Starts Raft over `chain` with its state in `dir` (`<data>/raft`), serving peers
+    /// on `config.listen`, producing blocks when it leads and routing the chain's
+    /// submissions to the leader. A node whose Raft log is empty waits to be added by
+    /// a leader, unless it founds the cluster ([`Validator::found`]).
+    pub async fn start(
+        chain: Arc<Chain>,
+        identity: &NodeIdentity,
+        secret: &LedgerSecret,
+        dir: &Path,
+        config: &ValidatorConfig,
+    ) -> Result<Self> {
+        let key = identity.public_key_sec1();
+        let id = node_id_of(&key);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ConsensusError::Transport(format!("{}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ConsensusError::Transport(e.to_string()))?;
+        let me = Peer::new(
+            config.advertise.clone().unwrap_or_else(|| addr.to_string()),
+            key,
+        );
+        let tls = Arc::new(TlsIdentity::new(identity)?);
+        let allow = governance_allow(chain.clone());
+        let node_key = id.to_be_bytes();
+        let log = LogStore::open(&dir.join("log"), secret, &node_key)?;
+        let applier = Arc::new(ChainApplier::open(
+            chain.clone(),
+            &dir.join("applier"),
+            secret,
+            &node_key,
+        )?);
+        let network = Network::new(tls.clone(), allow.clone(), Timeouts::default());
+        let cluster = format!("coco-{}", chain.spec().chain_id());
+        let raft = Raft::new(
+            id,
+            Arc::new(super::raft_config(&cluster)?),
+            network.clone(),
+            log,
+            StateMachine::new(applier),
+        )
+        .await
+        .map_err(|e| ConsensusError::Transport(format!("raft: {e}")))?;
+        let services = Arc::new(Services {
+            chain: chain.clone(),
+            secret: secret.clone(),
+        });
+        let server = PeerServer::serve(listener, &tls, allow, raft.clone(), Some(services))?;
+        chain.set_forward(Arc::new(Forwarder {
+            raft: raft.clone(),
+            network,
+        }));
+        let (stop, stopped) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(super::producer::run(
+                raft.clone(),
+                chain.clone(),
+                config.block_time,
+                stopped.clone(),
+            )),
+            tokio::spawn(reconcile(raft.clone(), chain.clone(), stopped)),
+        ];
+        tracing::info!(id = %id_hex(id), addr = %me.addr, "validator started");
+        Ok(Self {
+            id,
+            raft,
+            chain,
+            me,
+            server: Some(server),
+            stop,
+            tasks,
+        })
+    }
+
+    /// Founds the cluster with this validator as its only voter, if its Raft log is
+    /// empty; the others join it. Returns false when the log already had a membership.
+    pub async fn found(&self) -> Result<bool> {
+        if self.initialized().await? {
+            return Ok(false);
+        }
+        let members = BTreeMap::from([(self.id, self.me.clone())]);
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| ConsensusError::Transport(format!("initialize: {e}")))?;
+        tracing::info!(id = %id_hex(self.id), "founded the cluster as its first validator");
+        Ok(true)
+    }
+
+    /// True when this node's Raft log holds a membership (it founded or joined).
+    pub async fn initialized(&self) -> Result<bool> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| ConsensusError::Transport(format!("raft: {e}")))
+    }
+
+    /// The Raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// This validator's Raft id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Where peers reach it.
+    pub fn addr(&self) -> &str {
+        &self.me.addr
+    }
+
+    /// Role, leader, term, height and peers now.
+    pub fn status(&self) -> Status {
+        status_of(&self.raft, &self.chain)
+    }
+
+    /// Stops producing, serving peers and Raft.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+/// [`Status`] of `raft` over `chain`.
+pub fn status_of(raft: &Raft, chain: &Chain) -> Status {
+    let m = raft.metrics().borrow().clone();
+    let membership = m.membership_config.membership();
+    let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+    let last = m.last_log_index.unwrap_or(0);
+    let peers = membership
+        .nodes()
+        .map(|(id, peer)| PeerStatus {
+            id: id_hex(*id),
+            addr: peer.addr.clone(),
+            voter: voters.contains(id),
+            lag: m.replication.as_ref().map(|r| {
+                r.get(id)
+                    .and_then(|matched| matched.as_ref())
+                    .map_or(last + 1, |l| last.saturating_sub(l.index))
+            }),
+        })
+        .collect();
+    let role = match m.state {
+        ServerState::Leader => "leader",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Follower if voters.contains(&m.id) => "follower",
+        ServerState::Follower => "learner",
+        ServerState::Shutdown => "stopped",
+    };
+    Status {
+        id: id_hex(m.id),
+        role: role.to_string(),
+        term: m.current_term,
+        leader: m.current_leader.map(id_hex),
+        height: chain.head().header.number,
+        applied: m.last_applied.map(|l| l.index),
+        peers,
+    }
+}
+
+/// The leader's side of governance: a voter or learner that the validator table no
+/// longer lists is removed from the membership (its peers already refuse it).
+async fn reconcile(raft: Raft, chain: Arc<Chain>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let m = raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            continue;
+        }
+        // An empty table is no reason to remove anyone (a chain without governance).
+        if chain.governance().nodes().is_empty() {
+            continue;
+        }
+        let allow = governance_allow(chain.clone());
+        let membership = m.membership_config.membership();
+        let retired: BTreeSet<NodeId> = membership
+            .nodes()
+            .filter(|(id, peer)| **id != m.id && !allow(&peer.identity))
+            .map(|(id, _)| *id)
+            .collect();
+        if retired.is_empty() || membership.get_joint_config().len() > 1 {
+            continue;
+        }
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let retired_voters: BTreeSet<NodeId> = retired.intersection(&voters).copied().collect();
+        for id in &retired {
+            tracing::info!(id = %id_hex(*id), "validator retired by governance: removing it");
+        }
+        let changed = if retired_voters.is_empty() {
+            raft.change_membership(openraft::ChangeMembers::RemoveNodes(retired), false)
+                .await
+        } else {
+            raft.change_membership(openraft::ChangeMembers::RemoveVoters(retired_voters), false)
+                .await
+        };
+        if let Err(e) = changed {
+            tracing::warn!(error = %e, "could not remove a retired validator");
+        }
+    }
+}
+
+/// Adds the validator `peer` (identity checked by the caller) as a learner, then, once
+/// it has caught up, as a voter. Idempotent, and retried while another change of
+/// membership is in progress and this node leads.
+pub(crate) async fn admit(raft: Raft, peer: Peer) {
+    let id = peer.node_id();
+    for _ in 0..120 {
+        let m = raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            return;
+        }
+        let membership = m.membership_config.membership();
+        if membership.voter_ids().any(|v| v == id) {
+            return;
+        }
+        let step = if membership.get_node(&id).is_none() {
+            tracing::info!(id = %id_hex(id), addr = %peer.addr, "validator joining: adding it as a learner");
+            raft.add_learner(id, peer.clone(), true).await.map(|_| ())
+        } else {
+            raft.change_membership(
+                openraft::ChangeMembers::AddVoterIds(BTreeSet::from([id])),
+                false,
+            )
+            .await
+            .map(|_| tracing::info!(id = %id_hex(id), "validator joined: it is a voter"))
+        };
+        if let Err(e) = step {
+            tracing::debug!(id = %id_hex(id), error = %e, "membership change not done yet");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    tracing::warn!(id = %id_hex(id), "gave up adding the validator; it asks again");
+}
+
+/// True when this node is a voter of its membership.
+pub fn is_voter(raft: &Raft) -> bool {
+    let m = raft.metrics().borrow().clone();
+    m.membership_config
+        .membership()
+        .voter_ids()
+        .any(|v| v == m.id)
+}
+
+// ---------------------------------------------------------------- forwarding
+
+/// How long a validator without a leader waits for an election before it refuses.
+const ELECTION_WAIT: Duration = Duration::from_secs(3);
+/// The leader refuses writes when no quorum acknowledged it for this long.
+const QUORUM_STALE_MS: u64 = 1_000;
+
+/// Routes a validator's submissions: to the leader over the peer channel, or here
+/// when this node leads and a quorum acknowledges it.
+struct Forwarder {
+    raft: Raft,
+    network: Network,
+}
+
+impl TxForward for Forwarder {
+    fn forward(&self, raw: Bytes) -> Forwarded {
+        let (raft, network) = (self.raft.clone(), self.network.clone());
+        Box::pin(async move { route(&raft, &network, raw).await })
+    }
+}
+
+/// The answer of a leader to a forwarded transaction.
+pub(crate) type Verdict = std::result::Result<B256, TxError>;
+
+async fn route(raft: &Raft, network: &Network, raw: Bytes) -> Option<Verdict> {
+    let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+    loop {
+        let m = raft.metrics().borrow().clone();
+        if m.state == ServerState::Leader {
+            return quorum_refusal(raft).await.map(Err);
+        }
+        if let Some(leader) = m.current_leader
+            && let Some(peer) = m.membership_config.membership().get_node(&leader).cloned()
+        {
+            // Otherwise the leader no longer leads, or is unreachable: wait for the next.
+            if let Ok(Some(verdict)) = network.forward_tx(leader, &peer, raw.clone()).await {
+                return Some(verdict);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Some(Err(no_quorum(raft, network).await));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// On the leader: `Some(NoQuorum)` when no quorum acknowledged it lately.
+pub(crate) async fn quorum_refusal(raft: &Raft) -> Option<TxError> {
+    let m = raft.metrics().borrow().clone();
+    let fresh = m
+        .millis_since_quorum_ack
+        .is_some_and(|ms| ms < QUORUM_STALE_MS);
+    if fresh {
+        return None;
+    }
+    match tokio::time::timeout(Duration::from_secs(1), raft.ensure_linearizable()).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(match super::no_quorum_error(raft, &e) {
+            Some(ConsensusError::NoQuorum { reachable, voters }) => {
+                TxError::NoQuorum { reachable, voters }
+            }
+            _ => TxError::NoQuorum {
+                reachable: 1,
+                voters: voter_count(raft),
+            },
+        }),
+        Err(_) => Some(TxError::NoQuorum {
+            reachable: 1,
+            voters: voter_count(raft),
+        }),
+    }
+}
+
+fn voter_count(raft: &Raft) -> usize {
+    raft.metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .count()
+}
+
+/// A follower without a leader: counts the voters that answer a ping (itself included).
+async fn no_quorum(raft: &Raft, network: &Network) -> TxError {
+    let m = raft.metrics().borrow().clone();
+    let membership = m.membership_config.membership();
+    let voters: Vec<(NodeId, Peer)> = membership
+        .voter_ids()
+        .filter_map(|id| membership.get_node(&id).map(|p| (id, p.clone())))
+        .collect();
+    let mut pings = tokio::task::JoinSet::new();
+    for (id, peer) in voters.clone() {
+        let (network, me) = (network.clone(), m.id);
+        pings.spawn(async move { id == me || network.ping(id, &peer).await });
+    }
+    let reachable = pings.join_all().await.into_iter().filter(|up| *up).count();
+    TxError::NoQuorum {
+        reachable,
+        voters: voters.len(),
+    }
+}
+
+// ---------------------------------------------------------------- joining
+
+/// What a validator grants a node that joins: the ledger secret sealed to its identity.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct JoinGrant {
+    pub(crate) secret: Bytes,
+}
+
+/// A joining node's request: where its peer endpoint will listen.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct JoinRequest {
+    pub(crate) addr: String,
+}
+
+/// The answer of a validator that does not lead: who does.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct NotLeader {
+    pub(crate) leader: Option<String>,
+}
+
+/// Before a joining node has a chain: dials `peer` (a validator whose identity `allow`
+/// admits, e.g. one of the genesis's validators) with `identity`, asks to join as the
+/// validator reachable at `advertise`, and returns the cluster's ledger secret once a
+/// leader accepts. Retries, logging why, until `give_up` passes (a node not admitted
+/// by governance waits here).
+pub async fn join(
+    identity: &NodeIdentity,
+    peer: &str,
+    allow: Allow,
+    advertise: &str,
+    give_up: Duration,
+) -> Result<LedgerSecret> {
+    let tls = TlsIdentity::new(identity)?;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.client_config_any(allow)?)
+        .no_proxy()
+        .http1_only()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| ConsensusError::Transport(e.to_string()))?;
+    let deadline = tokio::time::Instant::now() + give_up;
+    let mut target = peer.to_string();
+    let mut last_reason = String::new();
+    loop {
+        let sent = client
+            .post(format!("https://{target}/join"))
+            .json(&JoinRequest {
+                addr: advertise.to_string(),
+            })
+            .send()
+            .await;
+        let reason = match sent {
+            Ok(resp) if resp.status().is_success() => {
+                let grant: JoinGrant = resp
+                    .json()
+                    .await
+                    .map_err(|e| ConsensusError::decode("join grant", e))?;
+                return identity
+                    .open_ledger_secret(&grant.secret)
+                    .map_err(|source| ConsensusError::Tampered {
+                        what: "join grant".into(),
+                        source,
+                    });
+            }
+            Ok(resp) if resp.status() == reqwest::StatusCode::MISDIRECTED_REQUEST => {
+                match resp.json::<NotLeader>().await {
+                    Ok(NotLeader {
+                        leader: Some(leader),
+                    }) => {
+                        target = leader;
+                        continue;
+                    }
+                    _ => format!("{target} knows no leader yet"),
+                }
+            }
+            Ok(resp) => format!("{target} answered {}", resp.status()),
+            Err(e) if e.is_connect() => format!(
+                "{target} refused the connection (not admitted by governance yet, or not up)"
+            ),
+            Err(e) => format!("{target}: {e}"),
+        };
+        if reason != last_reason {
+            tracing::info!(%reason, "waiting to join");
+            last_reason = reason;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ConsensusError::Transport(format!(
+                "could not join through {peer}: {last_reason}"
+            )));
+        }
+        target = peer.to_string();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

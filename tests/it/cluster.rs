@@ -1,0 +1,540 @@
+//! Three validators as separate `coco node` processes on loopback (issue 14): the
+//! first founds the cluster, the others join it through the genesis's validator table;
+//! a workload of concurrent senders writes to every node while the leader is killed
+//! with SIGKILL; every transaction whose receipt was returned is on every node in the
+//! same block; a restarted validator catches up; two of three down refuse writes with
+//! the no-quorum error and keep serving reads.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::consensus::TxEnvelope;
+use alloy::eips::Encodable2718;
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::{B256, Bytes, U256};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+use coco::rpc::auth::{generate_key, key_hash};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::common::*;
+
+/// One validator process and where it listens.
+struct Validator {
+    child: Option<Child>,
+    data: PathBuf,
+    log: PathBuf,
+    rpc_port: u16,
+    peer_port: u16,
+    url: String,
+}
+
+/// Prints every validator's log when a test fails (the temporary directory goes).
+struct Logs(Vec<PathBuf>);
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for log in &self.0 {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(60).collect();
+                eprintln!("---- {} (last lines)", log.display());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn coco(args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coco"));
+    cmd.args(args);
+    let (ok, out, err) = exec(cmd, Duration::from_secs(60)).await;
+    assert!(ok, "coco {args:?} failed:\n{out}\n{err}");
+    out
+}
+
+impl Validator {
+    fn new(dir: &Path, name: &str) -> Self {
+        let rpc_port = free_port();
+        Self {
+            child: None,
+            data: dir.join(name),
+            log: dir.join(format!("{name}.log")),
+            rpc_port,
+            peer_port: free_port(),
+            url: format!("http://127.0.0.1:{rpc_port}"),
+        }
+    }
+
+    fn peer(&self) -> String {
+        format!("127.0.0.1:{}", self.peer_port)
+    }
+
+    /// Starts `coco node` (with `extra` flags) and waits until its RPC port answers.
+    async fn start(&mut self, extra: &[&str]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coco"));
+        cmd.args(["node", "--data-dir", self.data.to_str().unwrap()])
+            .args(["--port", &self.rpc_port.to_string()])
+            .args(["--peer-listen", &self.peer()])
+            .args(["--block-time", "50"])
+            .args(extra)
+            .env("RUST_LOG", "info,openraft=off,jsonrpsee=warn,sled=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true);
+        self.child = Some(cmd.spawn().unwrap());
+        for _ in 0..600 {
+            if rpc(&self.url, "eth_chainId", json!([])).await.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("validator {} did not start", self.data.display());
+    }
+
+    /// SIGKILL.
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    async fn status(&self) -> Option<Value> {
+        rpc(&self.url, "coco_nodeStatus", json!([])).await
+    }
+}
+
+/// One JSON-RPC call; `None` when the node does not answer.
+async fn rpc(url: &str, method: &str, params: Value) -> Option<Value> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let res = client
+        .post(url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .ok()?;
+    res.json().await.ok()
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// A transfer of 1 wei from `from` to itself.
+async fn transfer(from: &PrivateKeySigner, nonce: u64) -> Bytes {
+    let tx = TransactionRequest::default()
+        .with_from(from.address())
+        .with_to(from.address())
+        .with_value(U256::from(1))
+        .with_nonce(nonce)
+        .with_chain_id(1337)
+        .with_gas_limit(21_000)
+        .with_max_fee_per_gas(20_000_000_000)
+        .with_max_priority_fee_per_gas(1);
+    let wallet = EthereumWallet::from(from.clone());
+    let envelope: TxEnvelope = <TransactionRequest as NetworkTransactionBuilder<
+        alloy::network::Ethereum,
+    >>::build(tx, &wallet)
+    .await
+    .unwrap();
+    Bytes::from(envelope.encoded_2718())
+}
+
+/// The consortium genesis with `auditor_key` an API key of the auditor (dev account 4).
+fn genesis(auditor_key: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join("genesis/consortium.json")).unwrap();
+    let mut g: Value = serde_json::from_str(&text).unwrap();
+    for user in g["config"]["consortium"]["users"].as_array_mut().unwrap() {
+        if user["role"] == "auditor" {
+            user["apiKeyHashes"] = json!([key_hash(auditor_key)]);
+        }
+    }
+    serde_json::to_string_pretty(&g).unwrap()
+}
+
+async fn leader(nodes: &[&Validator]) -> usize {
+    for _ in 0..600 {
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(s) = n.status().await
+                && s["result"]["role"] == "leader"
+            {
+                return i;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no leader");
+}
+
+/// The head's number and hash on `url`.
+async fn head(url: &str) -> Option<(u64, String)> {
+    let block = rpc(url, "eth_getBlockByNumber", json!(["latest", false])).await?;
+    let block = &block["result"];
+    Some((
+        u64::from_str_radix(block["number"].as_str()?.trim_start_matches("0x"), 16).ok()?,
+        block["hash"].as_str()?.to_string(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<Validator> = ["v1", "v2", "v3"]
+        .iter()
+        .map(|n| Validator::new(dir.path(), n))
+        .collect();
+    let _logs = Logs(nodes.iter().map(|n| n.log.clone()).collect());
+
+    // Each validator makes its identity; `coco node id --add-to` lists the three in the
+    // genesis.
+    let auditor = generate_key();
+    let genesis_path = dir.path().join("genesis.json");
+    std::fs::write(&genesis_path, genesis(&auditor)).unwrap();
+    let genesis_path = genesis_path.to_str().unwrap().to_string();
+    for n in &nodes {
+        let out = coco(&[
+            "node",
+            "id",
+            "--data-dir",
+            n.data.to_str().unwrap(),
+            "--add-to",
+            &genesis_path,
+        ])
+        .await;
+        let entry: Value = serde_json::from_str(&out).unwrap();
+        assert!(entry["publicKey"].as_str().unwrap().len() == 68, "{out}");
+    }
+
+    // The first founds the cluster; the others join through it.
+    coco(&[
+        "init",
+        "--genesis",
+        &genesis_path,
+        "--data-dir",
+        nodes[0].data.to_str().unwrap(),
+    ])
+    .await;
+    nodes[0].start(&[]).await;
+    let founder = nodes[0].peer();
+    for n in nodes.iter_mut().skip(1) {
+        n.start(&["--join", &founder, "--genesis", &genesis_path])
+            .await;
+    }
+    eventually("three voters", || async {
+        let Some(s) = nodes[0].status().await else {
+            return false;
+        };
+        let peers = s["result"]["peers"].as_array().cloned().unwrap_or_default();
+        peers.len() == 3 && peers.iter().all(|p| p["voter"] == true)
+    })
+    .await;
+
+    // A workload of four senders, each writing to the nodes in turn, retrying on
+    // errors as ethers and viem do; kill -9 the leader in the middle.
+    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let senders: Vec<PrivateKeySigner> = [0, 1, 3, 5]
+        .iter()
+        .map(|i| DEV_KEYS[*i].parse().unwrap())
+        .collect();
+    let confirmed = Arc::new(parking_lot::Mutex::new(Vec::<B256>::new()));
+    let dead = Arc::new(parking_lot::Mutex::new(None::<usize>));
+    const PER_SENDER: u64 = 12;
+    let mut workers = Vec::new();
+    for (s, signer) in senders.iter().enumerate() {
+        let (urls, signer, confirmed, dead, auditor) = (
+            urls.clone(),
+            signer.clone(),
+            confirmed.clone(),
+            dead.clone(),
+            auditor.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            for nonce in 0..PER_SENDER {
+                let raw = transfer(&signer, nonce).await;
+                let mut attempt = s + nonce as usize;
+                'sent: loop {
+                    attempt += 1;
+                    let pick = attempt % urls.len();
+                    if *dead.lock() == Some(pick) {
+                        continue;
+                    }
+                    let url = &urls[pick];
+                    let Some(res) = rpc(url, "eth_sendRawTransaction", json!([raw])).await else {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    };
+                    let hash: B256 = match res["result"].as_str() {
+                        Some(h) => h.parse().unwrap(),
+                        // Resent after a failover: the leader may already have it.
+                        None if res["error"]["message"] == "already known"
+                            || res["error"]["message"]
+                                .as_str()
+                                .is_some_and(|m| m.starts_with("nonce too low")) =>
+                        {
+                            alloy::primitives::keccak256(&raw)
+                        }
+                        None => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    // The receipt, read from the node it was sent to.
+                    let keyed = format!("{url}/{auditor}");
+                    for _ in 0..100 {
+                        let r = rpc(&keyed, "eth_getTransactionReceipt", json!([hash])).await;
+                        if let Some(r) = r
+                            && r["result"].is_object()
+                        {
+                            confirmed.lock().push(hash);
+                            break 'sent;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    // Lost with a leader that died before committing it: send again.
+                }
+            }
+        }));
+    }
+    eventually("some transactions confirmed", || async {
+        confirmed.lock().len() >= 8
+    })
+    .await;
+    let all: Vec<&Validator> = nodes.iter().collect();
+    let old = leader(&all).await;
+    *dead.lock() = Some(old);
+    nodes[old].kill().await;
+    for w in workers {
+        w.await.unwrap();
+    }
+    let live: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    assert!(
+        confirmed.lock().len() as u64 == PER_SENDER * senders.len() as u64,
+        "every transfer confirmed"
+    );
+
+    // Restarted, the old leader catches up; every node has every confirmed
+    // transaction in the same block, and the same head.
+    nodes[old].start(&[]).await;
+    let heads = |idx: Vec<usize>| {
+        let urls: Vec<String> = idx.iter().map(|i| urls[*i].clone()).collect();
+        async move {
+            let mut seen = Vec::new();
+            for u in &urls {
+                seen.push(head(u).await);
+            }
+            seen
+        }
+    };
+    eventually("identical heads", || async {
+        let h = heads(vec![0, 1, 2]).await;
+        h.iter().all(|x| x.is_some()) && h.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
+    let confirmed: Vec<B256> = confirmed.lock().clone();
+    for hash in &confirmed {
+        let mut blocks = Vec::new();
+        for u in &urls {
+            let r = rpc(
+                &format!("{u}/{auditor}"),
+                "eth_getTransactionReceipt",
+                json!([hash]),
+            )
+            .await
+            .unwrap();
+            assert!(r["result"].is_object(), "{hash} missing on {u}: {r}");
+            blocks.push(r["result"]["blockHash"].clone());
+        }
+        assert!(
+            blocks.windows(2).all(|w| w[0] == w[1]),
+            "{hash}: {blocks:?}"
+        );
+    }
+    for s in &senders {
+        let n = rpc(
+            &format!("{}/{auditor}", urls[live[0]]),
+            "eth_getTransactionCount",
+            json!([s.address(), "latest"]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(n["result"], json!(format!("{PER_SENDER:#x}")));
+    }
+
+    // Two of three stopped: writes refused with the no-quorum error; reads served.
+    let survivor = live[0];
+    for i in [old, live[1]] {
+        nodes[i].kill().await;
+    }
+    let user: PrivateKeySigner = DEV_KEYS[3].parse().unwrap();
+    let raw = transfer(&user, PER_SENDER).await;
+    let mut refusal = Value::Null;
+    for _ in 0..100 {
+        refusal = rpc(&urls[survivor], "eth_sendRawTransaction", json!([raw]))
+            .await
+            .unwrap();
+        if refusal["error"]["message"] == "no quorum: 1 of 3 validators reachable" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        refusal["error"]["message"], "no quorum: 1 of 3 validators reachable",
+        "{refusal}"
+    );
+    let before = head(&urls[survivor]).await.expect("reads are served");
+    // Restarted: writes resume, on every node.
+    for i in [old, live[1]] {
+        nodes[i].start(&[]).await;
+    }
+    let mut sent = Value::Null;
+    for _ in 0..300 {
+        // A transfer sent as the quorum went may have been pooled, and committed now.
+        let nonce = rpc(
+            &format!("{}/{auditor}", urls[survivor]),
+            "eth_getTransactionCount",
+            json!([user.address(), "latest"]),
+        )
+        .await
+        .unwrap();
+        let nonce = u64::from_str_radix(
+            nonce["result"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
+        let raw = transfer(&user, nonce).await;
+        sent = rpc(&urls[survivor], "eth_sendRawTransaction", json!([raw]))
+            .await
+            .unwrap();
+        if sent["result"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sent["result"].is_string(), "writes accepted again: {sent}");
+    eventually("the new transfer on every node", || async {
+        let h = heads(vec![0, 1, 2]).await;
+        h.iter()
+            .all(|x| x.as_ref().is_some_and(|(n, _)| *n > before.0))
+            && h.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
+    for n in &mut nodes {
+        n.kill().await;
+    }
+}
+
+/// `flag → value` of a `coco node …` command line (flags without a value map to "").
+fn flags(args: &[String]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut it = args.iter().skip_while(|a| !a.starts_with("--")).peekable();
+    while let Some(flag) = it.next() {
+        let value = match it.peek() {
+            Some(v) if !v.starts_with("--") => it.next().unwrap().clone(),
+            _ => String::new(),
+        };
+        out.insert(flag.clone(), value);
+    }
+    out
+}
+
+/// Docker cannot run here (no engine): the compose file is parsed and checked against
+/// what `scripts/cluster.sh` runs — the same validators, flags, block time and joins,
+/// RPC published on loopback only, the same setup steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_compose_runs_what_cluster_sh_runs() {
+    let root = repo_root();
+    let mut parse = Command::new(tool("python-web3"));
+    parse.args([
+        "-c",
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        root.join("docker-compose.yml").to_str().unwrap(),
+    ]);
+    let (ok, out, err) = exec(parse, Duration::from_secs(60)).await;
+    assert!(ok, "docker-compose.yml does not parse: {err}");
+    let compose: Value = serde_json::from_str(&out).unwrap();
+    let mut script = Command::new("bash");
+    script
+        .arg(root.join("scripts/cluster.sh"))
+        .arg("commands")
+        .env("CLUSTER_DIR", "/cluster");
+    let (ok, out, err) = exec(script, Duration::from_secs(60)).await;
+    assert!(ok, "cluster.sh commands: {err}");
+    let lines: Vec<Vec<String>> = out
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let services = compose["services"].as_object().unwrap();
+    for (i, name) in ["v1", "v2", "v3"].iter().enumerate() {
+        let service = &services[*name];
+        let command: Vec<String> = serde_json::from_value(service["command"].clone()).unwrap();
+        assert_eq!(command[0], "node", "{name}");
+        let (mut ours, theirs) = (flags(&command), flags(&lines[i]));
+        // Containers listen on every interface and advertise their service name.
+        assert_eq!(ours.remove("--host").as_deref(), Some("0.0.0.0"), "{name}");
+        assert_eq!(
+            ours.remove("--advertise"),
+            Some(format!("{name}:9545")),
+            "{name}"
+        );
+        let keys =
+            |m: &std::collections::BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&ours), keys(&theirs), "{name}: the same flags");
+        assert_eq!(ours["--block-time"], theirs["--block-time"], "{name}");
+        assert_eq!(ours["--data-dir"], format!("/cluster/{name}"), "{name}");
+        assert_eq!(ours["--peer-listen"], "0.0.0.0:9545", "{name}");
+        if i > 0 {
+            assert_eq!(ours["--join"], "v1:9545", "{name} joins through v1");
+            assert_eq!(ours["--genesis"], "/cluster/genesis/genesis.json");
+        }
+        // RPC published on the host's loopback at cluster.sh's port.
+        let ports: Vec<String> = serde_json::from_value(service["ports"].clone()).unwrap();
+        assert_eq!(
+            ports,
+            vec![format!("127.0.0.1:{}:{}", theirs["--port"], ours["--port"])],
+            "{name}"
+        );
+    }
+    let setup = services["setup"]["command"][0].as_str().unwrap();
+    for step in [
+        "coco node id --data-dir /cluster/$$v --add-to /cluster/genesis/genesis.json",
+        "coco init --genesis /cluster/genesis/genesis.json --data-dir /cluster/v1",
+        "for v in v1 v2 v3",
+    ] {
+        assert!(setup.contains(step), "setup lacks `{step}`: {setup}");
+    }
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("cargo build --release --locked --bin coco"));
+    assert!(dockerfile.contains("COPY genesis/consortium.json /usr/share/coco/consortium.json"));
+}
