@@ -563,10 +563,16 @@ pub async fn join(
                 }
             }
             Ok(resp) => format!("{target} answered {}", resp.status()),
-            Err(e) if e.is_connect() => format!(
-                "{target} refused the connection (not admitted by governance yet, or not up)"
-            ),
-            Err(e) => format!("{target}: {e}"),
+            Err(e) => {
+                let cause = chain_of(&e);
+                if cause.contains("Connection refused") {
+                    format!("{target} is not up ({cause})")
+                } else {
+                    format!(
+                        "{target} did not accept this node (is it listed by governance yet?): {cause}"
+                    )
+                }
+            }
         };
         if reason != last_reason {
             tracing::info!(%reason, "waiting to join");
@@ -580,4 +586,16 @@ pub async fn join(
         target = peer.to_string();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// An error and its sources, as one line.
+fn chain_of(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 use crate::common::*;
+use crate::gov_cli::{gov, ok, proposal_id};
 
 /// One validator process and where it listens.
 struct Validator {
@@ -85,6 +86,23 @@ impl Validator {
 
     /// Starts `coco node` (with `extra` flags) and waits until its RPC port answers.
     async fn start(&mut self, extra: &[&str]) {
+        self.spawn(extra);
+        self.started().await;
+    }
+
+    /// Waits until the RPC port answers.
+    async fn started(&self) {
+        for _ in 0..600 {
+            if rpc(&self.url, "eth_chainId", json!([])).await.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("validator {} did not start", self.data.display());
+    }
+
+    /// Starts `coco node` (with `extra` flags).
+    fn spawn(&mut self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -101,13 +119,6 @@ impl Validator {
             .stderr(log)
             .kill_on_drop(true);
         self.child = Some(cmd.spawn().unwrap());
-        for _ in 0..600 {
-            if rpc(&self.url, "eth_chainId", json!([])).await.is_some() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("validator {} did not start", self.data.display());
     }
 
     /// SIGKILL.
@@ -207,19 +218,13 @@ async fn head(url: &str) -> Option<(u64, String)> {
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<Validator> = ["v1", "v2", "v3"]
-        .iter()
-        .map(|n| Validator::new(dir.path(), n))
-        .collect();
-    let _logs = Logs(nodes.iter().map(|n| n.log.clone()).collect());
-
-    // Each validator makes its identity; `coco node id --add-to` lists the three in the
-    // genesis.
+/// Validators `names` in `dir`: identities made, listed in the genesis by `coco node id
+/// --add-to`, the first founding the cluster and the others joining through it, all
+/// voters. Returns them, the genesis file and an auditor's API key.
+async fn cluster(dir: &Path, names: &[&str]) -> (Vec<Validator>, String, String) {
+    let mut nodes: Vec<Validator> = names.iter().map(|n| Validator::new(dir, n)).collect();
     let auditor = generate_key();
-    let genesis_path = dir.path().join("genesis.json");
+    let genesis_path = dir.join("genesis.json");
     std::fs::write(&genesis_path, genesis(&auditor)).unwrap();
     let genesis_path = genesis_path.to_str().unwrap().to_string();
     for n in &nodes {
@@ -235,8 +240,6 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
         let entry: Value = serde_json::from_str(&out).unwrap();
         assert!(entry["publicKey"].as_str().unwrap().len() == 68, "{out}");
     }
-
-    // The first founds the cluster; the others join through it.
     coco(&[
         "init",
         "--genesis",
@@ -251,14 +254,34 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
         n.start(&["--join", &founder, "--genesis", &genesis_path])
             .await;
     }
-    eventually("three voters", || async {
-        let Some(s) = nodes[0].status().await else {
-            return false;
-        };
-        let peers = s["result"]["peers"].as_array().cloned().unwrap_or_default();
-        peers.len() == 3 && peers.iter().all(|p| p["voter"] == true)
+    let count = names.len();
+    eventually("every validator a voter", || async {
+        voters(&nodes[0]).await == count
     })
     .await;
+    (nodes, genesis_path, auditor)
+}
+
+/// The voters `node`'s membership lists (0 when it does not answer).
+async fn voters(node: &Validator) -> usize {
+    let Some(s) = node.status().await else {
+        return 0;
+    };
+    let peers = s["result"]["peers"].as_array().cloned().unwrap_or_default();
+    peers.iter().filter(|p| p["voter"] == true).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["v1", "v2", "v3"];
+    let _logs = Logs(
+        names
+            .iter()
+            .map(|n| dir.path().join(format!("{n}.log")))
+            .collect(),
+    );
+    let (mut nodes, _, auditor) = cluster(dir.path(), &names).await;
 
     // A workload of four senders, each writing to the nodes in turn, retrying on
     // errors as ethers and viem do; kill -9 the leader in the middle.
@@ -537,4 +560,140 @@ async fn docker_compose_runs_what_cluster_sh_runs() {
     let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("cargo build --release --locked --bin coco"));
     assert!(dockerfile.contains("COPY genesis/consortium.json /usr/share/coco/consortium.json"));
+}
+
+/// A fourth validator: refused while governance does not list it, admitted by a vote
+/// (`coco gov propose add-node`), it receives the chain and serves the same head; once
+/// retired by a vote, its peers cut it off and the chain goes on without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["v1", "v2", "v3"];
+    let mut logs: Vec<PathBuf> = names
+        .iter()
+        .map(|n| dir.path().join(format!("{n}.log")))
+        .collect();
+    logs.push(dir.path().join("v4.log"));
+    let _logs = Logs(logs);
+    let (mut nodes, genesis_path, auditor) = cluster(dir.path(), &names).await;
+    let url = nodes[0].url.clone();
+
+    // Not listed: it waits, refused at the handshake by the validator it dials.
+    let mut v4 = Validator::new(dir.path(), "v4");
+    let out = coco(&["node", "id", "--data-dir", v4.data.to_str().unwrap()]).await;
+    let entry: Value = serde_json::from_str(&out).unwrap();
+    let (id, key) = (
+        entry["id"].as_str().unwrap(),
+        entry["publicKey"].as_str().unwrap(),
+    );
+    v4.spawn(&["--join", &nodes[0].peer(), "--genesis", &genesis_path]);
+    eventually("the stranger is refused", || async {
+        std::fs::read_to_string(&v4.log)
+            .unwrap_or_default()
+            .contains("did not accept this node (is it listed by governance yet?)")
+    })
+    .await;
+    assert!(rpc(&v4.url, "eth_chainId", json!([])).await.is_none());
+    assert_eq!(voters(&nodes[0]).await, 3);
+
+    // Two of three members vote it in: it joins, catches up and becomes a voter.
+    let [k0, k1] = [DEV_KEYS[0], DEV_KEYS[1]];
+    let out = ok(
+        "propose add-node",
+        gov(&url, k0, &["propose", "add-node", id, key, "--vote"]).await,
+    );
+    let p = proposal_id(&out);
+    ok("vote add-node", gov(&url, k1, &["vote", &p, "yes"]).await);
+    v4.started().await;
+    eventually("four voters", || async { voters(&nodes[0]).await == 4 }).await;
+    let user: PrivateKeySigner = DEV_KEYS[3].parse().unwrap();
+    let raw = transfer(&user, 0).await;
+    let sent = rpc(&v4.url, "eth_sendRawTransaction", json!([raw]))
+        .await
+        .unwrap();
+    assert!(
+        sent["result"].is_string(),
+        "a write through the new validator: {sent}"
+    );
+    eventually("the same head on all four", || async {
+        let mut heads = Vec::new();
+        for u in [&nodes[0].url, &nodes[1].url, &nodes[2].url, &v4.url] {
+            heads.push(head(u).await);
+        }
+        heads[0].as_ref().is_some_and(|(n, _)| *n >= 3) && heads.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
+
+    // Retired by a vote: removed from the membership, refused by its peers.
+    let out = ok(
+        "propose retire-node",
+        gov(&url, k0, &["propose", "retire-node", id, "--vote"]).await,
+    );
+    let p = proposal_id(&out);
+    ok(
+        "vote retire-node",
+        gov(&url, k1, &["vote", &p, "yes"]).await,
+    );
+    eventually("three voters again", || async {
+        let Some(s) = nodes[0].status().await else {
+            return false;
+        };
+        let peers = s["result"]["peers"].as_array().cloned().unwrap_or_default();
+        peers.len() == 3
+            && peers
+                .iter()
+                .all(|p| p["id"] != json!(format!("{:016x}", raft_id(key))))
+    })
+    .await;
+    let raw = transfer(&user, 1).await;
+    let sent = rpc(&nodes[1].url, "eth_sendRawTransaction", json!([raw]))
+        .await
+        .unwrap();
+    assert!(sent["result"].is_string(), "the three go on: {sent}");
+    let (after, _) = {
+        let mut h = None;
+        for _ in 0..100 {
+            h = head(&nodes[0].url).await;
+            let n = rpc(
+                &format!("{}/{auditor}", nodes[0].url),
+                "eth_getTransactionCount",
+                json!([user.address(), "latest"]),
+            )
+            .await
+            .unwrap();
+            if n["result"] == "0x2" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        h.unwrap()
+    };
+    // The retired validator hears nothing more, and cannot write through its peers.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (theirs, _) = head(&v4.url).await.unwrap();
+    assert!(
+        theirs < after,
+        "the retired validator is cut off ({theirs} vs {after})"
+    );
+    let raw = transfer(&user, 2).await;
+    let refused = rpc(&v4.url, "eth_sendRawTransaction", json!([raw]))
+        .await
+        .unwrap();
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("no quorum")),
+        "{refused}"
+    );
+    v4.kill().await;
+    for n in &mut nodes {
+        n.kill().await;
+    }
+}
+
+/// The Raft id of an identity key (hex, SEC1): keccak-256's first 8 bytes.
+fn raft_id(key: &str) -> u64 {
+    let bytes = alloy::primitives::hex::decode(key).unwrap();
+    let hash = alloy::primitives::keccak256(bytes);
+    u64::from_be_bytes(hash[..8].try_into().unwrap())
 }

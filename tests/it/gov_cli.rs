@@ -22,7 +22,7 @@ const EMITTER_INIT: &str = "0x6560006000a0006000526006601af3";
 
 /// `coco gov <args> --rpc-url <url>` as the member with private key `key` (in the
 /// environment, as a user would keep it); (success, stdout, stderr).
-async fn gov(url: &str, key: &str, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn gov(url: &str, key: &str, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coco"));
     cmd.arg("gov")
         .args(args)
@@ -41,7 +41,7 @@ async fn cast(args: &[&str]) -> (bool, String, String) {
 }
 
 /// The standard output of a command that must succeed.
-fn ok(what: &str, (success, out, err): (bool, String, String)) -> String {
+pub(crate) fn ok(what: &str, (success, out, err): (bool, String, String)) -> String {
     assert!(success, "{what} failed:\n{out}\n{err}");
     out
 }
@@ -54,7 +54,7 @@ fn refused(what: &str, (success, out, err): (bool, String, String), needle: &str
 }
 
 /// The id `coco gov propose` printed ("proposal N created: …").
-fn proposal_id(out: &str) -> String {
+pub(crate) fn proposal_id(out: &str) -> String {
     out.lines()
         .find_map(|l| l.strip_prefix("proposal ")?.split_once(" created: "))
         .map(|(id, _)| id.to_string())
