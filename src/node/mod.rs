@@ -431,9 +431,16 @@ impl Node {
                 config.rpc.session_lifetime,
             ))
             .expect("login methods are unique");
-        let (addr, rpc) = rpc::serve(addr, config.rpc, module, keys.clone(), open_policy)
-            .await
-            .map_err(|source| NodeError::Listen { addr, source })?;
+        let (addr, rpc) = rpc::serve(
+            addr,
+            config.rpc,
+            module,
+            keys.clone(),
+            open_policy,
+            chain.clone(),
+        )
+        .await
+        .map_err(|source| NodeError::Listen { addr, source })?;
         Ok(Self {
             open_policy,
             dev_key,

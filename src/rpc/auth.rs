@@ -560,6 +560,9 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let presented = presented(&mut req);
         req.extensions_mut().insert(presented);
+        if let Some(min) = super::consistency::MinBlock::of(req.headers()) {
+            req.extensions_mut().insert(min);
+        }
         self.inner.call(req)
     }
 }

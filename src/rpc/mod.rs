@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod blinding;
 pub mod config;
+pub mod consistency;
 pub mod convert;
 pub mod debug;
 pub mod dev;
@@ -240,6 +241,7 @@ pub async fn serve(
     module: RpcModule<()>,
     keys: Arc<auth::KeyRing>,
     open: bool,
+    chain: Arc<Chain>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -263,6 +265,7 @@ pub async fn serve(
         .set_rpc_middleware(
             jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
                 .layer(auth::CallerLayer::new(keys, open))
+                .layer(consistency::ConsistencyLayer::new(chain))
                 .layer(error::GethParamErrorsLayer)
                 .layer(input::InputLayer)
                 .layer(policy::PolicyLayer::new(

@@ -135,17 +135,22 @@ impl Validator {
 
 /// One JSON-RPC call; `None` when the node does not answer.
 async fn rpc(url: &str, method: &str, params: Value) -> Option<Value> {
+    rpc_at(url, method, params, None).await
+}
+
+/// [`rpc`] with `coco-min-block: min_block` when given.
+async fn rpc_at(url: &str, method: &str, params: Value, min_block: Option<u64>) -> Option<Value> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let res = client
+    let mut req = client
         .post(url)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .ok()?;
-    res.json().await.ok()
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+    if let Some(n) = min_block {
+        req = req.header("coco-min-block", n.to_string());
+    }
+    req.send().await.ok()?.json().await.ok()
 }
 
 async fn eventually<F, Fut>(what: &str, mut check: F)
@@ -614,6 +619,54 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
     assert!(
         sent["result"].is_string(),
         "a write through the new validator: {sent}"
+    );
+    // Read-your-writes: a receipt seen on one validator is on another that is asked
+    // for that block (`coco-min-block`).
+    let hash = sent["result"].clone();
+    let mut receipt = Value::Null;
+    for _ in 0..100 {
+        receipt = rpc(
+            &format!("{url}/{auditor}"),
+            "eth_getTransactionReceipt",
+            json!([hash]),
+        )
+        .await
+        .unwrap();
+        if receipt["result"].is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let number = u64::from_str_radix(
+        receipt["result"]["blockNumber"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    for other in [&nodes[1].url, &nodes[2].url, &v4.url] {
+        let r = rpc_at(
+            &format!("{other}/{auditor}"),
+            "eth_getTransactionReceipt",
+            json!([hash]),
+            Some(number),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r["result"]["blockHash"], receipt["result"]["blockHash"],
+            "{other}: {r}"
+        );
+    }
+    let far = rpc_at(&v4.url, "eth_blockNumber", json!([]), Some(1_000_000))
+        .await
+        .unwrap();
+    assert!(
+        far["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("block 1000000 not reached within 5 s (head ")),
+        "{far}"
     );
     eventually("the same head on all four", || async {
         let mut heads = Vec::new();
