@@ -530,19 +530,24 @@ pub async fn join(
     let deadline = tokio::time::Instant::now() + give_up;
     let mut target = peer.to_string();
     let mut last_reason = String::new();
+    let request = serde_json::to_vec(&JoinRequest {
+        addr: advertise.to_string(),
+    })
+    .map_err(|e| ConsensusError::decode("join request", e))?;
     loop {
         let sent = client
             .post(format!("https://{target}/join"))
-            .json(&JoinRequest {
-                addr: advertise.to_string(),
-            })
+            .header("content-type", "application/json")
+            .body(request.clone())
             .send()
             .await;
         let reason = match sent {
             Ok(resp) if resp.status().is_success() => {
-                let grant: JoinGrant = resp
-                    .json()
+                let body = resp
+                    .bytes()
                     .await
+                    .map_err(|e| ConsensusError::Transport(e.to_string()))?;
+                let grant: JoinGrant = serde_json::from_slice(&body)
                     .map_err(|e| ConsensusError::decode("join grant", e))?;
                 return identity
                     .open_ledger_secret(&grant.secret)
@@ -552,7 +557,8 @@ pub async fn join(
                     });
             }
             Ok(resp) if resp.status() == reqwest::StatusCode::MISDIRECTED_REQUEST => {
-                match resp.json::<NotLeader>().await {
+                let body = resp.bytes().await.unwrap_or_default();
+                match serde_json::from_slice::<NotLeader>(&body) {
                     Ok(NotLeader {
                         leader: Some(leader),
                     }) => {
