@@ -72,6 +72,10 @@ pub struct NodeArgs {
     /// The consortium's genesis file (with --join: the chain to join).
     #[arg(long, value_name = "FILE")]
     pub genesis: Option<PathBuf>,
+    /// Committed Raft entries between two snapshots; Raft's log is purged behind them
+    /// (keeping a tenth), and a node further behind catches up from a snapshot.
+    #[arg(long, value_name = "N", default_value_t = crate::consensus::SNAPSHOT_EVERY, requires = "peer_listen")]
+    pub snapshot_every: u64,
 }
 
 /// `coco node id` and `coco node status`.
@@ -114,6 +118,7 @@ impl NodeArgs {
             listen,
             advertise: self.advertise.clone(),
             join: self.join.clone(),
+            snapshot_every: self.snapshot_every,
             block_time: Duration::from_millis(
                 self.block_time.unwrap_or(VALIDATOR_BLOCK_TIME_MS).max(1),
             ),

@@ -52,17 +52,22 @@ pub use types::{
 };
 pub use validator::{Status, Validator, ValidatorConfig};
 
+/// Committed entries between two snapshots, by default.
+pub const SNAPSHOT_EVERY: u64 = 1_000;
+
 /// openraft settings for validators on a LAN.
 ///
 /// - `heartbeat_interval` 250 ms: every AppendEntries must answer within it (a follower
 ///   fsyncs before answering), and so must each `ensure_linearizable` probe.
 /// - elections after 1–2 s without a heartbeat.
 /// - `max_payload_entries` 32: a batch of blocks fits in one heartbeat interval.
-/// - a snapshot every 1,000 committed entries, keeping 100 entries behind it so a
-///   briefly lagging follower catches up from the log, not a snapshot.
+/// - a snapshot every `snapshot_every` committed entries (default
+///   [`SNAPSHOT_EVERY`]), keeping a tenth of that (at least one) behind it so a briefly
+///   lagging follower catches up from the log, not a snapshot.
 /// - `install_snapshot_timeout` 30 s, for openraft's chunked path; coco sends whole
 ///   snapshots with [`Timeouts::snapshot`].
-pub fn raft_config(cluster: &str) -> Result<openraft::Config> {
+pub fn raft_config(cluster: &str, snapshot_every: u64) -> Result<openraft::Config> {
+    let snapshot_every = snapshot_every.max(2);
     openraft::Config {
         cluster_name: cluster.to_string(),
         heartbeat_interval: 250,
@@ -70,8 +75,8 @@ pub fn raft_config(cluster: &str) -> Result<openraft::Config> {
         election_timeout_max: 2_000,
         install_snapshot_timeout: 30_000,
         max_payload_entries: 32,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1_000),
-        max_in_snapshot_log_to_keep: 100,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_every),
+        max_in_snapshot_log_to_keep: (snapshot_every / 10).max(1),
         ..Default::default()
     }
     .validate()

@@ -41,6 +41,8 @@ pub struct ValidatorConfig {
     pub advertise: Option<String>,
     /// How often the leader proposes a block.
     pub block_time: Duration,
+    /// Committed entries between two snapshots (Raft's log is purged behind them).
+    pub snapshot_every: u64,
 }
 
 /// A validator's view of the cluster, for `coco node status` and the startup banner.
@@ -59,6 +61,10 @@ pub struct Status {
     pub height: u64,
     /// Raft's last applied log index.
     pub applied: Option<u64>,
+    /// The log index of this node's latest snapshot.
+    pub snapshot: Option<u64>,
+    /// The log index up to which Raft's log was purged (behind a snapshot).
+    pub purged: Option<u64>,
     /// Every validator of the membership.
     pub peers: Vec<PeerStatus>,
 }
@@ -161,7 +167,7 @@ impl Validator {
         let cluster = format!("coco-{}", chain.spec().chain_id());
         let raft = Raft::new(
             id,
-            Arc::new(super::raft_config(&cluster)?),
+            Arc::new(super::raft_config(&cluster, config.snapshot_every)?),
             network.clone(),
             log,
             StateMachine::new(applier),
@@ -289,12 +295,15 @@ pub fn status_of(raft: &Raft, chain: &Chain) -> Status {
         leader: m.current_leader.map(id_hex),
         height: chain.head().header.number,
         applied: m.last_applied.map(|l| l.index),
+        snapshot: m.snapshot.map(|l| l.index),
+        purged: m.purged.map(|l| l.index),
         peers,
     }
 }
 
 /// The leader's side of governance: a voter or learner that the validator table no
-/// longer lists is removed from the membership (its peers already refuse it).
+/// longer lists is removed from the membership (its peers already refuse it) — the
+/// leader itself included, which then steps down.
 async fn reconcile(raft: Raft, chain: Arc<Chain>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -318,7 +327,8 @@ async fn reconcile(raft: Raft, chain: Arc<Chain>, mut stop: watch::Receiver<bool
         let membership = m.membership_config.membership();
         let retired: BTreeSet<NodeId> = membership
             .nodes()
-            .filter(|(id, peer)| **id != m.id && !allow(&peer.identity))
+            // The leader itself too: a retired leader removes itself and steps down.
+            .filter(|(_, peer)| !allow(&peer.identity))
             .map(|(id, _)| *id)
             .collect();
         if retired.is_empty() || membership.get_joint_config().len() > 1 {

@@ -87,6 +87,8 @@ pub struct ValidatorOptions {
     pub join: Option<String>,
     /// How often the leader proposes a block.
     pub block_time: Duration,
+    /// Committed entries between two Raft snapshots.
+    pub snapshot_every: u64,
 }
 
 impl ValidatorOptions {
@@ -592,6 +594,7 @@ async fn start_validator(
             listen: options.listen,
             advertise: options.advertise.clone(),
             block_time: options.block_time,
+            snapshot_every: options.snapshot_every,
         },
     )
     .await

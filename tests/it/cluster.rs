@@ -31,6 +31,8 @@ struct Validator {
     rpc_port: u16,
     peer_port: u16,
     url: String,
+    /// Flags of every start.
+    flags: Vec<String>,
 }
 
 /// Prints every validator's log when a test fails (the temporary directory goes).
@@ -77,6 +79,7 @@ impl Validator {
             rpc_port,
             peer_port: free_port(),
             url: format!("http://127.0.0.1:{rpc_port}"),
+            flags: Vec::new(),
         }
     }
 
@@ -113,6 +116,7 @@ impl Validator {
             .args(["--port", &self.rpc_port.to_string()])
             .args(["--peer-listen", &self.peer()])
             .args(["--block-time", "50"])
+            .args(&self.flags)
             .args(extra)
             .env("RUST_LOG", "info,openraft=off,jsonrpsee=warn,sled=warn")
             .stdout(Stdio::null())
@@ -226,8 +230,11 @@ async fn head(url: &str) -> Option<(u64, String)> {
 /// Validators `names` in `dir`: identities made, listed in the genesis by `coco node id
 /// --add-to`, the first founding the cluster and the others joining through it, all
 /// voters. Returns them, the genesis file and an auditor's API key.
-async fn cluster(dir: &Path, names: &[&str]) -> (Vec<Validator>, String, String) {
+async fn cluster(dir: &Path, names: &[&str], flags: &[&str]) -> (Vec<Validator>, String, String) {
     let mut nodes: Vec<Validator> = names.iter().map(|n| Validator::new(dir, n)).collect();
+    for n in &mut nodes {
+        n.flags = flags.iter().map(|f| f.to_string()).collect();
+    }
     let auditor = generate_key();
     let genesis_path = dir.join("genesis.json");
     std::fs::write(&genesis_path, genesis(&auditor)).unwrap();
@@ -286,7 +293,7 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
             .map(|n| dir.path().join(format!("{n}.log")))
             .collect(),
     );
-    let (mut nodes, _, auditor) = cluster(dir.path(), &names).await;
+    let (mut nodes, _, auditor) = cluster(dir.path(), &names, &["--snapshot-every", "8"]).await;
 
     // A workload of four senders, each writing to the nodes in turn, retrying on
     // errors as ethers and viem do; kill -9 the leader in the middle.
@@ -418,6 +425,60 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
         .unwrap();
         assert_eq!(n["result"], json!(format!("{PER_SENDER:#x}")));
     }
+
+    // A follower stopped while the leader's log is purged behind a snapshot catches
+    // up from that snapshot when it restarts.
+    let lead = leader(&nodes.iter().collect::<Vec<_>>()).await;
+    let behind = (0..3).find(|i| *i != lead).unwrap();
+    let status = |i: usize| {
+        let url = urls[i].clone();
+        async move { rpc(&url, "coco_nodeStatus", json!([])).await.unwrap()["result"].clone() }
+    };
+    let applied = status(behind).await["applied"].as_u64().unwrap();
+    nodes[behind].kill().await;
+    let payer: PrivateKeySigner = DEV_KEYS[5].parse().unwrap();
+    let mut nonce = PER_SENDER;
+    while status(lead).await["purged"]
+        .as_u64()
+        .is_none_or(|p| p <= applied)
+    {
+        assert!(nonce < PER_SENDER + 100, "the leader never purged its log");
+        let raw = transfer(&payer, nonce).await;
+        let hash = rpc(&urls[lead], "eth_sendRawTransaction", json!([raw]))
+            .await
+            .unwrap();
+        let hash = hash["result"].clone();
+        assert!(hash.is_string(), "{hash}");
+        for _ in 0..100 {
+            let r = rpc(
+                &format!("{}/{auditor}", urls[lead]),
+                "eth_getTransactionReceipt",
+                json!([hash]),
+            )
+            .await
+            .unwrap();
+            if r["result"].is_object() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        nonce += 1;
+    }
+    nodes[behind].start(&[]).await;
+    eventually(
+        "the restarted follower caught up from the snapshot",
+        || async {
+            let h = heads(vec![0, 1, 2]).await;
+            h.iter().all(|x| x.is_some()) && h.windows(2).all(|w| w[0] == w[1])
+        },
+    )
+    .await;
+    assert!(
+        status(behind).await["snapshot"]
+            .as_u64()
+            .is_some_and(|s| s > applied),
+        "installed a snapshot past what it had"
+    );
 
     // Two of three stopped: writes refused with the no-quorum error; reads served.
     let survivor = live[0];
@@ -580,7 +641,7 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
         .collect();
     logs.push(dir.path().join("v4.log"));
     let _logs = Logs(logs);
-    let (mut nodes, genesis_path, auditor) = cluster(dir.path(), &names).await;
+    let (mut nodes, genesis_path, auditor) = cluster(dir.path(), &names, &[]).await;
     let url = nodes[0].url.clone();
 
     // Not listed: it waits, refused at the handshake by the validator it dials.
@@ -687,15 +748,21 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
         "vote retire-node",
         gov(&url, k1, &["vote", &p, "yes"]).await,
     );
-    eventually("three voters again", || async {
-        let Some(s) = nodes[0].status().await else {
-            return false;
-        };
-        let peers = s["result"]["peers"].as_array().cloned().unwrap_or_default();
-        peers.len() == 3
-            && peers
-                .iter()
-                .all(|p| p["id"] != json!(format!("{:016x}", raft_id(key))))
+    // (v4 may have been the leader: retired, it removes itself and steps down.)
+    eventually("three voters again, led by one of them", || async {
+        for n in &nodes {
+            let Some(s) = n.status().await else { continue };
+            let peers = s["result"]["peers"].as_array().cloned().unwrap_or_default();
+            if s["result"]["role"] == "leader"
+                && peers.len() == 3
+                && peers
+                    .iter()
+                    .all(|p| p["id"] != json!(format!("{:016x}", raft_id(key))))
+            {
+                return true;
+            }
+        }
+        false
     })
     .await;
     let raw = transfer(&user, 1).await;
@@ -704,9 +771,7 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
         .unwrap();
     assert!(sent["result"].is_string(), "the three go on: {sent}");
     let (after, _) = {
-        let mut h = None;
         for _ in 0..100 {
-            h = head(&nodes[0].url).await;
             let n = rpc(
                 &format!("{}/{auditor}", nodes[0].url),
                 "eth_getTransactionCount",
@@ -719,7 +784,7 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        h.unwrap()
+        head(&nodes[0].url).await.unwrap()
     };
     // The retired validator hears nothing more, and cannot write through its peers.
     tokio::time::sleep(Duration::from_millis(500)).await;
