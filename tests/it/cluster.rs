@@ -22,6 +22,8 @@ use tokio::process::{Child, Command};
 
 use crate::common::*;
 use crate::gov_cli::{gov, ok, proposal_id};
+use crate::js_tools::node_script;
+use crate::tools::ForgeProject;
 
 /// One validator process and where it listens.
 struct Validator {
@@ -191,16 +193,28 @@ async fn transfer(from: &PrivateKeySigner, nonce: u64) -> Bytes {
     Bytes::from(envelope.encoded_2718())
 }
 
-/// The consortium genesis with `auditor_key` an API key of the auditor (dev account 4).
-fn genesis(auditor_key: &str) -> String {
+/// The consortium genesis with `auditor_key` an API key of the auditor (dev account 4)
+/// and `user_key` one of the user dev account 3.
+fn genesis(auditor_key: &str, user_key: &str) -> String {
     let text = std::fs::read_to_string(repo_root().join("genesis/consortium.json")).unwrap();
     let mut g: Value = serde_json::from_str(&text).unwrap();
     for user in g["config"]["consortium"]["users"].as_array_mut().unwrap() {
         if user["role"] == "auditor" {
             user["apiKeyHashes"] = json!([key_hash(auditor_key)]);
         }
+        if user["address"] == DEV_ADDRESSES[3] {
+            user["apiKeyHashes"] = json!([key_hash(user_key)]);
+        }
     }
     serde_json::to_string_pretty(&g).unwrap()
+}
+
+/// The API keys a test cluster's genesis registers.
+struct Keys {
+    /// The auditor's (dev account 4).
+    auditor: String,
+    /// The user dev account 3's.
+    user: String,
 }
 
 async fn leader(nodes: &[&Validator]) -> usize {
@@ -229,15 +243,18 @@ async fn head(url: &str) -> Option<(u64, String)> {
 
 /// Validators `names` in `dir`: identities made, listed in the genesis by `coco node id
 /// --add-to`, the first founding the cluster and the others joining through it, all
-/// voters. Returns them, the genesis file and an auditor's API key.
-async fn cluster(dir: &Path, names: &[&str], flags: &[&str]) -> (Vec<Validator>, String, String) {
+/// voters. Returns them, the genesis file and the API keys it registers.
+async fn cluster(dir: &Path, names: &[&str], flags: &[&str]) -> (Vec<Validator>, String, Keys) {
     let mut nodes: Vec<Validator> = names.iter().map(|n| Validator::new(dir, n)).collect();
     for n in &mut nodes {
         n.flags = flags.iter().map(|f| f.to_string()).collect();
     }
-    let auditor = generate_key();
+    let keys = Keys {
+        auditor: generate_key(),
+        user: generate_key(),
+    };
     let genesis_path = dir.join("genesis.json");
-    std::fs::write(&genesis_path, genesis(&auditor)).unwrap();
+    std::fs::write(&genesis_path, genesis(&keys.auditor, &keys.user)).unwrap();
     let genesis_path = genesis_path.to_str().unwrap().to_string();
     for n in &nodes {
         let out = coco(&[
@@ -271,7 +288,7 @@ async fn cluster(dir: &Path, names: &[&str], flags: &[&str]) -> (Vec<Validator>,
         voters(&nodes[0]).await == count
     })
     .await;
-    (nodes, genesis_path, auditor)
+    (nodes, genesis_path, keys)
 }
 
 /// The voters `node`'s membership lists (0 when it does not answer).
@@ -293,7 +310,8 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
             .map(|n| dir.path().join(format!("{n}.log")))
             .collect(),
     );
-    let (mut nodes, _, auditor) = cluster(dir.path(), &names, &["--snapshot-every", "8"]).await;
+    let (mut nodes, _, keys) = cluster(dir.path(), &names, &["--snapshot-every", "8"]).await;
+    let auditor = keys.auditor;
 
     // A workload of four senders, each writing to the nodes in turn, retrying on
     // errors as ethers and viem do; kill -9 the leader in the middle.
@@ -641,7 +659,8 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
         .collect();
     logs.push(dir.path().join("v4.log"));
     let _logs = Logs(logs);
-    let (mut nodes, genesis_path, auditor) = cluster(dir.path(), &names, &[]).await;
+    let (mut nodes, genesis_path, keys) = cluster(dir.path(), &names, &[]).await;
+    let auditor = keys.auditor;
     let url = nodes[0].url.clone();
 
     // Not listed: it waits, refused at the handshake by the validator it dials.
@@ -814,4 +833,85 @@ fn raft_id(key: &str) -> u64 {
     let bytes = alloy::primitives::hex::decode(key).unwrap();
     let hash = alloy::primitives::keccak256(bytes);
     u64::from_be_bytes(hash[..8].try_into().unwrap())
+}
+
+/// Foundry (forge create, cast send, cast call) and ethers, unmodified, against a
+/// validator that does not lead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foundry_and_ethers_run_against_a_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["v1", "v2", "v3"];
+    let _logs = Logs(
+        names
+            .iter()
+            .map(|n| dir.path().join(format!("{n}.log")))
+            .collect(),
+    );
+    let (mut nodes, _, keys) = cluster(dir.path(), &names, &[]).await;
+    let all: Vec<&Validator> = nodes.iter().collect();
+    let lead = leader(&all).await;
+    let follower = (0..3).find(|i| *i != lead).unwrap();
+    let url = format!("{}/{}", nodes[follower].url, keys.user);
+    let key = DEV_KEYS[3];
+    let run = |cmd: Command| async move {
+        let line = describe(&cmd);
+        let (ok, out, err) = exec(cmd, Duration::from_secs(300)).await;
+        assert!(ok, "{line} failed:\n{out}\n{err}");
+        out
+    };
+
+    // forge create, then cast against the follower.
+    let project = ForgeProject::with_sources("script");
+    let out = run(project.forge(&[
+        "create",
+        "Counter",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        key,
+        "--broadcast",
+        "--json",
+    ]))
+    .await;
+    let created: Value = serde_json::from_str(&out[out.find('{').unwrap()..]).unwrap();
+    let counter = created["deployedTo"].as_str().unwrap().to_string();
+    let mut send = Command::new(tool("cast"));
+    send.args([
+        "send",
+        &counter,
+        "setNumber(uint256)",
+        "41",
+        "--private-key",
+        key,
+    ])
+    .args(["--rpc-url", &url, "--json"]);
+    let receipt: Value = serde_json::from_str(&run(send).await).unwrap();
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let mut call = Command::new(tool("cast"));
+    call.args([
+        "call",
+        &counter,
+        "number()(uint256)",
+        "--from",
+        DEV_ADDRESSES[3],
+    ])
+    .args(["--rpc-url", &url]);
+    assert_eq!(run(call).await.trim(), "41");
+
+    // ethers: deploy, write, read, the leader's view, geth's errors.
+    let mut script = node_script("follower_ethers.mjs", "ethers");
+    script
+        .env("COCO_URL", &url)
+        .env("COCO_WS_URL", url.replace("http://", "ws://"))
+        .env(
+            "COCO_LEADER_URL",
+            format!("{}/{}", nodes[lead].url, keys.user),
+        )
+        .env("COCO_PRIVATE_KEY", key)
+        .env("COCO_CHAIN_ID", "1337");
+    let out = run(script).await;
+    assert!(out.contains("all checks passed"), "{out}");
+    for n in &mut nodes {
+        n.kill().await;
+    }
 }
