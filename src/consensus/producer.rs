@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::ServerState;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::watch;
 
 use super::types::{BlockProposal, Raft};
@@ -21,11 +22,18 @@ use crate::chain::Chain;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs block production for `raft` over `chain` until `stop` turns true.
-pub async fn run(
+pub async fn run(raft: Raft, chain: Arc<Chain>, block_time: Duration, stop: watch::Receiver<bool>) {
+    run_measured(raft, chain, block_time, stop, Histogram::new([0.1])).await
+}
+
+/// [`run`], observing in `commit_latency` the seconds from proposing a block to its
+/// commit and apply.
+pub async fn run_measured(
     raft: Raft,
     chain: Arc<Chain>,
     block_time: Duration,
     mut stop: watch::Receiver<bool>,
+    commit_latency: Histogram,
 ) {
     let mut tick = tokio::time::interval(block_time);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -59,10 +67,14 @@ pub async fn run(
                 }
             };
         let number = block.header.number;
+        let proposed = std::time::Instant::now();
         match tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(BlockProposal::new(&block)))
             .await
         {
-            Ok(Ok(_)) => tracing::debug!(number, "block committed"),
+            Ok(Ok(_)) => {
+                commit_latency.observe(proposed.elapsed().as_secs_f64());
+                tracing::debug!(number, "block committed");
+            }
             Ok(Err(e)) => tracing::warn!(number, error = %e, "proposal not committed"),
             Err(_) => tracing::warn!(
                 number,

@@ -18,6 +18,7 @@ use std::time::Duration;
 use alloy::primitives::{B256, Bytes};
 use coco_enclave::{LedgerSecret, NodeIdentity};
 use openraft::ServerState;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -115,6 +116,7 @@ pub struct Validator {
     raft: Raft,
     chain: Arc<Chain>,
     me: Peer,
+    commit_latency: Histogram,
     server: Option<PeerServer>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -184,12 +186,15 @@ impl Validator {
             network,
         }));
         let (stop, stopped) = watch::channel(false);
+        // 5 ms to 10 s.
+        let commit_latency = Histogram::new(exponential_buckets(0.005, 2.0, 12));
         let tasks = vec![
-            tokio::spawn(super::producer::run(
+            tokio::spawn(super::producer::run_measured(
                 raft.clone(),
                 chain.clone(),
                 config.block_time,
                 stopped.clone(),
+                commit_latency.clone(),
             )),
             tokio::spawn(reconcile(raft.clone(), chain.clone(), stopped)),
         ];
@@ -199,6 +204,7 @@ impl Validator {
             raft,
             chain,
             me,
+            commit_latency,
             server: Some(server),
             stop,
             tasks,
@@ -226,6 +232,11 @@ impl Validator {
             .is_initialized()
             .await
             .map_err(|e| ConsensusError::Transport(format!("raft: {e}")))
+    }
+
+    /// Seconds from proposing a block to its commit (observed while leading).
+    pub fn commit_latency(&self) -> &Histogram {
+        &self.commit_latency
     }
 
     /// The Raft handle.

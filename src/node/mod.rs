@@ -2,6 +2,7 @@
 //! the block producer and the RPC server, started together and stopped together.
 
 mod keys;
+mod metrics;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -433,6 +434,13 @@ impl Node {
                 config.rpc.session_lifetime,
             ))
             .expect("login methods are unique");
+        let node_metrics = metrics::NodeMetrics::new(
+            chain.clone(),
+            validator
+                .as_ref()
+                .map(|v| (v.raft().clone(), v.commit_latency().clone())),
+        );
+        let render: rpc::metrics::Render = Arc::new(move || node_metrics.render());
         let (addr, rpc) = rpc::serve(
             addr,
             config.rpc,
@@ -440,6 +448,7 @@ impl Node {
             keys.clone(),
             open_policy,
             chain.clone(),
+            Some(render),
         )
         .await
         .map_err(|source| NodeError::Listen { addr, source })?;

@@ -27,6 +27,7 @@ pub mod eth;
 pub mod filters;
 pub mod input;
 pub mod login;
+pub mod metrics;
 pub mod params;
 pub mod policy;
 pub mod pubsub;
@@ -242,6 +243,7 @@ pub async fn serve(
     keys: Arc<auth::KeyRing>,
     open: bool,
     chain: Arc<Chain>,
+    metrics: Option<metrics::Render>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -259,6 +261,7 @@ pub async fn serve(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(cors)
+                .layer(metrics::MetricsLayer::new(metrics))
                 .layer(auth::AuthLayer)
                 .layer(input::RawBodyLayer::new(limits.max_request_body)),
         )

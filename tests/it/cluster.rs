@@ -911,6 +911,44 @@ async fn foundry_and_ethers_run_against_a_follower() {
         .env("COCO_CHAIN_ID", "1337");
     let out = run(script).await;
     assert!(out.contains("all checks passed"), "{out}");
+
+    // /metrics on every node, in Prometheus' text format.
+    let text = |u: String| async move {
+        reqwest::get(format!("{u}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let on_leader = text(nodes[lead].url.clone()).await;
+    for needle in [
+        "coco_block_height ",
+        "coco_raft_role{role=\"leader\"} 1",
+        "coco_raft_peers 3",
+        "coco_raft_term ",
+        "coco_raft_leader{leader=",
+        "coco_raft_peer_lag_entries{peer=",
+        "coco_pool_transactions ",
+        "coco_transactions_committed_total ",
+        "coco_transactions_per_second ",
+        "# EOF",
+    ] {
+        assert!(on_leader.contains(needle), "no `{needle}` in:\n{on_leader}");
+    }
+    let count = on_leader
+        .lines()
+        .find_map(|l| l.strip_prefix("coco_commit_latency_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(
+        count.is_some_and(|n| n > 0),
+        "commit latencies observed:\n{on_leader}"
+    );
+    let on_follower = text(nodes[follower].url.clone()).await;
+    assert!(
+        on_follower.contains("coco_raft_role{role=\"follower\"} 1"),
+        "{on_follower}"
+    );
     for n in &mut nodes {
         n.kill().await;
     }

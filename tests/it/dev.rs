@@ -348,3 +348,43 @@ async fn client_version_compat_is_opt_in() {
     let v = rpc_ok(&node, "web3_clientVersion", json!([])).await;
     assert!(v.as_str().unwrap().starts_with("anvil/"), "{v}");
 }
+
+/// `GET /metrics` on a single node: height, pool and committed transactions, in
+/// Prometheus' text format; no Raft figures (it replicates nothing).
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text_format() {
+    let node = TestNode::spawn().await;
+    let p = node.provider(0);
+    let to = address!("0x000000000000000000000000000000000000beef");
+    let tx = TransactionRequest::default()
+        .with_to(to)
+        .with_value(U256::from(1));
+    p.send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let resp = reqwest::get(format!("{}/metrics", node.url)).await.unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+        "{:?}",
+        resp.headers()
+    );
+    let text = resp.text().await.unwrap();
+    for needle in [
+        "# TYPE coco_block_height gauge",
+        "coco_block_height 1",
+        "coco_pool_transactions 0",
+        "coco_transactions_committed_total 1",
+        "# EOF",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+    }
+    assert!(!text.contains("raft"), "{text}");
+    // JSON-RPC is unaffected.
+    assert_eq!(p.get_block_number().await.unwrap(), 1);
+}
