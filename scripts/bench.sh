@@ -12,6 +12,10 @@
 #            every MINE_MS (the generator's --mine-interval-ms)
 #   consortium-b50  coco `dev --confidential` (a consortium of one admitting by
 #            governance) under the bt50 load, batch 50, against coco's own bt50
+#   cluster-b50  three `coco node` validators (Raft) under the bt50 load, batch 50, the
+#            senders' requests spread over the three, against coco's own bt50; and
+#            failover: kill -9 of the leader under a trickle of transfers, time to the
+#            next block on a survivor
 # each with JSON-RPC batches of 1 (N1 transfers) and 50 (N transfers); then open-loop
 # latency at half of each node's own bt50/batch-50 median peak, and instant mining
 # one transaction at a time (batch 1, concurrency 1, --wait-receipt: each sent once
@@ -65,6 +69,8 @@ cargo build --release --quiet --bin coco
 COCO="$OUT/coco"
 cp "$ROOT/target/release/coco" "$COCO"
 ANVIL="$ROOT/.tools/bin/anvil"
+CAST="$ROOT/.tools/bin/cast"
+MNEMONIC="test test test test test test test test test test test junk"
 log "anvil: $("$ANVIL" --version | head -1)"
 
 # A loopback port nobody listens on (ss -ltn), outside 8545-8600 (used by others).
@@ -117,6 +123,147 @@ start_node() {
   exit 1
 }
 
+# A consortium of three validators on loopback (as scripts/cluster.sh runs it) whose
+# users are the load generator's senders; an auditor key reads their receipts. Sets
+# NODE_URL to the three URLs (comma-separated, each with the key), CLUSTER_PIDS,
+# CLUSTER_URLS and NODE_PID (v1's).
+CLUSTER_PIDS=()
+CLUSTER_URLS=()
+start_cluster() {
+  local dir="$OUT/cluster" key i port peer founder="" url urls=()
+  rm -rf "$dir"; mkdir -p "$dir"
+  key="coco_$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+  local addrs=()
+  for i in $(seq 0 "$((SENDERS + 1))"); do
+    addrs+=("$("$CAST" wallet address --mnemonic "$MNEMONIC" --mnemonic-index "$i")")
+  done
+  python3 - "$ROOT/genesis/consortium.json" "$dir/genesis.json" "$("$CAST" keccak "$key")" "${addrs[@]}" <<'PY'
+import json, sys
+source, target, key_hash, addrs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+g = json.load(open(source))
+c = g["config"]["consortium"]
+members = {m["address"].lower() for m in c["members"]}
+senders, auditor = addrs[1:-1], addrs[-1]
+c["users"] = [{"address": a, "role": "user"} for a in senders if a.lower() not in members]
+c["users"].append({"address": auditor, "role": "auditor", "apiKeyHashes": [key_hash]})
+json.dump(g, open(target, "w"), indent=2)
+PY
+  CLUSTER_PIDS=(); CLUSTER_URLS=()
+  for i in 1 2 3; do
+    "$COCO" node id --data-dir "$dir/v$i" --add-to "$dir/genesis.json" >/dev/null
+  done
+  "$COCO" init --genesis "$dir/genesis.json" --data-dir "$dir/v1" >/dev/null
+  for i in 1 2 3; do
+    port="$(free_port)"; peer="$(free_port)"
+    local join=()
+    [[ -n "$founder" ]] && join=(--join "$founder" --genesis "$dir/genesis.json")
+    "$COCO" node --data-dir "$dir/v$i" --port "$port" --peer-listen "127.0.0.1:$peer" \
+      --block-time "$MINE_MS" "${join[@]}" >>"$dir/v$i.log" 2>&1 &
+    CLUSTER_PIDS+=("$!"); PIDS+=("$!")
+    [[ -n "$founder" ]] || founder="127.0.0.1:$peer"
+    url="http://127.0.0.1:$port"
+    for _ in $(seq 1 600); do
+      curl -sf -m 1 -H 'content-type: application/json' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$url" >/dev/null && break
+      sleep 0.1
+    done
+    CLUSTER_URLS+=("$url"); urls+=("$url/$key")
+  done
+  # Every validator a voter.
+  for _ in $(seq 1 600); do
+    [[ "$(curl -sf -m 1 -H 'content-type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"coco_nodeStatus","params":[]}' "${CLUSTER_URLS[0]}" |
+      jq '[.result.peers[] | select(.voter)] | length')" == 3 ]] && break
+    sleep 0.1
+  done
+  NODE_PID="${CLUSTER_PIDS[0]}"
+  NODE_URL="$(IFS=,; echo "${urls[*]}")"
+}
+
+stop_cluster() {
+  local pid rest=() p
+  NODE_RSS="$(awk '/^VmHWM:/ {print $2}' "/proc/${CLUSTER_PIDS[0]}/status" 2>/dev/null || true)"
+  NODE_RSS="${NODE_RSS:-0}"
+  for pid in "${CLUSTER_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${CLUSTER_PIDS[@]}"; do
+    for _ in $(seq 1 100); do grep -qs '^State:[[:space:]]*[^Z]' "/proc/$pid/status" || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do [[ " ${CLUSTER_PIDS[*]} " == *" $p "* ]] || rest+=("$p"); done
+  PIDS=("${rest[@]}")
+  CLUSTER_PIDS=()
+}
+
+# The leader's Raft role among CLUSTER_URLS: prints its index.
+cluster_leader() {
+  local i
+  for _ in $(seq 1 300); do
+    for i in 0 1 2; do
+      [[ "$(curl -sf -m 1 -H 'content-type: application/json' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"coco_nodeStatus","params":[]}' "${CLUSTER_URLS[$i]}" |
+        jq -r .result.role 2>/dev/null)" == leader ]] && { echo "$i"; return 0; }
+    done
+    sleep 0.1
+  done
+  return 1
+}
+
+# Failover: with transfers flowing, kill -9 the leader and time until a survivor holds a
+# block the leader did not (ms, one line of JSON into RESULTS).
+failover_one() {
+  local round="$1" lead survivor height t0 t1 nonce=0 sender_pid
+  start_cluster
+  lead="$(cluster_leader)"
+  survivor=$(((lead + 1) % 3))
+  local key; key="$("$CAST" wallet private-key --mnemonic "$MNEMONIC" --mnemonic-index 3)"
+  local to; to="$("$CAST" wallet address --private-key "$key")"
+  (
+    while :; do
+      "$CAST" send --async --legacy --gas-price 2gwei --gas-limit 21000 --nonce "$nonce" \
+        --private-key "$key" --rpc-url "${NODE_URL%%,*}" "$to" --value 1 >/dev/null 2>&1 \
+        && nonce=$((nonce + 1))
+      sleep 0.02
+    done
+  ) &
+  sender_pid=$!
+  sleep 2
+  height="$(curl -sf -H 'content-type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "${CLUSTER_URLS[$lead]}" | jq -r .result)"
+  t0="$(date +%s%N)"
+  kill -KILL "${CLUSTER_PIDS[$lead]}"
+  # Any survivor's writes go through the new leader; the sender uses v1, so point it at
+  # a survivor by restarting it when v1 was the leader.
+  if ((lead == 0)); then
+    kill "$sender_pid" 2>/dev/null || true; wait "$sender_pid" 2>/dev/null || true
+    local keyed="${NODE_URL#*,}"; keyed="${keyed%%,*}"
+    ( n="$("$CAST" nonce "$to" --rpc-url "$keyed" 2>/dev/null || echo 0)"
+      while :; do
+        "$CAST" send --async --legacy --gas-price 2gwei --gas-limit 21000 --nonce "$n" \
+          --private-key "$key" --rpc-url "$keyed" "$to" --value 1 >/dev/null 2>&1 && n=$((n + 1))
+        sleep 0.02
+      done ) &
+    sender_pid=$!
+  fi
+  t1=""
+  for _ in $(seq 1 3000); do
+    local now
+    now="$(curl -sf -m 1 -H 'content-type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "${CLUSTER_URLS[$survivor]}" | jq -r .result)"
+    if [[ -n "$now" && "$now" != null ]] && (( now > height )); then t1="$(date +%s%N)"; break; fi
+    sleep 0.005
+  done
+  kill "$sender_pid" 2>/dev/null || true; wait "$sender_pid" 2>/dev/null || true
+  stop_cluster
+  if [[ -n "$t1" ]]; then
+    jq -cn --argjson ms "$(( (t1 - t0) / 1000000 ))" --argjson round "$round" \
+      '{impl: "coco", config: "failover", round: $round, failover_ms: $ms, failures: 0}' >>"$RESULTS"
+    log "failover round $round: $(( (t1 - t0) / 1000000 )) ms from kill -9 of the leader to a new block"
+  else
+    jq -cn --argjson round "$round" '{impl: "coco", config: "failover", round: $round, failures: 1}' >>"$RESULTS"
+    log "failover round $round: no new block within 15 s"
+  fi
+}
+
 # Stops the node (SIGINT: coco removes its ephemeral directory; SIGKILL after 10 s)
 # and reaps it; sets NODE_RSS to its peak RSS (VmHWM) in kB.
 NODE_RSS=0
@@ -141,7 +288,7 @@ stop_node() {
 run_one() {
   local impl="$1" mode="$2" config="$3" round="$4" txs="$5" batch="$6" conc="$7" rate="${8:-}"
   local args json status=0
-  start_node "$impl" "$mode"
+  if [[ "$mode" == cluster ]]; then start_cluster; else start_node "$impl" "$mode"; fi
   args=(bench --url "$NODE_URL" --txs "$txs" --senders "$SENDERS" --batch "$batch"
     --concurrency "$conc" --timeout-secs "$TIMEOUT" --json)
   [[ -n "$rate" ]] && args+=(--rate "$rate")
@@ -150,7 +297,7 @@ run_one() {
   # `cast send` or ethers' wait() do), then the next.
   [[ "$config" == instant-single ]] && args+=(--wait-receipt)
   json="$("$COCO" "${args[@]}" 2>>"$OUT/bench.log")" || status=$?
-  stop_node
+  if [[ "$mode" == cluster ]]; then stop_cluster; else stop_node; fi
   [[ "$json" == \{* ]] || json="{\"failures\": $txs, \"errors\": [\"coco bench exited with $status\"]}"
   jq -c --arg impl "$impl" --arg mode "$mode" --arg config "$config" --argjson round "$round" \
     --argjson rss "$NODE_RSS" '. + {impl: $impl, mode: $mode, config: $config, round: $round, rss_mb: ($rss / 1024)}' \
@@ -228,6 +375,13 @@ for round in $(seq 1 "$RUNS"); do
   run_one coco consortium consortium-b50 "$round" "$N" 50 "$CONC" || true
 done
 
+# Three validators (Raft, every block committed by a quorum; the senders spread over
+# the three nodes), the same bt/batch-50 load; compared with coco's single bt-b50.
+for round in $(seq 1 "$RUNS"); do
+  run_one coco cluster cluster-b50 "$round" "$N" 50 "$CONC" || true
+  failover_one "$round"
+done
+
 # Open-loop latency at about half of each node's own peak (bt, batch 50).
 half() { jq -n --argjson t "$(median "$1" bt-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000; }
 COCO_HALF="$(half coco)"
@@ -264,6 +418,13 @@ done
     if $g and $o then
       "consortium (bt, batch 50; governed admission, confidential policy): \($g | floor) tx/s = \(($g / $o * 100 | round) / 100) of the open bt-b50, p50 \($p50) ms, failures \($f)"
     else "consortium: no run without failures (failures \($f))" end'
+  jq -rn --argjson c "$(median coco cluster-b50 tps)" --argjson o "$(median coco bt-b50 tps)" \
+    --argjson p50 "$(median coco cluster-b50 p50_ms)" --argjson f "$(failures coco cluster-b50)" \
+    --argjson fo "$(median coco failover failover_ms)" --argjson bt "$MINE_MS" '
+    if $c and $o then
+      "three validators (bt \($bt) ms, batch 50, sent to all three): \($c | floor) tx/s = \(($c / $o * 100 | round) / 100) of the single node bt-b50, p50 \($p50) ms (block time + \(($p50 - $bt) | floor) ms), failures \($f)"
+    else "three validators: no run without failures (failures \($f))" end,
+    if $fo then "failover: \($fo) ms from kill -9 of the leader to the next block on a survivor (median)" else "failover: not measured" end'
   if [[ -n "$PIPELINE" ]]; then
     BEST="$(median coco bt-b50 tps)"
     echo "in-process limit (cargo bench --bench coco -- pipeline): $PIPELINE tx/s"

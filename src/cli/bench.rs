@@ -48,9 +48,11 @@ const RECEIPT_BLOCKS_PER_POLL: u64 = 50;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "bench")]
 pub struct BenchArgs {
-    /// HTTP URL of the node's JSON-RPC endpoint.
-    #[arg(long, default_value = "http://127.0.0.1:8545")]
-    pub url: String,
+    /// HTTP URL of the node's JSON-RPC endpoint; several, comma-separated, spread the
+    /// senders' requests over them (validators of one cluster: setup and receipts use
+    /// the first).
+    #[arg(long, default_value = "http://127.0.0.1:8545", value_delimiter = ',')]
+    pub url: Vec<String>,
     /// Number of timed ERC-20 transfers.
     #[arg(long, default_value_t = 20_000)]
     pub txs: usize,
@@ -228,7 +230,11 @@ impl BenchReport {
 /// Runs the benchmark against `args.url`.
 pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let timeout = Duration::from_secs(args.timeout_secs.max(1));
-    let rpc = Rpc::new(&args.url, timeout)?;
+    let first = args
+        .url
+        .first()
+        .map_or("http://127.0.0.1:8545", String::as_str);
+    let rpc = Rpc::new(first, timeout)?;
     let miner = args.mine_interval_ms.map(|ms| {
         let rpc = rpc.clone();
         tokio::spawn(async move {
@@ -286,9 +292,15 @@ async fn run_with(
     let (cursor, rejected) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let cpu_start = cpu_seconds();
     let start = Instant::now();
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
-            let (rpc, plan, sent_ns) = (rpc.clone(), plan.clone(), sent_ns.clone());
+    let targets = args
+        .url
+        .iter()
+        .map(|url| Rpc::new(url, timeout))
+        .collect::<Result<Vec<_>, _>>()?;
+    let workers: Vec<_> = (0..args.concurrency as usize)
+        .map(|w| {
+            let rpc = targets.get(w % targets.len().max(1)).unwrap_or(rpc).clone();
+            let (plan, sent_ns) = (plan.clone(), sent_ns.clone());
             let (cursor, rejected, rate) = (cursor.clone(), rejected.clone(), args.rate);
             let wait = args
                 .wait_receipt

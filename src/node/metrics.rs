@@ -166,10 +166,10 @@ impl NodeMetrics {
 
 /// Counts the transactions of every committed block while the metrics live.
 async fn count(metrics: std::sync::Weak<NodeMetrics>) {
-    let Some(chain) = metrics.upgrade().map(|m| m.chain.clone()) else {
+    // Holds only the subscription: the chain closes it when it goes.
+    let Some(mut blocks) = metrics.upgrade().map(|m| m.chain.subscribe_blocks()) else {
         return;
     };
-    let mut blocks = chain.subscribe_blocks();
     loop {
         let block = match blocks.recv().await {
             Ok(block) => block,
