@@ -13,7 +13,9 @@ fn main() -> eyre::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(coco::cli::expand_node_config(
+        std::env::args_os().collect(),
+    )?);
     let cli = match cli.command {
         Command::Keys(command) => {
             print!("{}", run_keys(command)?);

@@ -39,11 +39,20 @@ pub struct ImportArgs {
 
 /// `coco node` flags.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    args_override_self = true
+)]
 pub struct NodeArgs {
     /// `id` or `status` instead of serving.
     #[command(subcommand)]
     pub action: Option<NodeAction>,
+    /// A TOML file of these settings, by flag name without the dashes (`data-dir`,
+    /// `port`, `peer-listen`, `join`, `block-time`, …); flags given on the command line
+    /// win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Data directory made by `coco init` (and `coco import`); for `--join`, a new one.
     #[arg(long, required = true)]
     pub data_dir: Option<PathBuf>,
@@ -283,4 +292,111 @@ pub async fn node_status(url: &str) -> Result<String, super::rpc::RpcClientError
         ));
     }
     Ok(out.trim_end().to_string())
+}
+
+/// `coco node --config FILE`: the file's settings as flags, placed before the command
+/// line's own (which, coming later, win). Other commands are returned unchanged.
+pub fn expand_node_config(
+    args: Vec<std::ffi::OsString>,
+) -> Result<Vec<std::ffi::OsString>, NodeError> {
+    let is = |a: &std::ffi::OsString, s: &str| a.to_str() == Some(s);
+    if args.get(1).is_none_or(|a| !is(a, "node")) {
+        return Ok(args);
+    }
+    let path = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        match a.strip_prefix("--config=") {
+            Some(path) => Some(PathBuf::from(path)),
+            None if a == "--config" => args.get(i + 1).map(PathBuf::from),
+            None => None,
+        }
+    });
+    let Some(path) = path else {
+        return Ok(args);
+    };
+    let setup = |reason: String| NodeError::Setup {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| setup(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| setup(format!("not TOML: {e}")))?;
+    let mut flags: Vec<std::ffi::OsString> = Vec::new();
+    for (key, value) in table {
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(true) => {
+                flags.push(format!("--{key}").into());
+                continue;
+            }
+            toml::Value::Boolean(false) => continue,
+            other => {
+                return Err(setup(format!(
+                    "`{key}`: {} is not a setting",
+                    other.type_str()
+                )));
+            }
+        };
+        if key == "config" {
+            return Err(setup("`config` cannot name another file".into()));
+        }
+        flags.push(format!("--{key}").into());
+        flags.push(value.into());
+    }
+    let mut out = args[..2].to_vec();
+    out.extend(flags);
+    out.extend(args[2..].iter().cloned());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<NodeArgs, String> {
+        let args = args.iter().map(std::ffi::OsString::from).collect();
+        let args = expand_node_config(args).map_err(|e| e.to_string())?;
+        match Cli::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Node(node) => Ok(node),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn a_config_file_sets_flags_the_command_line_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(
+            &file,
+            "data-dir = \"v2\"\nport = 8546\npeer-listen = \"127.0.0.1:9546\"\n\
+             join = \"127.0.0.1:9545\"\ngenesis = \"genesis.json\"\nblock-time = 200\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let node = parse(&["coco", "node", "--config", f, "--port", "9000"]).unwrap();
+        assert_eq!(node.data_dir, Some(PathBuf::from("v2")));
+        assert_eq!(node.port, 9000, "the command line wins");
+        assert_eq!(node.peer_listen, Some("127.0.0.1:9546".parse().unwrap()));
+        assert_eq!(node.join.as_deref(), Some("127.0.0.1:9545"));
+        assert_eq!(node.block_time, Some(200));
+
+        std::fs::write(&file, "data-dir = \"v\"\nno-such-setting = 1\n").unwrap();
+        let err = parse(&["coco", "node", "--config", f]).unwrap_err();
+        assert!(err.contains("--no-such-setting"), "{err}");
+        std::fs::write(&file, "data-dir = [1]\n").unwrap();
+        let err = parse(&["coco", "node", "--config", f]).unwrap_err();
+        assert!(err.contains("`data-dir`: array is not a setting"), "{err}");
+        std::fs::write(&file, "data-dir = \n").unwrap();
+        let err = parse(&["coco", "node", "--config", f]).unwrap_err();
+        assert!(err.contains("not TOML"), "{err}");
+    }
 }

@@ -16,7 +16,8 @@ pub mod gov;
 pub mod rpc;
 
 pub use chainfile::{
-    ImportArgs, InitArgs, NodeAction, NodeArgs, node_status, run_import, run_init, run_node_id,
+    ImportArgs, InitArgs, NodeAction, NodeArgs, expand_node_config, node_status, run_import,
+    run_init, run_node_id,
 };
 
 /// coco: a confidential, Ethereum-compatible ledger for consortiums.
