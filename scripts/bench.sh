@@ -24,7 +24,8 @@
 # Environment: N (20000) N1 (4000) NOPEN (N/2) NLAT (1000) RUNS (3) CONC (16)
 #   SENDERS (64) MINE_MS (50) TIMEOUT (120 s per run; AUTOMINE_TIMEOUT 45 s for an
 #   anvil automine attempt) SKIP_PIPELINE (unset)
-#   OUT (target/bench: runs.jsonl, summary.md, logs).
+#   OUT (target/bench: runs.jsonl, summary.md, logs) ONLY (`cluster`: coco's bt-b50,
+#   the three validators and the failover, nothing else).
 # Prints the summary table (medians, coco/anvil ratios). Stops every process it
 # started on exit (trap).
 set -euo pipefail
@@ -359,6 +360,25 @@ if [[ -z "${SKIP_PIPELINE:-}" ]]; then
   # of the whole pipeline (`pipeline/all_…`; the other groups time its phases).
   PIPELINE="$(awk '/^pipeline\/all_/ {all = 1} all && /thrpt:/ {v = $4; u = $5; sub(/\]/, "", u);
     m = (u ~ /^K/) ? 1e3 : (u ~ /^M/) ? 1e6 : 1; printf "%.0f", v * m; exit}' "$OUT/pipeline.txt")"
+fi
+
+# ONLY=cluster: coco's single-node bt-b50, the three validators and the failover only.
+if [[ "${ONLY:-}" == cluster ]]; then
+  for round in $(seq 1 "$RUNS"); do
+    run_one coco bt bt-b50 "$round" "$N" 50 "$CONC" || true
+    run_one coco cluster cluster-b50 "$round" "$N" 50 "$CONC" || true
+    failover_one "$round"
+  done
+  {
+    echo "coco bench (ONLY=cluster): N=$N (batch 50), senders $SENDERS, concurrency $CONC, bt $MINE_MS ms, medians of $RUNS runs; $(nproc) cores"
+    jq -rn --argjson c "$(median coco cluster-b50 tps)" --argjson o "$(median coco bt-b50 tps)" \
+      --argjson p50 "$(median coco cluster-b50 p50_ms)" --argjson op50 "$(median coco bt-b50 p50_ms)" \
+      --argjson f "$(failures coco cluster-b50)" --argjson fo "$(median coco failover failover_ms)" '
+      "single node bt-b50: \($o // 0 | floor) tx/s, p50 \($op50) ms",
+      "three validators cluster-b50: \($c // 0 | floor) tx/s = \(if $c and $o then (($c / $o * 100 | round) / 100) else "—" end) of the single node, p50 \($p50) ms, failures \($f)",
+      "failover (kill -9 of the leader to the next block on a survivor): \($fo) ms"'
+  } | tee "$OUT/summary.md"
+  exit 0
 fi
 
 for round in $(seq 1 "$RUNS"); do

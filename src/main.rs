@@ -13,6 +13,11 @@ fn main() -> eyre::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // The command-line clients (gov, bench, node status) build reqwest clients without
+    // a TLS configuration of their own; reqwest has no provider compiled in
+    // (`rustls-no-provider`), so the process gets aws-lc-rs, the one peer TLS uses.
+    // Library code never relies on it: peer TLS passes its provider explicitly.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse_from(coco::cli::expand_node_config(
         std::env::args_os().collect(),
     )?);
