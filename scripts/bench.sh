@@ -209,8 +209,8 @@ cluster_leader() {
   return 1
 }
 
-# Failover: with transfers flowing, kill -9 the leader and time until a survivor holds a
-# block the leader did not (ms, one line of JSON into RESULTS).
+# Failover: with transfers flowing, kill -9 the leader and time until a survivor holds
+# the first block of the new leader (ms, one line of JSON into RESULTS).
 failover_one() {
   local round="$1" lead survivor height t0 t1 nonce=0 sender_pid
   start_cluster
@@ -230,6 +230,10 @@ failover_one() {
   sleep 2
   height="$(curl -sf -H 'content-type: application/json' \
     -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "${CLUSTER_URLS[$lead]}" | jq -r .result)"
+  local st0 old_term old_leader
+  st0="$(curl -sf -H 'content-type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"coco_nodeStatus","params":[]}' "${CLUSTER_URLS[$lead]}")"
+  old_term="$(jq -r .result.term <<<"$st0")"; old_leader="$(jq -r .result.id <<<"$st0")"
   t0="$(date +%s%N)"
   kill -KILL "${CLUSTER_PIDS[$lead]}"
   # Any survivor's writes go through the new leader; the sender uses v1, so point it at
@@ -245,12 +249,20 @@ failover_one() {
       done ) &
     sender_pid=$!
   fi
+  # The next block is the first one a new leader commits: a survivor in a later term,
+  # led by another node, past the height it had when it learned of that leader.
   t1=""
+  local base=""
   for _ in $(seq 1 3000); do
-    local now
-    now="$(curl -sf -m 1 -H 'content-type: application/json' \
-      -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "${CLUSTER_URLS[$survivor]}" | jq -r .result)"
-    if [[ -n "$now" && "$now" != null ]] && (( now > height )); then t1="$(date +%s%N)"; break; fi
+    local st term lead_now now
+    st="$(curl -sf -m 1 -H 'content-type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"coco_nodeStatus","params":[]}' "${CLUSTER_URLS[$survivor]}")" || continue
+    term="$(jq -r .result.term <<<"$st")"; lead_now="$(jq -r .result.leader <<<"$st")"
+    now="$(jq -r .result.height <<<"$st")"
+    if (( term > old_term )) && [[ "$lead_now" != null && "$lead_now" != "$old_leader" ]]; then
+      [[ -n "$base" ]] || base="$now"
+      if (( now > base )); then t1="$(date +%s%N)"; break; fi
+    fi
     sleep 0.005
   done
   kill "$sender_pid" 2>/dev/null || true; wait "$sender_pid" 2>/dev/null || true

@@ -123,6 +123,10 @@ pub struct Chain {
     /// Where submissions go when this node does not build blocks (a validator that
     /// does not lead); unset on a single node.
     forward: std::sync::OnceLock<Arc<dyn TxForward>>,
+    /// The last block [`Chain::propose_block`] built, kept executed: when Raft commits
+    /// that very block on the same head, [`Chain::import`] commits it as built instead
+    /// of executing it again.
+    proposed: Mutex<Option<crate::execution::BuiltBlock>>,
 }
 
 /// A submission on its way to the validator that builds blocks.
@@ -183,6 +187,7 @@ impl Chain {
             finalized: std::sync::atomic::AtomicU64::new(u64::MAX),
             governance: RwLock::new(Arc::new(governance)),
             forward: std::sync::OnceLock::new(),
+            proposed: Mutex::new(None),
         })
     }
 
@@ -700,15 +705,30 @@ impl Chain {
         let Some(built) = self.build_next(max_txs, false)? else {
             return Ok(None);
         };
-        let block = built.commit.block;
-        Ok(Some(alloy::consensus::Block {
-            header: block.header,
+        let block = &built.commit.block;
+        let proposal = alloy::consensus::Block {
+            header: block.header.clone(),
             body: alloy::consensus::BlockBody {
-                transactions: block.transactions,
+                transactions: block.transactions.clone(),
                 ommers: Vec::new(),
-                withdrawals: Some(block.withdrawals.into()),
+                withdrawals: Some(block.withdrawals.clone().into()),
             },
-        }))
+        };
+        *self.proposed.lock() = Some(built);
+        Ok(Some(proposal))
+    }
+
+    /// The block [`Chain::propose_block`] built, if `header` is its header and it was
+    /// built on the head.
+    fn take_proposed(
+        &self,
+        header: &alloy::consensus::Header,
+    ) -> Option<crate::execution::BuiltBlock> {
+        let built = self.proposed.lock().take()?;
+        let ours = &built.commit.block.header;
+        (ours.parent_hash == self.head().header.hash_slow()
+            && ours.hash_slow() == header.hash_slow())
+        .then_some(built)
     }
 
     /// Executes a block built elsewhere on top of the head, checks it against its
@@ -720,6 +740,29 @@ impl Chain {
         block: alloy::consensus::Block<TxEnvelope>,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
+        // This node's own proposal, committed by Raft: it was executed, checked and
+        // admitted when it was built on this very head.
+        if let Some(mut built) = self.take_proposed(&block.header) {
+            if let Some(blinder) = &self.settings.blinding {
+                let public = self.public_bloom(&built.commit.block);
+                blinder.blind_header(&mut built.commit.block.header, public);
+            }
+            let touched = touches_governance(&built.commit.diff);
+            let stored = self
+                .store
+                .commit_prepared(built.commit, Some(built.tries))?;
+            *self.head.write() = stored.clone();
+            self.after_change(touched);
+            {
+                let mut pool = self.pool.lock();
+                for (hash, _) in &built.invalid {
+                    pool.remove(hash);
+                }
+                pool.remove_included(&stored);
+            }
+            self.publish(stored.clone());
+            return Ok(stored);
+        }
         let head = self.head();
         let commit = crate::execution::execute_block(
             self.store.as_ref(),
