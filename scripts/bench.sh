@@ -212,43 +212,31 @@ cluster_leader() {
 # Failover: with transfers flowing, kill -9 the leader and time until a survivor holds
 # the first block of the new leader (ms, one line of JSON into RESULTS).
 failover_one() {
-  local round="$1" lead survivor height t0 t1 nonce=0 sender_pid
+  local round="$1" lead survivor t0 t1 sender_pid
   start_cluster
   lead="$(cluster_leader)"
   survivor=$(((lead + 1) % 3))
   local key; key="$("$CAST" wallet private-key --mnemonic "$MNEMONIC" --mnemonic-index 3)"
   local to; to="$("$CAST" wallet address --private-key "$key")"
+  # A trickle of transfers through the survivor (a follower: it forwards to whoever
+  # leads); cast reads the pending nonce each time, so one lost with the leader is
+  # sent again.
+  local keyed; keyed="$(tr ',' '\n' <<<"$NODE_URL" | sed -n "$((survivor + 1))p")"
   (
     while :; do
-      "$CAST" send --async --legacy --gas-price 2gwei --gas-limit 21000 --nonce "$nonce" \
-        --private-key "$key" --rpc-url "${NODE_URL%%,*}" "$to" --value 1 >/dev/null 2>&1 \
-        && nonce=$((nonce + 1))
+      "$CAST" send --async --legacy --gas-price 2gwei --gas-limit 21000 \
+        --private-key "$key" --rpc-url "$keyed" "$to" --value 1 >/dev/null 2>&1 || true
       sleep 0.02
     done
   ) &
   sender_pid=$!
   sleep 2
-  height="$(curl -sf -H 'content-type: application/json' \
-    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "${CLUSTER_URLS[$lead]}" | jq -r .result)"
   local st0 old_term old_leader
   st0="$(curl -sf -H 'content-type: application/json' \
     -d '{"jsonrpc":"2.0","id":1,"method":"coco_nodeStatus","params":[]}' "${CLUSTER_URLS[$lead]}")"
   old_term="$(jq -r .result.term <<<"$st0")"; old_leader="$(jq -r .result.id <<<"$st0")"
   t0="$(date +%s%N)"
   kill -KILL "${CLUSTER_PIDS[$lead]}"
-  # Any survivor's writes go through the new leader; the sender uses v1, so point it at
-  # a survivor by restarting it when v1 was the leader.
-  if ((lead == 0)); then
-    kill "$sender_pid" 2>/dev/null || true; wait "$sender_pid" 2>/dev/null || true
-    local keyed="${NODE_URL#*,}"; keyed="${keyed%%,*}"
-    ( n="$("$CAST" nonce "$to" --rpc-url "$keyed" 2>/dev/null || echo 0)"
-      while :; do
-        "$CAST" send --async --legacy --gas-price 2gwei --gas-limit 21000 --nonce "$n" \
-          --private-key "$key" --rpc-url "$keyed" "$to" --value 1 >/dev/null 2>&1 && n=$((n + 1))
-        sleep 0.02
-      done ) &
-    sender_pid=$!
-  fi
   # The next block is the first one a new leader commits: a survivor in a later term,
   # led by another node, past the height it had when it learned of that leader.
   t1=""
@@ -374,21 +362,46 @@ if [[ -z "${SKIP_PIPELINE:-}" ]]; then
     m = (u ~ /^K/) ? 1e3 : (u ~ /^M/) ? 1e6 : 1; printf "%.0f", v * m; exit}' "$OUT/pipeline.txt")"
 fi
 
-# ONLY=cluster: coco's single-node bt-b50, the three validators and the failover only.
-if [[ "${ONLY:-}" == cluster ]]; then
+# The three validators: peak (cluster-b50, against the single node's bt-b50 of the same
+# rounds), the failover, then open-loop latency at half the cluster's peak, the single
+# node beside it at the same rate.
+cluster_rounds() {
+  local round half
   for round in $(seq 1 "$RUNS"); do
-    run_one coco bt bt-b50 "$round" "$N" 50 "$CONC" || true
+    [[ -n "${1:-}" ]] && { run_one coco bt bt-b50 "$round" "$N" 50 "$CONC" || true; }
     run_one coco cluster cluster-b50 "$round" "$N" 50 "$CONC" || true
     failover_one "$round"
   done
+  half="$(jq -n --argjson t "$(median coco cluster-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000)"
+  for round in $(seq 1 "$RUNS"); do
+    run_one coco bt single-open "$round" "$NOPEN" 50 "$CONC" "$half" || true
+    run_one coco cluster cluster-open "$round" "$NOPEN" 50 "$CONC" "$half" || true
+  done
+  CLUSTER_HALF="$half"
+}
+
+cluster_summary() {
+  jq -rn --argjson c "$(median coco cluster-b50 tps)" --argjson o "$(median coco bt-b50 tps)" \
+    --argjson p50 "$(median coco cluster-b50 p50_ms)" --argjson f "$(failures coco cluster-b50)" \
+    --argjson fo "$(median coco failover failover_ms)" --argjson bt "$MINE_MS" \
+    --argjson rate "${CLUSTER_HALF:-null}" \
+    --argjson cop50 "$(median coco cluster-open p50_ms)" --argjson cop99 "$(median coco cluster-open p99_ms)" \
+    --argjson sop50 "$(median coco single-open p50_ms)" --argjson sop99 "$(median coco single-open p99_ms)" \
+    --argjson cof "$(failures coco cluster-open)" '
+    def f(x): if x == null then "—" else (x * 10 | round) / 10 | tostring end;
+    if $c and $o then
+      "three validators (bt \($bt) ms, batch 50, sent to all three): \($c | floor) tx/s = \(($c / $o * 100 | round) / 100) of the single node bt-b50 (\($o | floor)), p50 \(f($p50)) ms at saturation, failures \($f)"
+    else "three validators: no run without failures (failures \($f))" end,
+    "open loop at \($rate) tx/s: three validators p50 \(f($cop50)) / p99 \(f($cop99)) ms (failures \($cof)); single node p50 \(f($sop50)) / p99 \(f($sop99)) ms",
+    if $fo then "failover: \($fo) ms from kill -9 of the leader to the new leader'"'"'s first block on a survivor (median)" else "failover: not measured" end'
+}
+
+# ONLY=cluster: the single node's bt-b50 and the three validators, nothing else.
+if [[ "${ONLY:-}" == cluster ]]; then
+  cluster_rounds with-single
   {
-    echo "coco bench (ONLY=cluster): N=$N (batch 50), senders $SENDERS, concurrency $CONC, bt $MINE_MS ms, medians of $RUNS runs; $(nproc) cores"
-    jq -rn --argjson c "$(median coco cluster-b50 tps)" --argjson o "$(median coco bt-b50 tps)" \
-      --argjson p50 "$(median coco cluster-b50 p50_ms)" --argjson op50 "$(median coco bt-b50 p50_ms)" \
-      --argjson f "$(failures coco cluster-b50)" --argjson fo "$(median coco failover failover_ms)" '
-      "single node bt-b50: \($o // 0 | floor) tx/s, p50 \($op50) ms",
-      "three validators cluster-b50: \($c // 0 | floor) tx/s = \(if $c and $o then (($c / $o * 100 | round) / 100) else "—" end) of the single node, p50 \($p50) ms, failures \($f)",
-      "failover (kill -9 of the leader to the next block on a survivor): \($fo) ms"'
+    echo "coco bench (ONLY=cluster): N=$N (batch 50), NOPEN=$NOPEN, senders $SENDERS, concurrency $CONC, bt $MINE_MS ms, medians of $RUNS runs; $(nproc) cores"
+    cluster_summary
   } | tee "$OUT/summary.md"
   exit 0
 fi
@@ -409,10 +422,7 @@ done
 
 # Three validators (Raft, every block committed by a quorum; the senders spread over
 # the three nodes), the same bt/batch-50 load; compared with coco's single bt-b50.
-for round in $(seq 1 "$RUNS"); do
-  run_one coco cluster cluster-b50 "$round" "$N" 50 "$CONC" || true
-  failover_one "$round"
-done
+cluster_rounds
 
 # Open-loop latency at about half of each node's own peak (bt, batch 50).
 half() { jq -n --argjson t "$(median "$1" bt-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000; }
@@ -450,13 +460,7 @@ done
     if $g and $o then
       "consortium (bt, batch 50; governed admission, confidential policy): \($g | floor) tx/s = \(($g / $o * 100 | round) / 100) of the open bt-b50, p50 \($p50) ms, failures \($f)"
     else "consortium: no run without failures (failures \($f))" end'
-  jq -rn --argjson c "$(median coco cluster-b50 tps)" --argjson o "$(median coco bt-b50 tps)" \
-    --argjson p50 "$(median coco cluster-b50 p50_ms)" --argjson f "$(failures coco cluster-b50)" \
-    --argjson fo "$(median coco failover failover_ms)" --argjson bt "$MINE_MS" '
-    if $c and $o then
-      "three validators (bt \($bt) ms, batch 50, sent to all three): \($c | floor) tx/s = \(($c / $o * 100 | round) / 100) of the single node bt-b50, p50 \($p50) ms (block time + \(($p50 - $bt) | floor) ms), failures \($f)"
-    else "three validators: no run without failures (failures \($f))" end,
-    if $fo then "failover: \($fo) ms from kill -9 of the leader to the next block on a survivor (median)" else "failover: not measured" end'
+  cluster_summary
   if [[ -n "$PIPELINE" ]]; then
     BEST="$(median coco bt-b50 tps)"
     echo "in-process limit (cargo bench --bench coco -- pipeline): $PIPELINE tx/s"

@@ -57,9 +57,12 @@ pub const SNAPSHOT_EVERY: u64 = 1_000;
 
 /// openraft settings for validators on a LAN.
 ///
-/// - `heartbeat_interval` 250 ms: every AppendEntries must answer within it (a follower
-///   fsyncs before answering), and so must each `ensure_linearizable` probe.
-/// - elections after 1–2 s without a heartbeat.
+/// - `heartbeat_interval` 100 ms (a follower fsyncs before answering an AppendEntries,
+///   a few ms on a LAN).
+/// - elections 500–750 ms after the leader's lease: openraft 0.9 waits the lease
+///   (`election_timeout_max`) plus a random election timeout, so a follower stands
+///   1.25–1.5 s after the last heartbeat of a dead leader (issue 14's failover target:
+///   a committed block within 2 s of losing the leader).
 /// - `max_payload_entries` 32: a batch of blocks fits in one heartbeat interval.
 /// - a snapshot every `snapshot_every` committed entries (default
 ///   [`SNAPSHOT_EVERY`]), keeping a tenth of that (at least one) behind it so a briefly
@@ -70,9 +73,9 @@ pub fn raft_config(cluster: &str, snapshot_every: u64) -> Result<openraft::Confi
     let snapshot_every = snapshot_every.max(2);
     openraft::Config {
         cluster_name: cluster.to_string(),
-        heartbeat_interval: 250,
-        election_timeout_min: 1_000,
-        election_timeout_max: 2_000,
+        heartbeat_interval: 100,
+        election_timeout_min: 500,
+        election_timeout_max: 750,
         install_snapshot_timeout: 30_000,
         max_payload_entries: 32,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_every),
