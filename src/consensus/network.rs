@@ -162,6 +162,27 @@ impl Network {
             .map_err(|e| ConsensusError::decode("forwarded transaction verdict", e))
     }
 
+    /// Posts `body` to `route` of the validator `target`; true when it took it (within
+    /// 2 s).
+    pub(crate) async fn push(
+        &self,
+        target: NodeId,
+        node: &Peer,
+        route: &str,
+        body: alloy::primitives::Bytes,
+    ) -> bool {
+        let Ok(client) = self.client(target, node) else {
+            return false;
+        };
+        client
+            .post(format!("https://{}{route}", node.addr))
+            .timeout(Duration::from_secs(2))
+            .body(body.to_vec())
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
     /// True when the validator `target` answers a ping within 300 ms.
     pub(crate) async fn ping(&self, target: NodeId, node: &Peer) -> bool {
         let Ok(client) = self.client(target, node) else {

@@ -49,7 +49,13 @@ pub struct Services {
     pub chain: Arc<Chain>,
     /// The ledger secret handed to joining validators, sealed to their keys.
     pub secret: LedgerSecret,
+    /// What another validator pushed to `/session` (a SIWE session made, widened or
+    /// ended there) goes to this handler, once the node sets it.
+    pub sessions: std::sync::OnceLock<PushHandler>,
 }
+
+/// Takes a body another validator pushed.
+pub type PushHandler = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 impl PeerServer {
     /// Serves Raft RPCs for `raft` on `listener`, with TLS credentials `tls` and
@@ -234,6 +240,13 @@ async fn handle(
             Err(reason) => status(StatusCode::BAD_REQUEST, &reason),
         },
         "/ping" => status(StatusCode::OK, "ok"),
+        "/session" => match context.services.as_ref().and_then(|s| s.sessions.get()) {
+            Some(handler) => {
+                handler(&body);
+                status(StatusCode::OK, "ok")
+            }
+            None => status(StatusCode::NOT_FOUND, "no such route"),
+        },
         "/tx" => match &context.services {
             Some(services) => forwarded_tx(&raft, services, body).await,
             None => status(StatusCode::NOT_FOUND, "no such route"),

@@ -27,7 +27,7 @@ use super::chain_applier::ChainApplier;
 use super::error::{ConsensusError, Result};
 use super::log_store::LogStore;
 use super::network::{Network, Timeouts};
-use super::server::{PeerServer, Services};
+use super::server::{PeerServer, PushHandler, Services};
 use super::state_machine::StateMachine;
 use super::tls::{Allow, TlsIdentity};
 use super::types::{NodeId, Peer, Raft, node_id_of};
@@ -117,6 +117,8 @@ pub struct Validator {
     chain: Arc<Chain>,
     me: Peer,
     commit_latency: Histogram,
+    services: Arc<Services>,
+    network: Network,
     server: Option<PeerServer>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -179,11 +181,13 @@ impl Validator {
         let services = Arc::new(Services {
             chain: chain.clone(),
             secret: secret.clone(),
+            sessions: Default::default(),
         });
-        let server = PeerServer::serve(listener, &tls, allow, raft.clone(), Some(services))?;
+        let server =
+            PeerServer::serve(listener, &tls, allow, raft.clone(), Some(services.clone()))?;
         chain.set_forward(Arc::new(Forwarder {
             raft: raft.clone(),
-            network,
+            network: network.clone(),
         }));
         let (stop, stopped) = watch::channel(false);
         // 5 ms to 10 s.
@@ -205,6 +209,8 @@ impl Validator {
             chain,
             me,
             commit_latency,
+            services,
+            network,
             server: Some(server),
             stop,
             tasks,
@@ -232,6 +238,32 @@ impl Validator {
             .is_initialized()
             .await
             .map_err(|e| ConsensusError::Transport(format!("raft: {e}")))
+    }
+
+    /// Hands what other validators push to `/session` to `handler` (set once).
+    pub fn on_session_push(&self, handler: PushHandler) {
+        let _ = self.services.sessions.set(handler);
+    }
+
+    /// A function pushing a body to `/session` of every other member, in the background
+    /// (each within 2 s; an unreachable one misses it).
+    pub fn session_pusher(&self) -> impl Fn(Vec<u8>) + Send + Sync + 'static {
+        let (raft, network, me) = (self.raft.clone(), self.network.clone(), self.id);
+        move |body| {
+            let m = raft.metrics().borrow().clone();
+            let body = Bytes::from(body);
+            for (id, peer) in m.membership_config.membership().nodes() {
+                if *id == me {
+                    continue;
+                }
+                let (network, id, peer, body) = (network.clone(), *id, peer.clone(), body.clone());
+                tokio::spawn(async move {
+                    if !network.push(id, &peer, "/session", body).await {
+                        tracing::debug!(peer = %id_hex(id), "a session change did not reach the validator");
+                    }
+                });
+            }
+        }
     }
 
     /// Seconds from proposing a block to its commit (observed while leading).

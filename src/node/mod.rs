@@ -401,6 +401,23 @@ impl Node {
         } else {
             ring
         });
+        // A validator's SIWE sessions are every validator's: each one made, widened or
+        // ended here is pushed to the others, and theirs are applied here.
+        if let Some(v) = &validator {
+            let ring = keys.clone();
+            v.on_session_push(Arc::new(move |body: &[u8]| {
+                match serde_json::from_slice::<rpc::auth::SessionChange>(body) {
+                    Ok(change) => ring.apply_session(change),
+                    Err(e) => tracing::warn!(error = %e, "a pushed session change does not decode"),
+                }
+            }));
+            let push = v.session_pusher();
+            keys.on_sessions(Arc::new(move |change| {
+                if let Ok(body) = serde_json::to_vec(&change) {
+                    push(body);
+                }
+            }));
+        }
         // The dev key is the operator's: every prefunded account and the dev controls.
         let dev_key = config.dev.then(|| {
             let key = generate_key();

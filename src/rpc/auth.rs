@@ -167,7 +167,29 @@ pub struct KeyRing {
     keys: RwLock<HashMap<B256, KeyRecord>>,
     file: Option<FileKeys>,
     governance: Option<GovernanceSource>,
+    /// Told of every session made, widened or ended here (validators pass them on).
+    sessions: std::sync::OnceLock<SessionSink>,
 }
+
+/// A SIWE session made, widened or ended on one validator, for the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionChange {
+    /// The session with this key hash is now `record`.
+    Put {
+        /// keccak256 of the session key.
+        hash: B256,
+        /// Its role, addresses and expiry.
+        record: KeyRecord,
+    },
+    /// The session with this key hash ended (`coco_logout`).
+    Remove {
+        /// keccak256 of the session key.
+        hash: B256,
+    },
+}
+
+/// Where a key ring sends its [`SessionChange`]s.
+pub type SessionSink = Arc<dyn Fn(SessionChange) + Send + Sync>;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +207,7 @@ impl KeyRing {
             keys: RwLock::new(records.into_iter().collect()),
             file: None,
             governance: None,
+            sessions: Default::default(),
         }
     }
 
@@ -199,6 +222,7 @@ impl KeyRing {
                 state: Mutex::new((None, Arc::default())),
             }),
             governance: None,
+            sessions: Default::default(),
         }
     }
 
@@ -277,6 +301,48 @@ impl KeyRing {
         self.keys.write().remove(hash).is_some()
     }
 
+    /// Sends every session change made here to `sink` from now on (set once).
+    pub fn on_sessions(&self, sink: SessionSink) {
+        let _ = self.sessions.set(sink);
+    }
+
+    fn tell(&self, change: SessionChange) {
+        if let Some(sink) = self.sessions.get() {
+            sink(change);
+        }
+    }
+
+    /// Adds a SIWE session and tells the sink.
+    pub fn insert_session(&self, hash: B256, record: KeyRecord) {
+        self.insert(hash, record.clone());
+        self.tell(SessionChange::Put { hash, record });
+    }
+
+    /// Ends a session and tells the sink; true if it was a live session here.
+    pub fn end_session(&self, hash: &B256) -> bool {
+        let is_session = self.record(hash).is_some_and(|r| r.is_session());
+        let removed = is_session && self.remove(hash);
+        if removed {
+            self.tell(SessionChange::Remove { hash: *hash });
+        }
+        removed
+    }
+
+    /// Applies a session change another validator made (not told on). Only sessions:
+    /// a `Put` of a record without an expiry is refused.
+    pub fn apply_session(&self, change: SessionChange) {
+        match change {
+            SessionChange::Put { hash, record } if record.is_session() => self.insert(hash, record),
+            SessionChange::Put { .. } => {}
+            SessionChange::Remove { hash } => {
+                let mut keys = self.keys.write();
+                if keys.get(&hash).is_some_and(|r| r.is_session()) {
+                    keys.remove(&hash);
+                }
+            }
+        }
+    }
+
     /// The record of the key with this hash, if it is valid now (an expired session is
     /// removed).
     pub fn record(&self, hash: &B256) -> Option<KeyRecord> {
@@ -308,15 +374,25 @@ impl KeyRing {
     /// if `hash` is not a live session.
     pub fn extend_session(&self, hash: &B256, address: Address, expires_at: u64) -> bool {
         let now = crate::chain::now();
-        match self.keys.write().get_mut(hash) {
+        let widened = match self.keys.write().get_mut(hash) {
             Some(record) if record.is_session() && !record.expired(now) => {
                 if !record.addresses.contains(&address) {
                     record.addresses.push(address);
                 }
                 record.expires_at = record.expires_at.map(|t| t.min(expires_at));
+                Some(record.clone())
+            }
+            _ => None,
+        };
+        match widened {
+            Some(record) => {
+                self.tell(SessionChange::Put {
+                    hash: *hash,
+                    record,
+                });
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 

@@ -271,7 +271,7 @@ impl LoginApiServer for LoginRpc {
             return Ok(json!({ "addresses": addresses }));
         }
         let key = generate_key();
-        self.keys.insert(
+        self.keys.insert_session(
             key_hash(&key),
             KeyRecord {
                 expires_at: Some(expires_at),
@@ -286,8 +286,7 @@ impl LoginApiServer for LoginRpc {
         let Some(hash) = caller.key else {
             return Ok(false);
         };
-        let is_session = self.keys.record(&hash).is_some_and(|r| r.is_session());
-        Ok(is_session && self.keys.remove(&hash))
+        Ok(self.keys.end_session(&hash))
     }
 }
 

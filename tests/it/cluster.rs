@@ -23,6 +23,7 @@ use tokio::process::{Child, Command};
 use crate::common::*;
 use crate::gov_cli::{gov, ok, proposal_id};
 use crate::js_tools::node_script;
+use crate::login::{message, sign};
 use crate::tools::ForgeProject;
 
 /// One validator process and where it listens.
@@ -836,9 +837,9 @@ fn raft_id(key: &str) -> u64 {
 }
 
 /// Foundry (forge create, cast send, cast call) and ethers, unmodified, against a
-/// validator that does not lead.
+/// validator that does not lead; SIWE sessions across validators; /metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn foundry_and_ethers_run_against_a_follower() {
+async fn foundry_ethers_sessions_and_metrics_across_validators() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["v1", "v2", "v3"];
     let _logs = Logs(
@@ -911,6 +912,67 @@ async fn foundry_and_ethers_run_against_a_follower() {
         .env("COCO_CHAIN_ID", "1337");
     let out = run(script).await;
     assert!(out.contains("all checks passed"), "{out}");
+
+    // SIWE: a session made on one validator works on the others; its nonce only on
+    // the validator that issued it; a logout anywhere ends it everywhere.
+    let alice: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
+    let [a, b, c] = [0, 1, 2].map(|i| nodes[i].url.clone());
+    let nonce = rpc(&a, "coco_loginNonce", json!([])).await.unwrap()["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port = a.rsplit(':').next().unwrap();
+    let text = message(
+        &format!("127.0.0.1:{port}"),
+        alice.address(),
+        1337,
+        &nonce,
+        "2099-01-01T00:00:00Z",
+    );
+    let elsewhere = rpc(&b, "coco_login", json!([text, sign(&alice, &text)]))
+        .await
+        .unwrap();
+    assert!(
+        elsewhere["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nonce")),
+        "another validator's nonce: {elsewhere}"
+    );
+    let login = rpc(&a, "coco_login", json!([text, sign(&alice, &text)]))
+        .await
+        .unwrap();
+    let session = login["result"]["key"]
+        .as_str()
+        .expect("a session")
+        .to_string();
+    let balance = |url: String| {
+        let (session, who) = (session.clone(), alice.address());
+        async move {
+            rpc(
+                &format!("{url}/{session}"),
+                "eth_getBalance",
+                json!([who, "latest"]),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for url in [&b, &c] {
+        eventually("the session works on the other validators", || async {
+            balance(url.clone()).await["result"].is_string()
+        })
+        .await;
+    }
+    let out = rpc(&format!("{c}/{session}"), "coco_logout", json!([]))
+        .await
+        .unwrap();
+    assert_eq!(out["result"], true, "{out}");
+    for url in [&a, &b] {
+        eventually("the logout reaches the other validators", || async {
+            balance(url.clone()).await["error"]["code"] == -32030
+        })
+        .await;
+    }
 
     // /metrics on every node, in Prometheus' text format.
     let text = |u: String| async move {

@@ -7,7 +7,13 @@ use serde_json::json;
 
 use crate::common::*;
 
-fn message(domain: &str, address: Address, chain_id: u64, nonce: &str, expires: &str) -> String {
+pub(crate) fn message(
+    domain: &str,
+    address: Address,
+    chain_id: u64,
+    nonce: &str,
+    expires: &str,
+) -> String {
     format!(
         "{domain} wants you to sign in with your Ethereum account:\n{address}\n\nSign in to coco.\n\n\
          URI: http://{domain}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\n\
@@ -15,7 +21,7 @@ fn message(domain: &str, address: Address, chain_id: u64, nonce: &str, expires: 
     )
 }
 
-fn sign(signer: &PrivateKeySigner, text: &str) -> String {
+pub(crate) fn sign(signer: &PrivateKeySigner, text: &str) -> String {
     let sig = signer.sign_message_sync(text.as_bytes()).unwrap();
     format!("0x{}", alloy::hex::encode(sig.as_bytes()))
 }
