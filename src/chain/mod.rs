@@ -664,9 +664,24 @@ impl Chain {
         allow_empty: bool,
     ) -> Result<Option<Arc<StoredBlock>>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
-        let Some(mut built) = self.build_next(max_txs, allow_empty)? else {
+        let Some(built) = self.build_next(max_txs, allow_empty)? else {
             return Ok(None);
         };
+        let deferred = !built.deferred.is_empty();
+        let block = self.commit_built(built)?;
+        if deferred {
+            self.wake();
+        }
+        Ok(Some(block))
+    }
+
+    /// Blinds (when the chain does), persists and publishes a block built on the head;
+    /// the caller holds the mine lock. Pooled transactions the block refused or
+    /// included leave the pool.
+    fn commit_built(
+        &self,
+        mut built: crate::execution::BuiltBlock,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
         if let Some(blinder) = &self.settings.blinding {
             let public = self.public_bloom(&built.commit.block);
             blinder.blind_header(&mut built.commit.block.header, public);
@@ -686,10 +701,7 @@ impl Chain {
             pool.remove_included(&block);
         }
         self.publish(block.clone());
-        if !built.deferred.is_empty() {
-            self.wake();
-        }
-        Ok(Some(block))
+        Ok(block)
     }
 
     /// The next block from up to `max_txs` ready pool transactions, built on the head
@@ -742,26 +754,8 @@ impl Chain {
         let _one_at_a_time = self.mine_lock.lock();
         // This node's own proposal, committed by Raft: it was executed, checked and
         // admitted when it was built on this very head.
-        if let Some(mut built) = self.take_proposed(&block.header) {
-            if let Some(blinder) = &self.settings.blinding {
-                let public = self.public_bloom(&built.commit.block);
-                blinder.blind_header(&mut built.commit.block.header, public);
-            }
-            let touched = touches_governance(&built.commit.diff);
-            let stored = self
-                .store
-                .commit_prepared(built.commit, Some(built.tries))?;
-            *self.head.write() = stored.clone();
-            self.after_change(touched);
-            {
-                let mut pool = self.pool.lock();
-                for (hash, _) in &built.invalid {
-                    pool.remove(hash);
-                }
-                pool.remove_included(&stored);
-            }
-            self.publish(stored.clone());
-            return Ok(stored);
+        if let Some(built) = self.take_proposed(&block.header) {
+            return self.commit_built(built);
         }
         let head = self.head();
         let commit = crate::execution::execute_block(

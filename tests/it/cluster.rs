@@ -10,11 +10,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::consensus::TxEnvelope;
-use alloy::eips::Encodable2718;
-use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
-use alloy::primitives::{B256, Bytes, U256};
-use alloy::rpc::types::TransactionRequest;
+use alloy::primitives::{B256, Bytes};
 use alloy::signers::local::PrivateKeySigner;
 use coco::rpc::auth::{generate_key, key_hash};
 use serde_json::{Value, json};
@@ -54,6 +50,11 @@ impl Drop for Logs {
             }
         }
     }
+}
+
+/// The [`Logs`] guard of validators `names` in `dir`.
+fn logs(dir: &Path, names: &[&str]) -> Logs {
+    Logs(names.iter().map(|n| dir.join(format!("{n}.log"))).collect())
 }
 
 fn free_port() -> u16 {
@@ -174,24 +175,9 @@ where
     panic!("timed out waiting until {what}");
 }
 
-/// A transfer of 1 wei from `from` to itself.
+/// A transfer of 1 wei from `from` to itself on the consortium chain (id 1337).
 async fn transfer(from: &PrivateKeySigner, nonce: u64) -> Bytes {
-    let tx = TransactionRequest::default()
-        .with_from(from.address())
-        .with_to(from.address())
-        .with_value(U256::from(1))
-        .with_nonce(nonce)
-        .with_chain_id(1337)
-        .with_gas_limit(21_000)
-        .with_max_fee_per_gas(20_000_000_000)
-        .with_max_priority_fee_per_gas(1);
-    let wallet = EthereumWallet::from(from.clone());
-    let envelope: TxEnvelope = <TransactionRequest as NetworkTransactionBuilder<
-        alloy::network::Ethereum,
-    >>::build(tx, &wallet)
-    .await
-    .unwrap();
-    Bytes::from(envelope.encoded_2718())
+    signed_transfer(from, nonce, 1337).await
 }
 
 /// The consortium genesis with `auditor_key` an API key of the auditor (dev account 4)
@@ -305,12 +291,7 @@ async fn voters(node: &Validator) -> usize {
 async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["v1", "v2", "v3"];
-    let _logs = Logs(
-        names
-            .iter()
-            .map(|n| dir.path().join(format!("{n}.log")))
-            .collect(),
-    );
+    let _logs = logs(dir.path(), &names);
     let (mut nodes, _, keys) = cluster(dir.path(), &names, &["--snapshot-every", "8"]).await;
     let auditor = keys.auditor;
 
@@ -654,12 +635,7 @@ async fn docker_compose_runs_what_cluster_sh_runs() {
 async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["v1", "v2", "v3"];
-    let mut logs: Vec<PathBuf> = names
-        .iter()
-        .map(|n| dir.path().join(format!("{n}.log")))
-        .collect();
-    logs.push(dir.path().join("v4.log"));
-    let _logs = Logs(logs);
+    let _logs = logs(dir.path(), &["v1", "v2", "v3", "v4"]);
     let (mut nodes, genesis_path, keys) = cluster(dir.path(), &names, &[]).await;
     let auditor = keys.auditor;
     let url = nodes[0].url.clone();
@@ -842,12 +818,7 @@ fn raft_id(key: &str) -> u64 {
 async fn foundry_ethers_sessions_and_metrics_across_validators() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["v1", "v2", "v3"];
-    let _logs = Logs(
-        names
-            .iter()
-            .map(|n| dir.path().join(format!("{n}.log")))
-            .collect(),
-    );
+    let _logs = logs(dir.path(), &names);
     let (mut nodes, _, keys) = cluster(dir.path(), &names, &[]).await;
     let all: Vec<&Validator> = nodes.iter().collect();
     let lead = leader(&all).await;

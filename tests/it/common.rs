@@ -296,3 +296,31 @@ pub async fn spawn_coco(args: &[&str]) -> (tokio::process::Child, String) {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, url)
 }
+
+/// A signed EIP-1559 transfer of 1 wei from `from` to itself with `nonce`, on chain
+/// `chain_id`, ready for `eth_sendRawTransaction`.
+pub async fn signed_transfer(
+    from: &PrivateKeySigner,
+    nonce: u64,
+    chain_id: u64,
+) -> alloy::primitives::Bytes {
+    use alloy::eips::Encodable2718;
+    use alloy::network::{NetworkTransactionBuilder, TransactionBuilder};
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .with_from(from.address())
+        .with_to(from.address())
+        .with_value(alloy::primitives::U256::from(1))
+        .with_nonce(nonce)
+        .with_chain_id(chain_id)
+        .with_gas_limit(21_000)
+        .with_max_fee_per_gas(20_000_000_000)
+        .with_max_priority_fee_per_gas(1);
+    let wallet = EthereumWallet::from(from.clone());
+    let envelope: alloy::consensus::TxEnvelope =
+        <alloy::rpc::types::TransactionRequest as NetworkTransactionBuilder<
+            alloy::network::Ethereum,
+        >>::build(tx, &wallet)
+        .await
+        .unwrap();
+    envelope.encoded_2718().into()
+}

@@ -6,7 +6,7 @@
 
 use alloy::consensus::TxEnvelope;
 use alloy::eips::Encodable2718;
-use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
+use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
@@ -88,22 +88,7 @@ async fn decide(p: &DynProvider, actions: Vec<IGovernance::Action>) -> U256 {
 
 /// `from` signs a transfer of 1 wei to itself with `nonce` and sends it raw.
 async fn raw_transfer(node: &TestNode, from: &PrivateKeySigner, nonce: u64) -> Value {
-    let tx = TransactionRequest::default()
-        .with_from(from.address())
-        .with_to(from.address())
-        .with_value(U256::from(1))
-        .with_nonce(nonce)
-        .with_chain_id(31337)
-        .with_gas_limit(21_000)
-        .with_max_fee_per_gas(20_000_000_000)
-        .with_max_priority_fee_per_gas(1);
-    let wallet = EthereumWallet::from(from.clone());
-    let envelope: TxEnvelope = <TransactionRequest as NetworkTransactionBuilder<
-        alloy::network::Ethereum,
-    >>::build(tx, &wallet)
-    .await
-    .unwrap();
-    let raw = Bytes::from(envelope.encoded_2718());
+    let raw = signed_transfer(from, nonce, 31337).await;
     call_as(node, None, "eth_sendRawTransaction", json!([raw])).await
 }
 
