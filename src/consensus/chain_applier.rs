@@ -8,9 +8,11 @@
 //! keeps — sealed, flushed before it answers — the last applied log id, the membership
 //! and each applied proposal by number, which is what its snapshots carry.
 //!
-//! Crash safety: the block is durable before the applied log id is. After a crash
-//! between the two, openraft re-applies the entry; a proposal whose block the chain
-//! already has (same number, same transactions root) is recognised and only recorded.
+//! Crash safety: the block is durable (the block log is fsynced) before the applied
+//! log id is recorded, and that record is flushed only with a snapshot (which openraft
+//! builds before it purges its log). After a crash openraft re-applies the entries
+//! after the last applied id on disk; a proposal whose block the chain already has
+//! (same number, same transactions root) is recognised and only recorded.
 //!
 //! Snapshots are the applied proposals in order, sealed ([`SnapshotCipher`]); installing
 //! one imports those past the head. Not compact (every block since genesis): replacing it
@@ -197,8 +199,11 @@ impl BlockApplier for ChainApplier {
             }
         };
         state.last_applied = Some(log_id);
+        // Written, not flushed: after a crash openraft re-applies every entry after the
+        // last applied id on disk, and re-applying one whose block the chain holds only
+        // records it. A snapshot flushes first, so this record is never behind the
+        // purged log. (One fsync less on every block's path.)
         self.write(STATE_KEY, &state)?;
-        self.flush()?;
         *self.state.lock() = state;
         Ok(applied)
     }

@@ -35,16 +35,8 @@ pub async fn run_measured(
     mut stop: watch::Receiver<bool>,
     commit_latency: Histogram,
 ) {
-    let mut tick = tokio::time::interval(block_time);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
+    let mut ticks = Ticks::every(block_time);
+    while ticks.next(&mut stop).await {
         let idle = {
             let m = raft.metrics().borrow().clone();
             m.state == ServerState::Leader && m.last_applied.map(|l| l.index) == m.last_log_index
@@ -81,5 +73,27 @@ pub async fn run_measured(
                 "no quorum acknowledged the proposal in time; proposing again once it is settled"
             ),
         }
+    }
+}
+
+/// A periodic task's clock: ticks that never bunch up after a slow round, ending when
+/// its stop signal turns true.
+pub(crate) struct Ticks(tokio::time::Interval);
+
+impl Ticks {
+    /// Every `period`, the first at once.
+    pub(crate) fn every(period: Duration) -> Self {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self(tick)
+    }
+
+    /// Waits for the next tick (or a change of `stop`); false once `stop` is true.
+    pub(crate) async fn next(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        tokio::select! {
+            _ = self.0.tick() => {}
+            _ = stop.changed() => {}
+        }
+        !*stop.borrow()
     }
 }

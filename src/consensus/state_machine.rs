@@ -12,10 +12,11 @@
 //!
 //! # What the applier must guarantee
 //!
-//! - **One durable write per entry**: the block *and* the entry's log id (and for a
-//!   membership entry, the membership) are written together, so that after a restart
-//!   [`BlockApplier::applied_state`] reports exactly what was applied. openraft then
-//!   re-applies the committed entries after it.
+//! - **Never ahead, idempotent behind**: after a restart
+//!   [`BlockApplier::applied_state`] may report less than was applied (openraft then
+//!   re-applies the committed entries after it, and re-applying an entry whose block is
+//!   already held must only record it) but never more, and never less than the last
+//!   snapshot (the log behind it is purged).
 //! - **No refusals of valid history**: an error from `apply` is fatal (the Raft core
 //!   stops); it means this node diverged (a different parent, state root or hash), and
 //!   the error names the block. Validate blocks before proposing them.

@@ -348,16 +348,8 @@ pub fn status_of(raft: &Raft, chain: &Chain) -> Status {
 /// longer lists is removed from the membership (its peers already refuse it) — the
 /// leader itself included, which then steps down.
 async fn reconcile(raft: Raft, chain: Arc<Chain>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
+    let mut ticks = super::producer::Ticks::every(Duration::from_millis(500));
+    while ticks.next(&mut stop).await {
         let m = raft.metrics().borrow().clone();
         if m.state != ServerState::Leader {
             continue;
