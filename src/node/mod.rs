@@ -611,6 +611,7 @@ async fn start_validator(
         reason,
     };
     let allow = consensus::validator::governance_allow(chain.clone());
+    let height = chain.head().header.number;
     let validator = Validator::start(
         chain,
         &secrets.identity,
@@ -625,6 +626,23 @@ async fn start_validator(
     )
     .await
     .map_err(|e| setup(e.to_string()))?;
+    // A chain past genesis with an empty Raft log: this node's Raft state was lost.
+    // Founding would fork the chain, and rejoining under the same id makes a log that
+    // goes backwards (openraft #898): it must come back as a new node.
+    if height > 0
+        && !validator
+            .initialized()
+            .await
+            .map_err(|e| setup(e.to_string()))?
+    {
+        validator.stop().await;
+        return Err(setup(format!(
+            "the chain is at block {height} but Raft's log is empty: this validator's Raft \
+             state was lost. It cannot rejoin under the same identity; start it from an \
+             empty --data-dir with --join (a new identity), and retire the old one \
+             (`coco gov propose retire-node`)"
+        )));
+    }
     match &options.join {
         // Until it is a voter, a joining node asks again now and then: the leader that
         // granted its request may have failed before adding it.

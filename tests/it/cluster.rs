@@ -982,6 +982,25 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
         on_follower.contains("coco_raft_role{role=\"follower\"} 1"),
         "{on_follower}"
     );
+
+    // A validator whose Raft state was lost refuses to start (it would fork the chain,
+    // or rejoin with a log that goes backwards), naming the way back.
+    nodes[follower].kill().await;
+    std::fs::remove_dir_all(nodes[follower].data.join("raft")).unwrap();
+    nodes[follower].spawn(&[]);
+    let status = tokio::time::timeout(
+        Duration::from_secs(60),
+        nodes[follower].child.as_mut().unwrap().wait(),
+    )
+    .await
+    .expect("it exits")
+    .unwrap();
+    assert!(!status.success());
+    let log = std::fs::read_to_string(&nodes[follower].log).unwrap();
+    assert!(
+        log.contains("Raft's log is empty: this validator's Raft state was lost"),
+        "{log}"
+    );
     for n in &mut nodes {
         n.kill().await;
     }
