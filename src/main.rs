@@ -94,13 +94,23 @@ fn main() -> eyre::Result<()> {
                     }
                 );
                 if let Some(status) = node.validator_status() {
+                    let peers: Vec<String> = status
+                        .peers
+                        .iter()
+                        .map(|p| format!("{} {}", p.id, p.addr))
+                        .collect();
                     println!(
-                        "validator {} ({}) on peer endpoint {}; leader {}; height {}",
+                        "validator {} ({}) on peer endpoint {}; leader {}; height {}; peers: {}",
                         status.id,
                         status.role,
                         node.peer_addr().unwrap_or_default(),
                         status.leader.as_deref().unwrap_or("not known yet"),
-                        status.height
+                        status.height,
+                        if peers.is_empty() {
+                            "none yet (joining)".to_string()
+                        } else {
+                            peers.join(", ")
+                        }
                     );
                 }
                 run_until_stopped(node).await

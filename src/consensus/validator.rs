@@ -52,7 +52,7 @@ pub struct ValidatorConfig {
 pub struct Status {
     /// This node's Raft id (hex).
     pub id: String,
-    /// `leader`, `follower`, `candidate` or `learner`.
+    /// `leader`, `follower`, `candidate`, `learner`, or `joining` (no membership yet).
     pub role: String,
     /// The current term.
     pub term: u64,
@@ -228,6 +228,12 @@ impl Validator {
             .initialize(members)
             .await
             .map_err(|e| ConsensusError::Transport(format!("initialize: {e}")))?;
+        // Alone, it leads within an election timeout.
+        let _ = self
+            .raft
+            .wait(Some(Duration::from_secs(5)))
+            .state(ServerState::Leader, "the founder leads")
+            .await;
         tracing::info!(id = %id_hex(self.id), "founded the cluster as its first validator");
         Ok(true)
     }
@@ -324,6 +330,7 @@ pub fn status_of(raft: &Raft, chain: &Chain) -> Status {
         })
         .collect();
     let role = match m.state {
+        _ if voters.is_empty() => "joining",
         ServerState::Leader => "leader",
         ServerState::Candidate => "candidate",
         ServerState::Learner => "learner",

@@ -6,7 +6,6 @@
 //! the no-quorum error and keep serving reads.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,7 +122,13 @@ impl Validator {
             .args(&self.flags)
             .args(extra)
             .env("RUST_LOG", "info,openraft=off,jsonrpsee=warn,sled=warn")
-            .stdout(Stdio::null())
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.log.with_extension("out"))
+                    .unwrap(),
+            )
             .stderr(log)
             .kill_on_drop(true);
         self.child = Some(cmd.spawn().unwrap());
@@ -294,6 +299,12 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
     let _logs = logs(dir.path(), &names);
     let (mut nodes, _, keys) = cluster(dir.path(), &names, &["--snapshot-every", "8"]).await;
     let auditor = keys.auditor;
+    // The banner names the validator, its role, leader, height and peers.
+    let banner = std::fs::read_to_string(nodes[0].log.with_extension("out")).unwrap();
+    assert!(
+        banner.contains("validator ") && banner.contains("(leader)") && banner.contains("peers: "),
+        "{banner}"
+    );
 
     // A workload of four senders, each writing to the nodes in turn, retrying on
     // errors as ethers and viem do; kill -9 the leader in the middle.
