@@ -105,6 +105,14 @@ impl Network {
 
     fn client(&self, target: NodeId, node: &Peer) -> Result<reqwest::Client> {
         let mut clients = self.shared.clients.lock();
+        // Checked on every request, not only at the handshake: nothing more goes to a
+        // validator governance retired, not even over an open connection.
+        if !(self.shared.allow)(&node.identity) {
+            clients.remove(&target);
+            return Err(ConsensusError::Transport(format!(
+                "validator {target} is not admitted by governance"
+            )));
+        }
         if let Some((pinned, client)) = clients.get(&target)
             && *pinned == node.identity
         {

@@ -255,7 +255,9 @@ async fn handle(
             &context.services,
             serde_json::from_slice::<JoinRequest>(&body),
         ) {
-            (Some(services), Ok(request)) => join(&raft, services, &identity, request),
+            (Some(services), Ok(request)) => {
+                join(&raft, services, &identity, request, context.allow.clone())
+            }
             (None, _) => status(StatusCode::NOT_FOUND, "no such route"),
             (_, Err(e)) => bad(e),
         },
@@ -304,6 +306,7 @@ fn join(
     services: &Arc<Services>,
     identity: &[u8],
     request: JoinRequest,
+    allow: Allow,
 ) -> Response<Full<Bytes>> {
     if let Some(resp) = not_leader(raft) {
         return resp;
@@ -315,6 +318,7 @@ fn join(
     tokio::spawn(admit(
         raft.clone(),
         Peer::new(request.addr, identity.to_vec()),
+        allow,
     ));
     json(&JoinGrant {
         secret: sealed.into(),

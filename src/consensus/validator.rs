@@ -397,11 +397,12 @@ async fn reconcile(raft: Raft, chain: Arc<Chain>, mut stop: watch::Receiver<bool
 /// Adds the validator `peer` (identity checked by the caller) as a learner, then, once
 /// it has caught up, as a voter. Idempotent, and retried while another change of
 /// membership is in progress and this node leads.
-pub(crate) async fn admit(raft: Raft, peer: Peer) {
+pub(crate) async fn admit(raft: Raft, peer: Peer, allow: Allow) {
     let id = peer.node_id();
     for _ in 0..120 {
         let m = raft.metrics().borrow().clone();
-        if m.state != ServerState::Leader {
+        // Stop when this node no longer leads, or governance retired the joiner.
+        if m.state != ServerState::Leader || !allow(&peer.identity) {
             return;
         }
         let membership = m.membership_config.membership();
@@ -613,10 +614,13 @@ pub async fn join(
                 match serde_json::from_slice::<NotLeader>(&body) {
                     Ok(NotLeader {
                         leader: Some(leader),
-                    }) => {
+                    }) if leader != target && tokio::time::Instant::now() < deadline => {
                         target = leader;
                         continue;
                     }
+                    Ok(NotLeader {
+                        leader: Some(leader),
+                    }) => format!("{target} names {leader} as the leader, which does not lead"),
                     _ => format!("{target} knows no leader yet"),
                 }
             }

@@ -404,10 +404,10 @@ impl Node {
         // A validator's SIWE sessions are every validator's: each one made, widened or
         // ended here is pushed to the others, and theirs are applied here.
         if let Some(v) = &validator {
-            let ring = keys.clone();
+            let (ring, lifetime) = (keys.clone(), config.rpc.session_lifetime);
             v.on_session_push(Arc::new(move |body: &[u8]| {
                 match serde_json::from_slice::<rpc::auth::SessionChange>(body) {
-                    Ok(change) => ring.apply_session(change),
+                    Ok(change) => ring.apply_session(change, lifetime),
                     Err(e) => tracing::warn!(error = %e, "a pushed session change does not decode"),
                 }
             }));

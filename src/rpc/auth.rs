@@ -169,6 +169,9 @@ pub struct KeyRing {
     governance: Option<GovernanceSource>,
     /// Told of every session made, widened or ended here (validators pass them on).
     sessions: std::sync::OnceLock<SessionSink>,
+    /// Sessions ended here or elsewhere, by key hash, with the time after which they
+    /// would have expired anyway: a late `Put` never brings one back.
+    ended: Mutex<HashMap<B256, u64>>,
 }
 
 /// A SIWE session made, widened or ended on one validator, for the others.
@@ -208,6 +211,7 @@ impl KeyRing {
             file: None,
             governance: None,
             sessions: Default::default(),
+            ended: Default::default(),
         }
     }
 
@@ -223,6 +227,7 @@ impl KeyRing {
             }),
             governance: None,
             sessions: Default::default(),
+            ended: Default::default(),
         }
     }
 
@@ -320,25 +325,46 @@ impl KeyRing {
 
     /// Ends a session and tells the sink; true if it was a live session here.
     pub fn end_session(&self, hash: &B256) -> bool {
-        let is_session = self.record(hash).is_some_and(|r| r.is_session());
-        let removed = is_session && self.remove(hash);
-        if removed {
+        let record = self.record(hash).filter(|r| r.is_session());
+        let removed = record.is_some() && self.remove(hash);
+        if let Some(record) = record.filter(|_| removed) {
+            self.bury(*hash, record.expires_at.unwrap_or(u64::MAX));
             self.tell(SessionChange::Remove { hash: *hash });
         }
         removed
     }
 
-    /// Applies a session change another validator made (not told on). Only sessions:
-    /// a `Put` of a record without an expiry is refused.
-    pub fn apply_session(&self, change: SessionChange) {
+    /// Remembers an ended session until it would have expired.
+    fn bury(&self, hash: B256, until: u64) {
+        let now = crate::chain::now();
+        let mut ended = self.ended.lock();
+        ended.retain(|_, t| *t > now);
+        ended.insert(hash, until);
+    }
+
+    /// Applies a session change another validator made (not told on). Only sessions,
+    /// never longer than `max_lifetime` from now, and never one that ended here.
+    pub fn apply_session(&self, change: SessionChange, max_lifetime: std::time::Duration) {
+        let now = crate::chain::now();
+        let cap = now.saturating_add(max_lifetime.as_secs());
         match change {
-            SessionChange::Put { hash, record } if record.is_session() => self.insert(hash, record),
+            SessionChange::Put { hash, mut record } if record.is_session() => {
+                if self.ended.lock().contains_key(&hash) {
+                    return;
+                }
+                record.expires_at = record.expires_at.map(|t| t.min(cap));
+                self.insert(hash, record)
+            }
             SessionChange::Put { .. } => {}
             SessionChange::Remove { hash } => {
-                let mut keys = self.keys.write();
-                if keys.get(&hash).is_some_and(|r| r.is_session()) {
-                    keys.remove(&hash);
-                }
+                let removed = {
+                    let mut keys = self.keys.write();
+                    match keys.get(&hash) {
+                        Some(r) if r.is_session() => keys.remove(&hash),
+                        _ => None,
+                    }
+                };
+                self.bury(hash, removed.and_then(|r| r.expires_at).unwrap_or(cap));
             }
         }
     }
@@ -837,5 +863,67 @@ mod tests {
             ..Caller::anonymous(false)
         };
         assert!(auditor.can_see_log(&c, &log, false));
+    }
+}
+
+#[cfg(test)]
+mod session_push_tests {
+    use super::*;
+
+    fn session(expires_at: u64) -> KeyRecord {
+        KeyRecord {
+            expires_at: Some(expires_at),
+            ..KeyRecord::new(Role::User, vec![Address::repeat_byte(1)], "session:x")
+        }
+    }
+
+    #[test]
+    fn pushed_sessions_are_capped_and_never_come_back_after_a_logout() {
+        let lifetime = std::time::Duration::from_secs(3600);
+        let ring = KeyRing::default();
+        let now = crate::chain::now();
+        let (a, b) = (B256::repeat_byte(0xa), B256::repeat_byte(0xb));
+        // A session pushed with a far expiry lives no longer than the lifetime here.
+        ring.apply_session(
+            SessionChange::Put {
+                hash: a,
+                record: session(u64::MAX),
+            },
+            lifetime,
+        );
+        let expires = ring.record(&a).unwrap().expires_at.unwrap();
+        assert!(expires <= now + 3600 + 1, "{expires}");
+        // A key without an expiry is not a session: refused.
+        ring.apply_session(
+            SessionChange::Put {
+                hash: b,
+                record: KeyRecord::new(Role::Auditor, vec![], "forged"),
+            },
+            lifetime,
+        );
+        assert!(ring.record(&b).is_none());
+        // Ended (here, then pushed elsewhere, or the other way round): a late Put of the
+        // same session is ignored.
+        assert!(ring.end_session(&a));
+        ring.apply_session(
+            SessionChange::Put {
+                hash: a,
+                record: session(now + 60),
+            },
+            lifetime,
+        );
+        assert!(
+            ring.record(&a).is_none(),
+            "a late Put revived a logged-out session"
+        );
+        ring.apply_session(SessionChange::Remove { hash: b }, lifetime);
+        ring.apply_session(
+            SessionChange::Put {
+                hash: b,
+                record: session(now + 60),
+            },
+            lifetime,
+        );
+        assert!(ring.record(&b).is_none(), "a Put after a pushed Remove");
     }
 }

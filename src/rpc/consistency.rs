@@ -39,8 +39,16 @@ impl MinBlock {
     }
 }
 
-/// Waits until `chain`'s head is at least `n`, up to [`MAX_WAIT`]; true if reached.
+/// How far past the head a request may ask: a block further away will not come within
+/// [`MAX_WAIT`], so such a request is answered at once rather than held.
+pub const MAX_AHEAD: u64 = 100;
+
+/// Waits until `chain`'s head is at least `n`, up to [`MAX_WAIT`] (not at all for a
+/// block more than [`MAX_AHEAD`] past the head); true if reached.
 pub async fn reach(chain: &Chain, n: u64) -> bool {
+    if n > chain.head().header.number.saturating_add(MAX_AHEAD) {
+        return false;
+    }
     let mut blocks = chain.subscribe_blocks();
     let wait = async {
         while chain.head().header.number < n {
@@ -100,14 +108,15 @@ where
                 && !reach(&chain, n).await
             {
                 let head = chain.head().header.number;
-                let error = ErrorObjectOwned::owned(
-                    -32000,
+                let message = if n > head.saturating_add(MAX_AHEAD) {
+                    format!("block {n} is more than {MAX_AHEAD} blocks past the head ({head})")
+                } else {
                     format!(
                         "block {n} not reached within {} s (head {head})",
                         MAX_WAIT.as_secs()
-                    ),
-                    None::<()>,
-                );
+                    )
+                };
+                let error = ErrorObjectOwned::owned(-32000, message, None::<()>);
                 return MethodResponse::error(req.id, error);
             }
             inner.call(req).await

@@ -727,13 +727,27 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
             "{other}: {r}"
         );
     }
+    // A few blocks ahead: held up to 5 s, then refused; far ahead: refused at once.
+    let head_now = head(&v4.url).await.unwrap().0;
+    let near = rpc_at(&v4.url, "eth_blockNumber", json!([]), Some(head_now + 50))
+        .await
+        .unwrap();
+    assert!(
+        near["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!(
+                "block {} not reached within 5 s (head ",
+                head_now + 50
+            ))),
+        "{near}"
+    );
     let far = rpc_at(&v4.url, "eth_blockNumber", json!([]), Some(1_000_000))
         .await
         .unwrap();
     assert!(
         far["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.starts_with("block 1000000 not reached within 5 s (head ")),
+            .is_some_and(|m| m.starts_with("block 1000000 is more than 100 blocks past the head (")),
         "{far}"
     );
     eventually("the same head on all four", || async {
