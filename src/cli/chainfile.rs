@@ -73,9 +73,11 @@ pub struct NodeArgs {
     /// The `host:port` other validators dial to reach this one (default: --peer-listen).
     #[arg(long, value_name = "HOST:PORT", requires = "peer_listen")]
     pub advertise: Option<String>,
-    /// Join the cluster through this validator's peer endpoint (`host:port`): the node
-    /// makes its identity, waits until governance lists it (`coco gov propose
-    /// add-node`), receives the ledger secret and catches up.
+    /// Join the cluster through this validator's peer endpoint, `[PUBLIC_KEY@]HOST:PORT`:
+    /// the node makes its identity, waits until governance lists it (`coco gov propose
+    /// add-node`), receives the ledger secret and catches up. With the validator's
+    /// public key (`coco node id` prints it) only that validator, and the leader it
+    /// names, are trusted; without, any validator the genesis lists.
     #[arg(long, value_name = "HOST:PORT", requires_all = ["peer_listen", "genesis"])]
     pub join: Option<String>,
     /// The consortium's genesis file (with --join: the chain to join).

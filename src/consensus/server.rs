@@ -274,9 +274,11 @@ fn not_leader(raft: &Raft) -> Option<Response<Full<Bytes>>> {
     }
     let leader = m
         .current_leader
-        .and_then(|id| m.membership_config.membership().get_node(&id).cloned())
-        .map(|p| p.addr);
-    let mut resp = json(&NotLeader { leader });
+        .and_then(|id| m.membership_config.membership().get_node(&id).cloned());
+    let mut resp = json(&NotLeader {
+        identity: leader.as_ref().map(|p| p.identity.clone()),
+        leader: leader.map(|p| p.addr),
+    });
     *resp.status_mut() = StatusCode::MISDIRECTED_REQUEST;
     Some(resp)
 }

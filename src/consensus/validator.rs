@@ -557,10 +557,45 @@ pub(crate) struct JoinRequest {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct NotLeader {
     pub(crate) leader: Option<String>,
+    /// The leader's identity key, so a joiner that pinned this validator pins it too.
+    #[serde(default)]
+    pub(crate) identity: Option<Bytes>,
 }
 
-/// Before a joining node has a chain: dials `peer` (a validator whose identity `allow`
-/// admits, e.g. one of the genesis's validators) with `identity`, asks to join as the
+/// A `--join` value: `[PUBLIC_KEY@]HOST:PORT`, the key (hex, SEC1) pinning the validator.
+fn parse_join(peer: &str) -> Result<(Option<Vec<u8>>, String)> {
+    let Some((key, addr)) = peer.split_once('@') else {
+        return Ok((None, peer.to_string()));
+    };
+    let key = alloy::primitives::hex::decode(key)
+        .ok()
+        .and_then(|k| compressed_key(&k))
+        .ok_or_else(|| {
+            ConsensusError::Transport(format!(
+                "--join {peer}: before `@` must be a validator's public key (hex, as `coco node id` prints it)"
+            ))
+        })?;
+    Ok((Some(key), addr.to_string()))
+}
+
+fn join_client(tls: &TlsIdentity, allow: &Allow, pin: Option<&[u8]>) -> Result<reqwest::Client> {
+    let config = match pin {
+        Some(pin) => tls.client_config(allow.clone(), pin)?,
+        None => tls.client_config_any(allow.clone())?,
+    };
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .no_proxy()
+        .http1_only()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| ConsensusError::Transport(e.to_string()))
+}
+
+/// Before a joining node has a chain: dials `peer` (`[PUBLIC_KEY@]HOST:PORT`: the
+/// validator with that key, or else one whose identity `allow` admits, e.g. one of the
+/// genesis's validators) with `identity`, asks to join as the
 /// validator reachable at `advertise`, and returns the cluster's ledger secret once a
 /// leader accepts. Retries, logging why, until `give_up` passes (a node not admitted
 /// by governance waits here).
@@ -572,22 +607,23 @@ pub async fn join(
     give_up: Duration,
 ) -> Result<LedgerSecret> {
     let tls = TlsIdentity::new(identity)?;
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls.client_config_any(allow)?)
-        .no_proxy()
-        .http1_only()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| ConsensusError::Transport(e.to_string()))?;
+    let (pinned, first) = parse_join(peer)?;
+    // Pinned, only that key (and the leader it names) is trusted; otherwise any `allow`
+    // admits.
+    let allow: Allow = match &pinned {
+        Some(_) => Arc::new(|_: &[u8]| true),
+        None => allow,
+    };
     let deadline = tokio::time::Instant::now() + give_up;
-    let mut target = peer.to_string();
+    let mut target = first.clone();
+    let mut pin = pinned.clone();
     let mut last_reason = String::new();
     let request = serde_json::to_vec(&JoinRequest {
         addr: advertise.to_string(),
     })
     .map_err(|e| ConsensusError::decode("join request", e))?;
     loop {
+        let client = join_client(&tls, &allow, pin.as_deref())?;
         let sent = client
             .post(format!("https://{target}/join"))
             .header("content-type", "application/json")
@@ -614,12 +650,24 @@ pub async fn join(
                 match serde_json::from_slice::<NotLeader>(&body) {
                     Ok(NotLeader {
                         leader: Some(leader),
+                        identity,
                     }) if leader != target && tokio::time::Instant::now() < deadline => {
+                        if pin.is_some() {
+                            match identity.and_then(|k| compressed_key(&k)) {
+                                Some(key) => pin = Some(key),
+                                None => {
+                                    return Err(ConsensusError::Transport(format!(
+                                        "{target} names {leader} as the leader without its key"
+                                    )));
+                                }
+                            }
+                        }
                         target = leader;
                         continue;
                     }
                     Ok(NotLeader {
                         leader: Some(leader),
+                        ..
                     }) => format!("{target} names {leader} as the leader, which does not lead"),
                     _ => format!("{target} knows no leader yet"),
                 }
@@ -645,7 +693,8 @@ pub async fn join(
                 "could not join through {peer}: {last_reason}"
             )));
         }
-        target = peer.to_string();
+        target = first.clone();
+        pin = pinned.clone();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -660,4 +709,25 @@ fn chain_of(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::*;
+
+    #[test]
+    fn a_join_value_may_pin_the_validator() {
+        let key = NodeIdentity::generate().public_key_sec1();
+        let hex = alloy::primitives::hex::encode(&key);
+        assert_eq!(
+            parse_join("127.0.0.1:9545").unwrap(),
+            (None, "127.0.0.1:9545".to_string())
+        );
+        assert_eq!(
+            parse_join(&format!("{hex}@v1:9545")).unwrap(),
+            (Some(key), "v1:9545".to_string())
+        );
+        let err = parse_join("0x1234@v1:9545").unwrap_err().to_string();
+        assert!(err.contains("must be a validator's public key"), "{err}");
+    }
 }

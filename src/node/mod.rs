@@ -574,7 +574,7 @@ async fn join_cluster(
         .iter()
         .filter_map(|n| consensus::validator::compressed_key(&n.public_key))
         .collect();
-    if founders.is_empty() {
+    if founders.is_empty() && !peer.contains('@') {
         return Err(setup(
             "--genesis",
             "the genesis lists no validator (consortium.nodes) to join through".into(),

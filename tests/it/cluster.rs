@@ -659,7 +659,18 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
         entry["id"].as_str().unwrap(),
         entry["publicKey"].as_str().unwrap(),
     );
-    v4.spawn(&["--join", &nodes[0].peer(), "--genesis", &genesis_path]);
+    // Pinned to v1's key: it trusts v1 and the leader v1 names, nobody else.
+    let v1_key = coco(&["node", "id", "--data-dir", nodes[0].data.to_str().unwrap()]).await;
+    let v1_key: Value = serde_json::from_str(&v1_key).unwrap();
+    let pinned = format!(
+        "{}@{}",
+        v1_key["publicKey"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        nodes[0].peer()
+    );
+    v4.spawn(&["--join", &pinned, "--genesis", &genesis_path]);
     eventually("the stranger is refused", || async {
         std::fs::read_to_string(&v4.log)
             .unwrap_or_default()
