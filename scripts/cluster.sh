@@ -88,6 +88,18 @@ up() {
     running "$i" || start "$i"
   done
   for i in 1 2; do wait_rpc "$i"; done
+  # Up means every validator is a voter (joining takes a catch-up and two membership
+  # changes).
+  local voters=0
+  for _ in $(seq 1 600); do
+    voters="$(curl -sf -m 1 -H 'content-type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"coco_nodeStatus","params":[]}' \
+      "http://127.0.0.1:$(rpc_port 0)" | python3 -c \
+      'import json,sys; print(sum(p["voter"] for p in json.load(sys.stdin)["result"]["peers"]))' 2>/dev/null || echo 0)"
+    [ "$voters" = 3 ] && break
+    sleep 0.1
+  done
+  [ "$voters" = 3 ] || echo "warning: $voters of 3 validators are voters so far (see the logs)" >&2
   for i in 0 1 2; do
     echo "${NAMES[$i]}: http://127.0.0.1:$(rpc_port "$i")  (peer endpoint 127.0.0.1:$(peer_port "$i"), log $DIR/${NAMES[$i]}.log)"
   done
