@@ -920,6 +920,94 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
     let out = run(script).await;
     assert!(out.contains("all checks passed"), "{out}");
 
+    // An outsider's view (attack review): nothing a follower answers depends on what
+    // the caller may not see, and it answers as the leader does.
+    let user: PrivateKeySigner = DEV_KEYS[3].parse().unwrap();
+    let (at_follower, at_leader) = (nodes[follower].url.clone(), nodes[lead].url.clone());
+    // A replay of the user's mined transfer: bare "nonce too low" to anyone who does
+    // not hold the account, on the follower exactly as on the leader; the figures only
+    // to the holder.
+    let stale = transfer(&user, 0).await;
+    for url in [&at_follower, &at_leader] {
+        let r = rpc(url, "eth_sendRawTransaction", json!([stale]))
+            .await
+            .unwrap();
+        assert_eq!(r["error"]["message"], "nonce too low", "{url}: {r}");
+    }
+    let r = rpc(
+        &format!("{at_follower}/{}", keys.user),
+        "eth_sendRawTransaction",
+        json!([stale]),
+    )
+    .await
+    .unwrap();
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("nonce too low: next nonce ")),
+        "the holder sees its figures through the follower: {r}"
+    );
+    // A stranger's transaction: the one refusal text, on both.
+    let stranger = PrivateKeySigner::random();
+    let raw = transfer(&stranger, 0).await;
+    for url in [&at_follower, &at_leader] {
+        let r = rpc(url, "eth_sendRawTransaction", json!([raw]))
+            .await
+            .unwrap();
+        assert_eq!(
+            r["error"]["message"], "sender not permitted: not a registered user of this network",
+            "{url}: {r}"
+        );
+    }
+    // coco-min-block does not tell a hidden receipt from an unknown hash.
+    let hidden = rpc_at(
+        &at_follower,
+        "eth_getTransactionReceipt",
+        json!([alloy::primitives::keccak256(&stale)]),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    let unknown = rpc_at(
+        &at_follower,
+        "eth_getTransactionReceipt",
+        json!([B256::repeat_byte(0x42)]),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hidden["result"], Value::Null, "{hidden}");
+    assert_eq!(hidden, unknown, "the same answer for hidden and unknown");
+    // coco_nodeStatus: the same to an outsider as to an auditor, and no account in it.
+    let anonymous = rpc(&at_follower, "coco_nodeStatus", json!([]))
+        .await
+        .unwrap();
+    let audited = rpc(
+        &format!("{at_follower}/{}", keys.auditor),
+        "coco_nodeStatus",
+        json!([]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(anonymous["result"]["peers"], audited["result"]["peers"]);
+    for text in [
+        anonymous.to_string(),
+        reqwest::get(format!("{at_follower}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    ] {
+        for a in DEV_ADDRESSES {
+            assert!(
+                !text.to_lowercase().contains(&a.to_lowercase()[2..]),
+                "{a} in {text}"
+            );
+        }
+        assert!(!text.contains(&hex_of(&stale)), "a transaction in {text}");
+    }
+
     // SIWE: a session made on one validator works on the others; its nonce only on
     // the validator that issued it; a logout anywhere ends it everywhere.
     let alice: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
@@ -1040,4 +1128,9 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
     for n in &mut nodes {
         n.kill().await;
     }
+}
+
+/// Lowercase hex of `bytes`, without `0x`.
+fn hex_of(bytes: &[u8]) -> String {
+    alloy::primitives::hex::encode(bytes)
 }
