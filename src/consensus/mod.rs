@@ -91,21 +91,22 @@ pub fn raft_config(cluster: &str, snapshot_every: u64) -> Result<openraft::Confi
 /// answered (this one included) and M the voters of `raft`'s membership.
 pub fn no_quorum_error(raft: &Raft, err: &RaftError<CheckIsLeaderError>) -> Option<ConsensusError> {
     match err.api_error()? {
-        openraft::error::CheckIsLeaderError::QuorumNotEnough(q) => {
-            let voters = raft
-                .metrics()
-                .borrow()
-                .membership_config
-                .membership()
-                .voter_ids()
-                .count();
-            Some(ConsensusError::NoQuorum {
-                reachable: q.got.len(),
-                voters,
-            })
-        }
+        openraft::error::CheckIsLeaderError::QuorumNotEnough(q) => Some(ConsensusError::NoQuorum {
+            reachable: q.got.len(),
+            voters: voter_count(raft),
+        }),
         openraft::error::CheckIsLeaderError::ForwardToLeader(_) => None,
     }
+}
+
+/// The voters of `raft`'s membership.
+pub(crate) fn voter_count(raft: &Raft) -> usize {
+    raft.metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .count()
 }
 
 /// [`no_quorum_error`] as the message writers are refused with.

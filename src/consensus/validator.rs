@@ -464,13 +464,20 @@ pub(crate) type Verdict = std::result::Result<B256, TxError>;
 async fn route(raft: &Raft, network: &Network, raw: Bytes) -> Option<Verdict> {
     let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
     loop {
-        let m = raft.metrics().borrow().clone();
-        if m.state == ServerState::Leader {
+        // Read in place (every submission passes here): no copy of the metrics.
+        let (leads, leader) = {
+            let metrics = raft.metrics();
+            let m = metrics.borrow();
+            let leader = m.current_leader.and_then(|id| {
+                let peer = m.membership_config.membership().get_node(&id).cloned();
+                peer.map(|p| (id, p))
+            });
+            (m.state == ServerState::Leader, leader)
+        };
+        if leads {
             return quorum_refusal(raft).await.map(Err);
         }
-        if let Some(leader) = m.current_leader
-            && let Some(peer) = m.membership_config.membership().get_node(&leader).cloned()
-        {
+        if let Some((leader, peer)) = leader {
             // Otherwise the leader no longer leads, or is unreachable: wait for the next.
             if let Ok(Some(verdict)) = network.forward_tx(leader, &peer, raw.clone()).await {
                 return Some(verdict);
@@ -485,38 +492,28 @@ async fn route(raft: &Raft, network: &Network, raw: Bytes) -> Option<Verdict> {
 
 /// On the leader: `Some(NoQuorum)` when no quorum acknowledged it lately.
 pub(crate) async fn quorum_refusal(raft: &Raft) -> Option<TxError> {
-    let m = raft.metrics().borrow().clone();
-    let fresh = m
+    let fresh = raft
+        .metrics()
+        .borrow()
         .millis_since_quorum_ack
         .is_some_and(|ms| ms < QUORUM_STALE_MS);
     if fresh {
         return None;
     }
+    let alone = || TxError::NoQuorum {
+        reachable: 1,
+        voters: super::voter_count(raft),
+    };
     match tokio::time::timeout(Duration::from_secs(1), raft.ensure_linearizable()).await {
         Ok(Ok(_)) => None,
         Ok(Err(e)) => Some(match super::no_quorum_error(raft, &e) {
             Some(ConsensusError::NoQuorum { reachable, voters }) => {
                 TxError::NoQuorum { reachable, voters }
             }
-            _ => TxError::NoQuorum {
-                reachable: 1,
-                voters: voter_count(raft),
-            },
+            _ => alone(),
         }),
-        Err(_) => Some(TxError::NoQuorum {
-            reachable: 1,
-            voters: voter_count(raft),
-        }),
+        Err(_) => Some(alone()),
     }
-}
-
-fn voter_count(raft: &Raft) -> usize {
-    raft.metrics()
-        .borrow()
-        .membership_config
-        .membership()
-        .voter_ids()
-        .count()
 }
 
 /// A follower without a leader: counts the voters that answer a ping (itself included).

@@ -25,7 +25,7 @@ pub(super) struct Secrets {
     pub(super) platform: VirtualPlatform,
     pub(super) ledger_secret: LedgerSecret,
     pub(super) node_id: Vec<u8>,
-    pub(super) identity: NodeIdentity,
+    pub(super) identity: std::sync::Arc<NodeIdentity>,
 }
 
 fn setup_err(path: &Path, reason: impl std::fmt::Display) -> NodeError {
@@ -64,7 +64,7 @@ impl Secrets {
     /// this node founds its chain).
     pub(super) fn load_or_create(dir: &Path) -> Result<Self, NodeError> {
         let (platform, identity) = load_identity(dir)?;
-        let secret_path = dir.join("enclave").join("ledger-secret.sealed");
+        let secret_path = ledger_secret_path(dir);
         let ledger_secret = match read(&secret_path)? {
             Some(sealed) => platform
                 .unseal_ledger_secret(&sealed)
@@ -90,7 +90,7 @@ impl Secrets {
             platform,
             ledger_secret,
             node_id,
-            identity,
+            identity: std::sync::Arc::new(identity),
         })
     }
 }
@@ -121,9 +121,13 @@ pub(super) fn load_identity(dir: &Path) -> Result<(VirtualPlatform, NodeIdentity
     Ok((platform, identity))
 }
 
+fn ledger_secret_path(dir: &Path) -> PathBuf {
+    dir.join("enclave").join("ledger-secret.sealed")
+}
+
 /// True when `dir` holds a ledger secret.
 pub(super) fn has_ledger_secret(dir: &Path) -> bool {
-    dir.join("enclave").join("ledger-secret.sealed").exists()
+    ledger_secret_path(dir).exists()
 }
 
 /// Stores the cluster's ledger secret, received from a validator, sealed by this
@@ -133,8 +137,10 @@ pub(super) fn store_ledger_secret(
     platform: &VirtualPlatform,
     secret: &LedgerSecret,
 ) -> Result<(), NodeError> {
-    let path = dir.join("enclave").join("ledger-secret.sealed");
-    write_private(&path, &platform.seal_ledger_secret(secret))
+    write_private(
+        &ledger_secret_path(dir),
+        &platform.seal_ledger_secret(secret),
+    )
 }
 
 fn rand_id() -> [u8; 16] {

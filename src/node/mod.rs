@@ -649,7 +649,7 @@ async fn start_validator(
         Some(peer) => {
             let (raft, identity, peer) = (
                 validator.raft().clone(),
-                keys::load_identity(data_dir)?.1,
+                secrets.identity.clone(),
                 peer.clone(),
             );
             let advertise = options.advertised();

@@ -56,12 +56,20 @@ fn logs(dir: &Path, names: &[&str]) -> Logs {
     Logs(names.iter().map(|n| dir.join(format!("{n}.log"))).collect())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The answer to `eth_getTransactionReceipt(hash)` at `url` once it holds a receipt
+/// (the last answer after 2 s).
+async fn receipt(url: &str, hash: &Value) -> Value {
+    let mut answer = Value::Null;
+    for _ in 0..100 {
+        answer = rpc(url, "eth_getTransactionReceipt", json!([hash]))
+            .await
+            .unwrap();
+        if answer["result"].is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    answer
 }
 
 async fn coco(args: &[&str]) -> String {
@@ -460,19 +468,7 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
             .unwrap();
         let hash = hash["result"].clone();
         assert!(hash.is_string(), "{hash}");
-        for _ in 0..100 {
-            let r = rpc(
-                &format!("{}/{auditor}", urls[lead]),
-                "eth_getTransactionReceipt",
-                json!([hash]),
-            )
-            .await
-            .unwrap();
-            if r["result"].is_object() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        receipt(&format!("{}/{auditor}", urls[lead]), &hash).await;
         nonce += 1;
     }
     nodes[behind].start(&[]).await;
@@ -702,20 +698,7 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
     // Read-your-writes: a receipt seen on one validator is on another that is asked
     // for that block (`coco-min-block`).
     let hash = sent["result"].clone();
-    let mut receipt = Value::Null;
-    for _ in 0..100 {
-        receipt = rpc(
-            &format!("{url}/{auditor}"),
-            "eth_getTransactionReceipt",
-            json!([hash]),
-        )
-        .await
-        .unwrap();
-        if receipt["result"].is_object() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let receipt = receipt(&format!("{url}/{auditor}"), &hash).await;
     let number = u64::from_str_radix(
         receipt["result"]["blockNumber"]
             .as_str()

@@ -324,3 +324,12 @@ pub async fn signed_transfer(
         .unwrap();
     envelope.encoded_2718().into()
 }
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

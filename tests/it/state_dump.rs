@@ -120,15 +120,6 @@ fn check_dump(dump: &Value, contract: Address) {
     assert_eq!(dump["transactions"], json!([]));
 }
 
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts anvil 1.7.1 with `args`; returns it and its URL once it answers.
 pub(crate) async fn anvil(args: &[&str]) -> (Child, String) {
     let port = free_port().to_string();
