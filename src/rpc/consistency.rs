@@ -16,6 +16,7 @@ use jsonrpsee::MethodResponse;
 use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::types::{ErrorObjectOwned, Request};
 
+use super::error::SERVER_ERROR;
 use crate::chain::Chain;
 
 /// The request header naming the block a request must see.
@@ -116,7 +117,7 @@ where
                         MAX_WAIT.as_secs()
                     )
                 };
-                let error = ErrorObjectOwned::owned(-32000, message, None::<()>);
+                let error = ErrorObjectOwned::owned(SERVER_ERROR, message, None::<()>);
                 return MethodResponse::error(req.id, error);
             }
             inner.call(req).await
