@@ -11,6 +11,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certifi
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/coco /usr/local/bin/coco
 COPY genesis/consortium.json /usr/share/coco/consortium.json
-RUN useradd --system --home /cluster coco && mkdir -p /cluster && chown coco /cluster
+# The compose file's volumes mount here: Docker gives a new named volume the owner of
+# the directory it mounts over, so these must exist, owned by coco (else `setup` cannot
+# write the genesis: "Permission denied").
+RUN useradd --system --home /cluster coco \
+    && mkdir -p /cluster/genesis /cluster/v1 /cluster/v2 /cluster/v3 && chown -R coco /cluster
 USER coco
 ENTRYPOINT ["coco"]

@@ -13,8 +13,9 @@
 #   consortium-b50  coco `dev --confidential` (a consortium of one admitting by
 #            governance) under the bt50 load, batch 50, against coco's own bt50
 #   cluster-b50  three `coco node` validators (Raft) under the bt50 load, batch 50, the
-#            senders' requests spread over the three, against coco's own bt50; and
-#            failover: kill -9 of the leader under a trickle of transfers, time to the
+#            senders' requests spread over the three, against coco's own bt50
+#            (followers re-execute); cluster-ws-b50 the same with `--apply write-set`
+#            (followers apply the leader's write set); and failover: kill -9 of the leader under a trickle of transfers, time to the
 #            next block on a survivor
 # each with JSON-RPC batches of 1 (N1 transfers) and 50 (N transfers); then open-loop
 # latency at half of each node's own bt50/batch-50 median peak, and instant mining
@@ -127,11 +128,12 @@ start_node() {
 # A consortium of three validators on loopback (as scripts/cluster.sh runs it) whose
 # users are the load generator's senders; an auditor key reads their receipts. Sets
 # NODE_URL to the three URLs (comma-separated, each with the key), CLUSTER_PIDS,
-# CLUSTER_URLS and NODE_PID (v1's).
+# CLUSTER_URLS and NODE_PID (v1's). $1: how followers commit blocks (`coco node
+# --apply`: re-execute, the default, or write-set).
 CLUSTER_PIDS=()
 CLUSTER_URLS=()
 start_cluster() {
-  local dir="$OUT/cluster" key i port peer founder="" url urls=()
+  local apply="${1:-re-execute}" dir="$OUT/cluster" key i port peer founder="" url urls=()
   rm -rf "$dir"; mkdir -p "$dir"
   key="coco_$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
   local addrs=()
@@ -159,7 +161,7 @@ PY
     local join=()
     [[ -n "$founder" ]] && join=(--join "$founder" --genesis "$dir/genesis.json")
     "$COCO" node --data-dir "$dir/v$i" --port "$port" --peer-listen "127.0.0.1:$peer" \
-      --block-time "$MINE_MS" "${join[@]}" >>"$dir/v$i.log" 2>&1 &
+      --block-time "$MINE_MS" --apply "$apply" "${join[@]}" >>"$dir/v$i.log" 2>&1 &
     CLUSTER_PIDS+=("$!"); PIDS+=("$!")
     [[ -n "$founder" ]] || founder="127.0.0.1:$peer"
     url="http://127.0.0.1:$port"
@@ -185,6 +187,8 @@ stop_cluster() {
   local pid rest=() p
   NODE_RSS="$(awk '/^VmHWM:/ {print $2}' "/proc/${CLUSTER_PIDS[0]}/status" 2>/dev/null || true)"
   NODE_RSS="${NODE_RSS:-0}"
+  # What the run wrote to the founder's Raft log (sealed entries, JSON inside), in kB.
+  RAFT_LOG_KB="$(du -sk "$OUT/cluster/v1/raft/log" 2>/dev/null | cut -f1)"
   for pid in "${CLUSTER_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   for pid in "${CLUSTER_PIDS[@]}"; do
     for _ in $(seq 1 100); do grep -qs '^State:[[:space:]]*[^Z]' "/proc/$pid/status" || break; sleep 0.1; done
@@ -289,7 +293,11 @@ stop_node() {
 run_one() {
   local impl="$1" mode="$2" config="$3" round="$4" txs="$5" batch="$6" conc="$7" rate="${8:-}"
   local args json status=0
-  if [[ "$mode" == cluster ]]; then start_cluster; else start_node "$impl" "$mode"; fi
+  case "$mode" in
+    cluster) start_cluster re-execute ;;
+    cluster-ws) start_cluster write-set ;;
+    *) start_node "$impl" "$mode" ;;
+  esac
   args=(bench --url "$NODE_URL" --txs "$txs" --senders "$SENDERS" --batch "$batch"
     --concurrency "$conc" --timeout-secs "$TIMEOUT" --json)
   [[ -n "$rate" ]] && args+=(--rate "$rate")
@@ -298,11 +306,14 @@ run_one() {
   # `cast send` or ethers' wait() do), then the next.
   [[ "$config" == instant-single ]] && args+=(--wait-receipt)
   json="$("$COCO" "${args[@]}" 2>>"$OUT/bench.log")" || status=$?
-  if [[ "$mode" == cluster ]]; then stop_cluster; else stop_node; fi
+  if [[ "$mode" == cluster* ]]; then stop_cluster; else stop_node; fi
   [[ "$json" == \{* ]] || json="{\"failures\": $txs, \"errors\": [\"coco bench exited with $status\"]}"
   jq -c --arg impl "$impl" --arg mode "$mode" --arg config "$config" --argjson round "$round" \
-    --argjson rss "$NODE_RSS" '. + {impl: $impl, mode: $mode, config: $config, round: $round, rss_mb: ($rss / 1024)}' \
+    --argjson rss "$NODE_RSS" --argjson log "${RAFT_LOG_KB:-null}" \
+    '. + {impl: $impl, mode: $mode, config: $config, round: $round, rss_mb: ($rss / 1024)}
+      + (if $log then {raft_log_kb: $log} else {} end)' \
     <<<"$json" >>"$RESULTS"
+  RAFT_LOG_KB=""
   log "$(jq -r '"\(.config) \(.impl) (\(.mode)) round \(.round): \(.tps // 0 | floor) tx/s, p50 \(.p50_ms // 0) ms, p99 \(.p99_ms // 0) ms, failures \(.failures), rss \(.rss_mb | floor) MB, client \(.client_cpu_share // 0) cores"' <<<"$(tail -1 "$RESULTS")")"
   [[ "$(jq -r .failures <<<"$json")" == 0 ]]
 }
@@ -370,12 +381,14 @@ cluster_rounds() {
   for round in $(seq 1 "$RUNS"); do
     [[ -n "${1:-}" ]] && { run_one coco bt bt-b50 "$round" "$N" 50 "$CONC" || true; }
     run_one coco cluster cluster-b50 "$round" "$N" 50 "$CONC" || true
+    run_one coco cluster-ws cluster-ws-b50 "$round" "$N" 50 "$CONC" || true
     failover_one "$round"
   done
   half="$(jq -n --argjson t "$(median coco cluster-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000)"
   for round in $(seq 1 "$RUNS"); do
     run_one coco bt single-open "$round" "$NOPEN" 50 "$CONC" "$half" || true
     run_one coco cluster cluster-open "$round" "$NOPEN" 50 "$CONC" "$half" || true
+    run_one coco cluster-ws cluster-ws-open "$round" "$NOPEN" 50 "$CONC" "$half" || true
   done
   CLUSTER_HALF="$half"
 }
@@ -387,12 +400,24 @@ cluster_summary() {
     --argjson rate "${CLUSTER_HALF:-null}" \
     --argjson cop50 "$(median coco cluster-open p50_ms)" --argjson cop99 "$(median coco cluster-open p99_ms)" \
     --argjson sop50 "$(median coco single-open p50_ms)" --argjson sop99 "$(median coco single-open p99_ms)" \
-    --argjson cof "$(failures coco cluster-open)" '
+    --argjson cof "$(failures coco cluster-open)" \
+    --argjson w "$(median coco cluster-ws-b50 tps)" --argjson wp50 "$(median coco cluster-ws-b50 p50_ms)" \
+    --argjson wf "$(failures coco cluster-ws-b50)" \
+    --argjson wop50 "$(median coco cluster-ws-open p50_ms)" --argjson wop99 "$(median coco cluster-ws-open p99_ms)" \
+    --argjson wof "$(failures coco cluster-ws-open)" \
+    --argjson clog "$(median coco cluster-b50 raft_log_kb)" --argjson wlog "$(median coco cluster-ws-b50 raft_log_kb)" \
+    --argjson n "$N" '
     def f(x): if x == null then "—" else (x * 10 | round) / 10 | tostring end;
     if $c and $o then
       "three validators (bt \($bt) ms, batch 50, sent to all three): \($c | floor) tx/s = \(($c / $o * 100 | round) / 100) of the single node bt-b50 (\($o | floor)), p50 \(f($p50)) ms at saturation, failures \($f)"
     else "three validators: no run without failures (failures \($f))" end,
-    "open loop at \($rate) tx/s: three validators p50 \(f($cop50)) / p99 \(f($cop99)) ms (failures \($cof)); single node p50 \(f($sop50)) / p99 \(f($sop99)) ms",
+    if $w and $o then
+      "three validators, --apply write-set: \($w | floor) tx/s = \(($w / $o * 100 | round) / 100) of the single node\(if $c then ", \(($w / $c * 100 | round) / 100)x re-execution" else "" end), p50 \(f($wp50)) ms at saturation, failures \($wf)"
+    else "three validators, --apply write-set: no run without failures (failures \($wf))" end,
+    if $clog and $wlog then
+      "Raft log after \($n) transfers: \($clog) kB re-executing, \($wlog) kB with write sets (\(($wlog / $clog * 100 | round) / 100)x)"
+    else "Raft log sizes: not measured" end,
+    "open loop at \($rate) tx/s: three validators p50 \(f($cop50)) / p99 \(f($cop99)) ms (failures \($cof)); with --apply write-set p50 \(f($wop50)) / p99 \(f($wop99)) ms (failures \($wof)); single node p50 \(f($sop50)) / p99 \(f($sop99)) ms",
     if $fo then "failover: \($fo) ms from kill -9 of the leader to the new leader'"'"'s first block on a survivor (median)" else "failover: not measured" end'
 }
 

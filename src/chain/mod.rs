@@ -33,7 +33,7 @@ pub use pool::{Pool, PoolLimits, PoolTx};
 
 use crate::execution::{BlockAttributes, build_block};
 use crate::governance::{GovernanceState, NotPermitted};
-use crate::state::{StateReader, Store, StoredBlock};
+use crate::state::{BlockCommit, StateReader, Store, StoredBlock, WriteSet};
 
 /// EIP-3860 init code limit.
 const MAX_INITCODE_SIZE: usize = 2 * 24_576;
@@ -709,10 +709,14 @@ impl Chain {
     /// header: what a validator leading the consortium proposes to the others, each of
     /// which commits it with [`Chain::import`] once a quorum has it. `None` when nothing
     /// is ready (or nothing ready can run now).
+    ///
+    /// With `write_set`, also what executing it produced, for validators that commit
+    /// the block with [`Chain::apply_write_set`] instead of executing it.
     pub fn propose_block(
         &self,
         max_txs: usize,
-    ) -> Result<Option<alloy::consensus::Block<TxEnvelope>>, ChainError> {
+        write_set: bool,
+    ) -> Result<Option<(alloy::consensus::Block<TxEnvelope>, Option<WriteSet>)>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
         let Some(built) = self.build_next(max_txs, false)? else {
             return Ok(None);
@@ -726,8 +730,13 @@ impl Chain {
                 withdrawals: Some(block.withdrawals.clone().into()),
             },
         };
+        let write_set = write_set.then(|| WriteSet {
+            senders: block.senders.clone(),
+            receipts: block.receipts.clone(),
+            diff: built.commit.diff.clone(),
+        });
         *self.proposed.lock() = Some(built);
-        Ok(Some(proposal))
+        Ok(Some((proposal, write_set)))
     }
 
     /// The block [`Chain::propose_block`] built, if `header` is its header and it was
@@ -765,9 +774,43 @@ impl Chain {
             &head.header,
             block,
         )?;
-        // The same check as when building, on the senders execution recovered: every
-        // one admitted by the tables of the block's parent (a block ends after one that
-        // changed them). Before anything is committed.
+        self.commit_imported(commit, None)
+    }
+
+    /// Commits a block built elsewhere with the write set its builder shipped, without
+    /// executing it: [`crate::execution::apply_write_set`] checks the body and every root
+    /// of its (plain) header against the write set and this node's state, then it is
+    /// committed as [`Chain::import`] commits (a validator applying a committed
+    /// proposal under `--apply write-set`).
+    pub fn apply_write_set(
+        &self,
+        block: alloy::consensus::Block<TxEnvelope>,
+        write_set: WriteSet,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
+        let _one_at_a_time = self.mine_lock.lock();
+        if let Some(built) = self.take_proposed(&block.header) {
+            return self.commit_built(built);
+        }
+        let head = self.head();
+        let (commit, tries) = crate::execution::apply_write_set(
+            &self.store.merkle(),
+            &head.header,
+            block,
+            write_set,
+        )?;
+        self.commit_imported(commit, Some(tries))
+    }
+
+    /// The end of [`Chain::import`] and [`Chain::apply_write_set`] (under the mine
+    /// lock): every sender admitted by the tables of the block's parent (a block ends
+    /// after one that changed them), checked before anything is committed; then the
+    /// header blinded as a mined block's is, the block committed and published, and
+    /// the transactions it includes out of the pool.
+    fn commit_imported(
+        &self,
+        mut commit: BlockCommit,
+        tries: Option<crate::state::merkle::Tries>,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
         if let Some(sender) = commit
             .block
             .senders
@@ -779,13 +822,12 @@ impl Chain {
                 sender: *sender,
             });
         }
-        let mut commit = commit;
         if let Some(blinder) = &self.settings.blinding {
             let public = self.public_bloom(&commit.block);
             blinder.blind_header(&mut commit.block.header, public);
         }
         let touched = touches_governance(&commit.diff);
-        let block = self.store.commit_block(commit)?;
+        let block = self.store.commit_prepared(commit, tries)?;
         self.after_change(touched);
         self.pool.lock().remove_included(&block);
         self.publish(block.clone());

@@ -87,6 +87,30 @@ pub struct NodeArgs {
     /// (keeping a tenth), and a node further behind catches up from a snapshot.
     #[arg(long, value_name = "N", default_value_t = crate::consensus::SNAPSHOT_EVERY, requires = "peer_listen")]
     pub snapshot_every: u64,
+    /// How the validators that do not lead commit a block: `re-execute` it and check
+    /// every root of its header, or apply the `write-set` (receipts, state diff) the
+    /// leader ships with it, checking the roots without executing. It is the leader's
+    /// setting that counts: give every validator the same (docs/REPLICATION.md).
+    #[arg(long, value_enum, default_value_t = ApplyMode::ReExecute, requires = "peer_listen")]
+    pub apply: ApplyMode,
+}
+
+/// `coco node --apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApplyMode {
+    /// Every validator executes every block.
+    ReExecute,
+    /// The leader's write set is applied.
+    WriteSet,
+}
+
+impl From<ApplyMode> for crate::consensus::Apply {
+    fn from(mode: ApplyMode) -> Self {
+        match mode {
+            ApplyMode::ReExecute => Self::ReExecute,
+            ApplyMode::WriteSet => Self::WriteSet,
+        }
+    }
 }
 
 /// `coco node id` and `coco node status`.
@@ -130,6 +154,7 @@ impl NodeArgs {
             advertise: self.advertise.clone(),
             join: self.join.clone(),
             snapshot_every: self.snapshot_every,
+            apply: self.apply.into(),
             block_time: Duration::from_millis(
                 self.block_time.unwrap_or(VALIDATOR_BLOCK_TIME_MS).max(1),
             ),

@@ -25,6 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use alloy::consensus::proofs::calculate_transaction_root;
 use coco_enclave::{LedgerSecret, RecordCipher};
 use parking_lot::Mutex;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ConsensusError, Result};
@@ -56,7 +58,12 @@ pub struct ChainApplier {
     state: Mutex<AppliedState>,
     current: Mutex<Option<SnapshotImage>>,
     seq: AtomicU64,
+    applied: AppliedBlocks,
 }
+
+/// Blocks committed from committed proposals, by what the proposal carried
+/// (`proposal="write-set"` or `"block"`): `/metrics`' `coco_raft_blocks_applied`.
+pub type AppliedBlocks = Family<Vec<(String, String)>, Counter>;
 
 impl std::fmt::Debug for ChainApplier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,6 +103,7 @@ impl ChainApplier {
             state: Mutex::default(),
             current: Mutex::default(),
             seq: AtomicU64::new(0),
+            applied: AppliedBlocks::default(),
         };
         if let Some(state) = applier.read(STATE_KEY)? {
             *applier.state.lock() = state;
@@ -104,6 +112,11 @@ impl ChainApplier {
             *applier.current.lock() = Some(SnapshotImage { meta, sealed });
         }
         Ok(applier)
+    }
+
+    /// Blocks this applier committed, by what their proposals carried.
+    pub fn applied_blocks(&self) -> AppliedBlocks {
+        self.applied.clone()
     }
 
     fn read<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -164,9 +177,20 @@ impl ChainApplier {
             }
             existing
         } else {
-            self.chain
-                .import(block)
-                .map_err(|e| failed(e.to_string()))?
+            let write_set = proposal.decode_write_set()?;
+            let carried = if write_set.is_some() {
+                "write-set"
+            } else {
+                "block"
+            };
+            self.applied
+                .get_or_create(&vec![("proposal".to_owned(), carried.to_owned())])
+                .inc();
+            match write_set {
+                Some(write_set) => self.chain.apply_write_set(block, write_set),
+                None => self.chain.import(block),
+            }
+            .map_err(|e| failed(e.to_string()))?
         };
         let key = number.to_be_bytes();
         let plain =

@@ -43,6 +43,7 @@ pub use chain_applier::ChainApplier;
 pub use error::{ConsensusError, Result};
 pub use log_store::LogStore;
 pub use network::{Network, Timeouts};
+pub use producer::Apply;
 pub use server::PeerServer;
 pub use state_machine::{BlockApplier, Committed, SnapshotCipher, SnapshotImage, StateMachine};
 pub use tls::{Allow, TlsIdentity};

@@ -21,9 +21,27 @@ use crate::chain::Chain;
 /// entry may still commit later; nothing is proposed until it is applied or dropped).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How the validators that do not lead commit a committed block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Apply {
+    /// Each executes the block again and checks every root of its header.
+    #[default]
+    ReExecute,
+    /// The leader ships the block's write set (receipts, senders, state diff) with its
+    /// proposal; the others check the header's roots against it and commit it without
+    /// executing.
+    WriteSet,
+}
+
 /// Runs block production for `raft` over `chain` until `stop` turns true.
-pub async fn run(raft: Raft, chain: Arc<Chain>, block_time: Duration, stop: watch::Receiver<bool>) {
-    run_measured(raft, chain, block_time, stop, Histogram::new([0.1])).await
+pub async fn run(
+    raft: Raft,
+    chain: Arc<Chain>,
+    block_time: Duration,
+    apply: Apply,
+    stop: watch::Receiver<bool>,
+) {
+    run_measured(raft, chain, block_time, apply, stop, Histogram::new([0.1])).await
 }
 
 /// [`run`], observing in `commit_latency` the seconds from proposing a block to its
@@ -32,9 +50,11 @@ pub async fn run_measured(
     raft: Raft,
     chain: Arc<Chain>,
     block_time: Duration,
+    apply: Apply,
     mut stop: watch::Receiver<bool>,
     commit_latency: Histogram,
 ) {
+    let write_set = apply == Apply::WriteSet;
     let mut ticks = Ticks::every(block_time);
     while ticks.next(&mut stop).await {
         let idle = {
@@ -45,9 +65,11 @@ pub async fn run_measured(
             continue;
         }
         let builder = chain.clone();
-        let block =
-            match tokio::task::spawn_blocking(move || builder.propose_block(usize::MAX)).await {
-                Ok(Ok(Some(block))) => block,
+        let (block, write_set) =
+            match tokio::task::spawn_blocking(move || builder.propose_block(usize::MAX, write_set))
+                .await
+            {
+                Ok(Ok(Some(proposal))) => proposal,
                 Ok(Ok(None)) => continue,
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "cannot build a block");
@@ -60,8 +82,11 @@ pub async fn run_measured(
             };
         let number = block.header.number;
         let proposed = std::time::Instant::now();
-        match tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(BlockProposal::new(&block)))
-            .await
+        match tokio::time::timeout(
+            WRITE_TIMEOUT,
+            raft.client_write(BlockProposal::new(&block, write_set.as_ref())),
+        )
+        .await
         {
             Ok(Ok(_)) => {
                 commit_latency.observe(proposed.elapsed().as_secs_f64());

@@ -179,7 +179,7 @@ fn normal(term: u64, index: u64, proposal: BlockProposal) -> types::Entry {
 #[test]
 fn proposal_roundtrip_and_mismatch() {
     let b = block(7, B256::repeat_byte(1));
-    let p = BlockProposal::new(&b);
+    let p = BlockProposal::new(&b, None);
     assert_eq!(p.decode().expect("decodes").header, b.header);
     let wrong = BlockProposal {
         number: 8,
@@ -191,6 +191,7 @@ fn proposal_roundtrip_and_mismatch() {
     let trailing = BlockProposal {
         number: 7,
         block: trailing.into(),
+        write_set: None,
     };
     assert!(matches!(
         trailing.decode(),
@@ -210,7 +211,7 @@ async fn log_store_is_durable_and_sealed() {
     let proposal = |n: u64| {
         let mut b = block(n, B256::ZERO);
         b.header.extra_data = marker.to_vec().into();
-        BlockProposal::new(&b)
+        BlockProposal::new(&b, None)
     };
     let vote = openraft::Vote::new_committed(3, 1);
     {
@@ -453,7 +454,7 @@ async fn leader(nodes: &[&TestNode], not: Option<NodeId>) -> usize {
 async fn write(node: &TestNode, number: u64, parent: B256) -> BlockRef {
     let r = node
         .raft
-        .client_write(BlockProposal::new(&block(number, parent)))
+        .client_write(BlockProposal::new(&block(number, parent), None))
         .await
         .expect("client_write on the leader");
     let applied = r.data.block.expect("a block entry returns its block");
@@ -523,7 +524,7 @@ async fn three_validators_replicate_fail_over_and_refuse_without_quorum() {
     let fi = (li + 1) % 3;
     let err = nodes[fi]
         .raft
-        .client_write(BlockProposal::new(&block(9, parent)))
+        .client_write(BlockProposal::new(&block(9, parent), None))
         .await
         .unwrap_err();
     let forward = err.forward_to_leader().expect("ForwardToLeader");
@@ -758,14 +759,17 @@ async fn three_validators_commit_the_same_chain() {
             lead.chain.submit_raw(&transfer(s, nonces[i])).unwrap();
             nonces[i] += 1;
         }
-        let block = lead
+        // Odd rounds ship the write set (`--apply write-set`), even ones are re-executed:
+        // both reach the same chain, and the snapshot the late node installs has both.
+        let (block, write_set) = lead
             .chain
-            .propose_block(usize::MAX)
+            .propose_block(usize::MAX, round % 2 == 1)
             .unwrap()
             .expect("a block");
+        assert_eq!(write_set.is_some(), round % 2 == 1);
         let applied = lead
             .raft
-            .client_write(BlockProposal::new(&block))
+            .client_write(BlockProposal::new(&block, write_set.as_ref()))
             .await
             .expect("committed")
             .data
@@ -856,6 +860,7 @@ async fn the_leader_produces_blocks_and_a_new_leader_continues() {
             n.raft.clone(),
             n.chain.clone(),
             Duration::from_millis(50),
+            producer::Apply::WriteSet,
             rx,
         )));
     }
@@ -930,4 +935,68 @@ async fn the_leader_produces_blocks_and_a_new_leader_continues() {
     for n in live {
         n.raft.shutdown().await.unwrap();
     }
+}
+
+/// A write set that does not match the header is refused, naming the block and the
+/// field, and leaves the chain as it was; the leader's own one commits the same block.
+#[test]
+fn a_write_set_is_checked_against_the_header() {
+    let secret = LedgerSecret::generate(1);
+    let (genesis, signers) = dev_genesis();
+    let (da, db) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let lead = consortium_chain(da.path(), &secret, &genesis);
+    let other = consortium_chain(db.path(), &secret, &genesis);
+    lead.submit_raw(&transfer(&signers[0], 0)).unwrap();
+    lead.submit_raw(&transfer(&signers[1], 0)).unwrap();
+    let (block, write_set) = lead.propose_block(usize::MAX, true).unwrap().unwrap();
+    let write_set = write_set.expect("asked for");
+    let head = other.head().header.hash_slow();
+    let refused = |ws: crate::state::WriteSet| {
+        let err = other.apply_write_set(block.clone(), ws).unwrap_err();
+        assert_eq!(other.head().header.hash_slow(), head, "nothing committed");
+        err.to_string()
+    };
+
+    let mut richer = write_set.clone();
+    let sender = richer
+        .diff
+        .accounts
+        .iter_mut()
+        .find(|a| a.address == signers[0].address())
+        .unwrap();
+    sender.record.balance += alloy::primitives::U256::from(1);
+    let err = refused(richer);
+    assert!(
+        err.contains("block 1") && err.contains("stateRoot mismatch"),
+        "{err}"
+    );
+
+    let mut fewer = write_set.clone();
+    fewer.receipts.pop();
+    let err = refused(fewer);
+    assert!(
+        err.contains("2 senders and 1 receipts for 2 transactions"),
+        "{err}"
+    );
+
+    let mut other_gas = write_set.clone();
+    other_gas.receipts.swap(0, 1);
+    let err = refused(other_gas);
+    assert!(
+        err.contains("receiptsRoot mismatch") || err.contains("gasUsed"),
+        "{err}"
+    );
+
+    let committed = other
+        .apply_write_set(block.clone(), write_set.clone())
+        .unwrap();
+    // The leader commits its own proposal as it built it.
+    let built = lead.apply_write_set(block, write_set).unwrap();
+    assert_eq!(committed.header.hash_slow(), built.header.hash_slow());
+    assert_eq!(
+        other.store().merkle().root(),
+        lead.store().merkle().root(),
+        "the same state without executing"
+    );
+    assert_eq!(committed.receipts, built.receipts);
 }

@@ -6,6 +6,7 @@ use alloy_rlp::Decodable;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ConsensusError, Result};
+use crate::state::WriteSet;
 
 /// A validator's Raft id: the first 8 bytes (big-endian) of keccak256 of its identity
 /// public key (SEC1 compressed), see [`node_id_of`].
@@ -61,15 +62,39 @@ pub struct BlockProposal {
     pub number: u64,
     /// `alloy_rlp::encode(Block<TxEnvelope>)`.
     pub block: Bytes,
+    /// `alloy_rlp::encode(WriteSet)`: what executing the block produced, when the
+    /// leader runs `--apply write-set`; the others then commit the block without
+    /// executing it. Absent, they execute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_set: Option<Bytes>,
 }
 
 impl BlockProposal {
-    /// The proposal of `block`.
-    pub fn new(block: &Block<TxEnvelope>) -> Self {
+    /// The proposal of `block`, with the `write_set` executing it produced if given.
+    pub fn new(block: &Block<TxEnvelope>, write_set: Option<&WriteSet>) -> Self {
         Self {
             number: block.header.number,
             block: alloy_rlp::encode(block).into(),
+            write_set: write_set.map(|w| alloy_rlp::encode(w).into()),
         }
+    }
+
+    /// Decodes the write set, if the proposal carries one.
+    pub fn decode_write_set(&self) -> Result<Option<WriteSet>> {
+        let Some(bytes) = &self.write_set else {
+            return Ok(None);
+        };
+        let what = || format!("write set of block {}", self.number);
+        let mut buf = bytes.as_ref();
+        let write_set =
+            WriteSet::decode(&mut buf).map_err(|e| ConsensusError::decode(what(), e))?;
+        if !buf.is_empty() {
+            return Err(ConsensusError::decode(
+                what(),
+                format!("{} bytes after the write set", buf.len()),
+            ));
+        }
+        Ok(Some(write_set))
     }
 
     /// Decodes the block. Fails if the bytes are not one RLP block, or if its header

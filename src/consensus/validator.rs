@@ -44,6 +44,8 @@ pub struct ValidatorConfig {
     pub block_time: Duration,
     /// Committed entries between two snapshots (Raft's log is purged behind them).
     pub snapshot_every: u64,
+    /// What this node's proposals carry while it leads, so how the others commit them.
+    pub apply: super::producer::Apply,
 }
 
 /// A validator's view of the cluster, for `coco node status` and the startup banner.
@@ -117,6 +119,7 @@ pub struct Validator {
     chain: Arc<Chain>,
     me: Peer,
     commit_latency: Histogram,
+    applied_blocks: super::chain_applier::AppliedBlocks,
     services: Arc<Services>,
     network: Network,
     server: Option<PeerServer>,
@@ -167,6 +170,7 @@ impl Validator {
             secret,
             &node_key,
         )?);
+        let applied_blocks = applier.applied_blocks();
         let network = Network::new(tls.clone(), allow.clone(), Timeouts::default());
         let cluster = format!("coco-{}", chain.spec().chain_id());
         let raft = Raft::new(
@@ -197,6 +201,7 @@ impl Validator {
                 raft.clone(),
                 chain.clone(),
                 config.block_time,
+                config.apply,
                 stopped.clone(),
                 commit_latency.clone(),
             )),
@@ -209,6 +214,7 @@ impl Validator {
             chain,
             me,
             commit_latency,
+            applied_blocks,
             services,
             network,
             server: Some(server),
@@ -275,6 +281,11 @@ impl Validator {
     /// Seconds from proposing a block to its commit (observed while leading).
     pub fn commit_latency(&self) -> &Histogram {
         &self.commit_latency
+    }
+
+    /// Blocks committed from committed proposals, by what the proposals carried.
+    pub fn applied_blocks(&self) -> &super::chain_applier::AppliedBlocks {
+        &self.applied_blocks
     }
 
     /// The Raft handle.

@@ -15,7 +15,7 @@ use alloy::consensus::proofs::{
     calculate_withdrawals_root,
 };
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
-use alloy::consensus::{Block, Header, Transaction, TxEnvelope};
+use alloy::consensus::{Block, Header, ReceiptEnvelope, Transaction, TxEnvelope};
 use alloy::primitives::{Address, B256, U256};
 use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
@@ -30,8 +30,8 @@ use revm::primitives::hardfork::SpecId;
 use super::ChainSpec;
 use super::block::{receipts_bloom, set_post_states};
 use super::db::BlockState;
-use crate::state::merkle::MerkleState;
-use crate::state::{BlockCommit, StateReader, StoredBlock};
+use crate::state::merkle::{MerkleState, Tries};
+use crate::state::{BlockCommit, StateReader, StoredBlock, WriteSet};
 
 /// Why an imported block was refused. Always names the block.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +115,144 @@ pub fn header_evm_env(spec: &ChainSpec, header: &Header) -> EvmEnv {
     }
 }
 
+/// Compares a header field with what the block gives.
+fn check(
+    number: u64,
+    hash: B256,
+    field: &'static str,
+    expected: B256,
+    got: B256,
+) -> Result<(), ImportError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(ImportError::Mismatch {
+            number,
+            hash,
+            field,
+            expected: expected.to_string(),
+            got: got.to_string(),
+        })
+    }
+}
+
+/// What is checked before anything runs: `block` extends `parent`, and its header
+/// commits to its transactions, ommers and withdrawals.
+fn check_body(parent: &Header, block: &Block<TxEnvelope>, hash: B256) -> Result<(), ImportError> {
+    let header = &block.header;
+    let number = header.number;
+    let parent_hash = parent.hash_slow();
+    if number != parent.number + 1 || header.parent_hash != parent_hash {
+        return Err(ImportError::Sequence {
+            number,
+            hash,
+            reason: format!(
+                "does not extend the head (block {} {parent_hash}); its parent is {}",
+                parent.number, header.parent_hash
+            ),
+        });
+    }
+    check(
+        number,
+        hash,
+        "transactionsRoot",
+        header.transactions_root,
+        calculate_transaction_root(&block.body.transactions),
+    )?;
+    check(
+        number,
+        hash,
+        "sha3Uncles",
+        header.ommers_hash,
+        calculate_ommers_root(&block.body.ommers),
+    )?;
+    if let Some(withdrawals) = &block.body.withdrawals {
+        check(
+            number,
+            hash,
+            "withdrawalsRoot",
+            header.withdrawals_root.unwrap_or_default(),
+            calculate_withdrawals_root(withdrawals),
+        )?;
+    }
+    Ok(())
+}
+
+/// What is checked of the outcome, whoever computed it: the header's gas used, receipts
+/// root, bloom and blob gas. (The state root is checked by the caller, which has the
+/// state.)
+fn check_outcome(
+    block: &Block<TxEnvelope>,
+    hash: B256,
+    receipts: &[ReceiptEnvelope],
+    gas_used: u64,
+) -> Result<(), ImportError> {
+    let header = &block.header;
+    let number = header.number;
+    let mismatch = |field: &'static str, expected: String, got: String| ImportError::Mismatch {
+        number,
+        hash,
+        field,
+        expected,
+        got,
+    };
+    if gas_used != header.gas_used {
+        return Err(mismatch(
+            "gasUsed",
+            header.gas_used.to_string(),
+            gas_used.to_string(),
+        ));
+    }
+    check(
+        number,
+        hash,
+        "receiptsRoot",
+        header.receipts_root,
+        calculate_receipt_root(receipts),
+    )?;
+    let bloom = receipts_bloom(receipts);
+    if bloom != header.logs_bloom {
+        return Err(mismatch(
+            "logsBloom",
+            header.logs_bloom.to_string(),
+            bloom.to_string(),
+        ));
+    }
+    if let Some(expected) = header.blob_gas_used {
+        let used: u64 = block
+            .body
+            .transactions
+            .iter()
+            .filter_map(|tx| tx.blob_gas_used())
+            .sum();
+        if used != expected {
+            return Err(mismatch(
+                "blobGasUsed",
+                expected.to_string(),
+                used.to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The block as the store keeps it, from its parts.
+fn stored(
+    block: Block<TxEnvelope>,
+    senders: Vec<Address>,
+    receipts: Vec<ReceiptEnvelope>,
+) -> StoredBlock {
+    let Block { header, body } = block;
+    StoredBlock {
+        header,
+        transactions: body.transactions,
+        senders,
+        receipts,
+        ommers: body.ommers,
+        withdrawals: body.withdrawals.map(|w| w.into_inner()).unwrap_or_default(),
+    }
+}
+
 /// Executes `block` on top of `parent` (the current head, whose state `reader` and
 /// `merkle` hold) and checks the outcome against the block's header.
 pub fn execute_block(
@@ -127,48 +265,8 @@ pub fn execute_block(
     let header = &block.header;
     let number = header.number;
     let hash = header.hash_slow();
-    let parent_hash = parent.hash_slow();
-    if number != parent.number + 1 || header.parent_hash != parent_hash {
-        return Err(ImportError::Sequence {
-            number,
-            hash,
-            reason: format!(
-                "does not extend the head (block {} {parent_hash}); its parent is {}",
-                parent.number, header.parent_hash
-            ),
-        });
-    }
-    let mismatch = |field: &'static str, expected: String, got: String| ImportError::Mismatch {
-        number,
-        hash,
-        field,
-        expected,
-        got,
-    };
-    let check = |field: &'static str, expected: B256, got: B256| {
-        if expected == got {
-            Ok(())
-        } else {
-            Err(mismatch(field, expected.to_string(), got.to_string()))
-        }
-    };
-    check(
-        "transactionsRoot",
-        header.transactions_root,
-        calculate_transaction_root(&block.body.transactions),
-    )?;
-    check(
-        "sha3Uncles",
-        header.ommers_hash,
-        calculate_ommers_root(&block.body.ommers),
-    )?;
-    if let Some(withdrawals) = &block.body.withdrawals {
-        check(
-            "withdrawalsRoot",
-            header.withdrawals_root.unwrap_or_default(),
-            calculate_withdrawals_root(withdrawals),
-        )?;
-    }
+    check_body(parent, &block, hash)?;
+    let parent_hash = header.parent_hash;
 
     let senders: Vec<Address> = block
         .body
@@ -183,7 +281,6 @@ pub fn execute_block(
             })
         })
         .collect::<Result<_, _>>()?;
-
     let env = header_evm_env(spec, header);
     let spec_id = env.cfg_env.spec;
     let mut db = BlockState::new(reader, parent.number, spec_id);
@@ -233,56 +330,80 @@ pub fn execute_block(
 
     let mut receipts = result.receipts;
     set_post_states(&mut receipts, intermediate_roots);
-    if result.gas_used != header.gas_used {
-        return Err(mismatch(
-            "gasUsed",
-            header.gas_used.to_string(),
-            result.gas_used.to_string(),
-        ));
+    check_outcome(&block, hash, &receipts, result.gas_used)?;
+    if let Some(expected) = block.header.requests_hash {
+        check(
+            number,
+            hash,
+            "requestsHash",
+            expected,
+            result.requests.requests_hash(),
+        )?;
     }
     check(
-        "receiptsRoot",
-        header.receipts_root,
-        calculate_receipt_root(&receipts),
+        number,
+        hash,
+        "stateRoot",
+        block.header.state_root,
+        merkle.root_with(&diff),
     )?;
-    let bloom = receipts_bloom(&receipts);
-    if bloom != header.logs_bloom {
-        return Err(mismatch(
-            "logsBloom",
-            header.logs_bloom.to_string(),
-            bloom.to_string(),
-        ));
-    }
-    if let Some(expected) = header.blob_gas_used {
-        let used: u64 = block
-            .body
-            .transactions
-            .iter()
-            .filter_map(|tx| tx.blob_gas_used())
-            .sum();
-        if used != expected {
-            return Err(mismatch(
-                "blobGasUsed",
-                expected.to_string(),
-                used.to_string(),
-            ));
-        }
-    }
-    if let Some(expected) = header.requests_hash {
-        check("requestsHash", expected, result.requests.requests_hash())?;
-    }
-    check("stateRoot", header.state_root, merkle.root_with(&diff))?;
-
-    let Block { header, body } = block;
     Ok(BlockCommit {
-        block: StoredBlock {
-            header,
-            transactions: body.transactions,
-            senders,
-            receipts,
-            ommers: body.ommers,
-            withdrawals: body.withdrawals.map(|w| w.into_inner()).unwrap_or_default(),
-        },
+        block: stored(block, senders, receipts),
         diff,
     })
+}
+
+/// Checks `block` with the `write_set` its leader computed, on top of `parent` (the
+/// current head, whose state `merkle` holds), without executing it: the body and every
+/// root the header carries (gas used, receipts root, bloom, blob gas, and the state root
+/// the diff gives on this node's state). Returns the commit and the state's tries after
+/// it. What only execution could tell (that the transactions produce exactly this diff,
+/// the senders, the requests hash) is taken from the leader: validators tolerate crashes,
+/// not lies (docs/REPLICATION.md).
+pub fn apply_write_set(
+    merkle: &MerkleState,
+    parent: &Header,
+    block: Block<TxEnvelope>,
+    write_set: WriteSet,
+) -> Result<(BlockCommit, Tries), ImportError> {
+    let number = block.header.number;
+    let hash = block.header.hash_slow();
+    check_body(parent, &block, hash)?;
+    let count = block.body.transactions.len();
+    if write_set.senders.len() != count || write_set.receipts.len() != count {
+        return Err(ImportError::Execution {
+            number,
+            hash,
+            reason: format!(
+                "the write set has {} senders and {} receipts for {count} transactions",
+                write_set.senders.len(),
+                write_set.receipts.len()
+            ),
+        });
+    }
+    let gas_used = write_set
+        .receipts
+        .last()
+        .map_or(0, |r| r.cumulative_gas_used());
+    check_outcome(&block, hash, &write_set.receipts, gas_used)?;
+    let tries = merkle.prepare(&write_set.diff);
+    check(
+        number,
+        hash,
+        "stateRoot",
+        block.header.state_root,
+        tries.root(),
+    )?;
+    let WriteSet {
+        senders,
+        receipts,
+        diff,
+    } = write_set;
+    Ok((
+        BlockCommit {
+            block: stored(block, senders, receipts),
+            diff,
+        },
+        tries,
+    ))
 }

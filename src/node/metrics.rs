@@ -40,9 +40,18 @@ pub(super) struct NodeMetrics {
     lag: Family<Labels, Gauge>,
 }
 
+/// What a validator measures itself, for `/metrics`.
+pub(super) struct ValidatorMetrics {
+    pub(super) raft: Raft,
+    /// From proposing a block to its commit (on the leader).
+    pub(super) commit_latency: Histogram,
+    /// Committed blocks by what their proposals carried.
+    pub(super) applied_blocks: consensus::chain_applier::AppliedBlocks,
+}
+
 impl NodeMetrics {
-    /// The metrics of `chain` and, on a validator, of `raft` with its commit latency.
-    pub(super) fn new(chain: Arc<Chain>, validator: Option<(Raft, Histogram)>) -> Arc<Self> {
+    /// The metrics of `chain` and, on a validator, of its Raft node.
+    pub(super) fn new(chain: Arc<Chain>, validator: Option<ValidatorMetrics>) -> Arc<Self> {
         let mut registry = Registry::with_prefix("coco");
         let metrics = |registry: &mut Registry| {
             let height = Gauge::default();
@@ -75,7 +84,7 @@ impl NodeMetrics {
             Gauge::default(),
             Family::<Labels, Gauge>::default(),
         );
-        let raft = validator.map(|(raft, latency)| {
+        let raft = validator.map(|v| {
             registry.register(
                 "raft_role",
                 "1 for this validator's Raft role",
@@ -96,9 +105,15 @@ impl NodeMetrics {
             registry.register(
                 "commit_latency_seconds",
                 "From proposing a block to its commit and apply (on the leader)",
-                latency,
+                v.commit_latency,
             );
-            raft
+            registry.register(
+                "raft_blocks_applied",
+                "Blocks committed from committed proposals, by what the proposal carried: \
+                 the leader's write set (--apply write-set) or the block alone (re-executed)",
+                v.applied_blocks,
+            );
+            v.raft
         });
         let this = Arc::new(Self {
             registry,

@@ -90,6 +90,8 @@ pub struct ValidatorOptions {
     pub block_time: Duration,
     /// Committed entries between two Raft snapshots.
     pub snapshot_every: u64,
+    /// How the other validators commit this node's proposals while it leads.
+    pub apply: consensus::Apply,
 }
 
 impl ValidatorOptions {
@@ -453,9 +455,11 @@ impl Node {
             .expect("login methods are unique");
         let node_metrics = metrics::NodeMetrics::new(
             chain.clone(),
-            validator
-                .as_ref()
-                .map(|v| (v.raft().clone(), v.commit_latency().clone())),
+            validator.as_ref().map(|v| metrics::ValidatorMetrics {
+                raft: v.raft().clone(),
+                commit_latency: v.commit_latency().clone(),
+                applied_blocks: v.applied_blocks().clone(),
+            }),
         );
         let render: rpc::metrics::Render = Arc::new(move || node_metrics.render());
         let (addr, rpc) = rpc::serve(
@@ -622,6 +626,7 @@ async fn start_validator(
             advertise: options.advertise.clone(),
             block_time: options.block_time,
             snapshot_every: options.snapshot_every,
+            apply: options.apply,
         },
     )
     .await

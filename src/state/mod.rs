@@ -36,6 +36,7 @@ pub use blocklog::LogEntry;
 pub use error::{Result, StateError};
 pub use types::{
     AccountChange, AccountRecord, BlockCommit, CodeEntry, SlotChange, StateDiff, StoredBlock,
+    WriteSet,
 };
 
 use applier::Applier;

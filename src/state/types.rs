@@ -112,3 +112,16 @@ pub struct BlockCommit {
     /// Its state changes.
     pub diff: StateDiff,
 }
+
+/// What executing a block produced besides the block itself: what a validator that
+/// leads ships with its proposal so that the others commit the block without executing
+/// it (`coco node --apply write-set`).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct WriteSet {
+    /// Recovered senders, one per transaction.
+    pub senders: Vec<Address>,
+    /// Receipts, one per transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// Its state changes.
+    pub diff: StateDiff,
+}
