@@ -104,6 +104,10 @@ impl Blinder {
     }
 }
 
+/// What [`Chain::propose_block`] gives the leader to replicate: the block, with its plain
+/// header, and the write set executing it produced when asked for.
+pub type Proposal = (alloy::consensus::Block<TxEnvelope>, Option<WriteSet>);
+
 /// A chain on top of the store.
 pub struct Chain {
     store: Arc<Store>,
@@ -716,7 +720,7 @@ impl Chain {
         &self,
         max_txs: usize,
         write_set: bool,
-    ) -> Result<Option<(alloy::consensus::Block<TxEnvelope>, Option<WriteSet>)>, ChainError> {
+    ) -> Result<Option<Proposal>, ChainError> {
         let _one_at_a_time = self.mine_lock.lock();
         let Some(built) = self.build_next(max_txs, false)? else {
             return Ok(None);
