@@ -293,6 +293,7 @@ stop_node() {
 run_one() {
   local impl="$1" mode="$2" config="$3" round="$4" txs="$5" batch="$6" conc="$7" rate="${8:-}"
   local args json status=0
+  RAFT_LOG_KB=""
   case "$mode" in
     cluster) start_cluster re-execute ;;
     cluster-ws) start_cluster write-set ;;
@@ -313,7 +314,6 @@ run_one() {
     '. + {impl: $impl, mode: $mode, config: $config, round: $round, rss_mb: ($rss / 1024)}
       + (if $log then {raft_log_kb: $log} else {} end)' \
     <<<"$json" >>"$RESULTS"
-  RAFT_LOG_KB=""
   log "$(jq -r '"\(.config) \(.impl) (\(.mode)) round \(.round): \(.tps // 0 | floor) tx/s, p50 \(.p50_ms // 0) ms, p99 \(.p99_ms // 0) ms, failures \(.failures), rss \(.rss_mb | floor) MB, client \(.client_cpu_share // 0) cores"' <<<"$(tail -1 "$RESULTS")")"
   [[ "$(jq -r .failures <<<"$json")" == 0 ]]
 }

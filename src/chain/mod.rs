@@ -805,6 +805,85 @@ impl Chain {
         self.commit_imported(commit, Some(tries))
     }
 
+    /// Commits a block as another validator's block log holds it (blinded header,
+    /// receipts, state diff): what installing a snapshot does, without executing. The
+    /// block must extend the head, and its header's transactions root, receipts root
+    /// and state root (blinded as this chain blinds them) must be what its
+    /// transactions, its receipts and its diff on this node's state give. No admission
+    /// check: the block is committed history. A block the chain already holds must be
+    /// the same block.
+    pub fn install_committed(&self, commit: BlockCommit) -> Result<Arc<StoredBlock>, ChainError> {
+        use crate::execution::ImportError;
+        use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+        let _one_at_a_time = self.mine_lock.lock();
+        let header = &commit.block.header;
+        let (number, hash) = (header.number, header.hash_slow());
+        let head = self.head();
+        if number <= head.header.number {
+            let held = self
+                .store
+                .block(number)?
+                .ok_or(crate::state::StateError::MissingBlock(number))?;
+            if held.header.hash_slow() != hash {
+                return Err(ImportError::Sequence {
+                    number,
+                    hash,
+                    reason: format!("this node holds another block {number}: the chains diverged"),
+                }
+                .into());
+            }
+            return Ok(held);
+        }
+        let head_hash = head.header.hash_slow();
+        if number != head.header.number + 1 || header.parent_hash != head_hash {
+            return Err(ImportError::Sequence {
+                number,
+                hash,
+                reason: format!(
+                    "does not extend the head (block {} {head_hash}); its parent is {}",
+                    head.header.number, header.parent_hash
+                ),
+            }
+            .into());
+        }
+        let published = |root: B256| match &self.settings.blinding {
+            Some(blinder) => blinder.blind(root, number),
+            None => root,
+        };
+        let tries = self.store.merkle().prepare(&commit.diff);
+        let checks = [
+            (
+                "transactionsRoot",
+                header.transactions_root,
+                calculate_transaction_root(&commit.block.transactions),
+            ),
+            (
+                "receiptsRoot",
+                header.receipts_root,
+                published(calculate_receipt_root(&commit.block.receipts)),
+            ),
+            ("stateRoot", header.state_root, published(tries.root())),
+        ];
+        for (field, expected, got) in checks {
+            if expected != got {
+                return Err(ImportError::Mismatch {
+                    number,
+                    hash,
+                    field,
+                    expected: expected.to_string(),
+                    got: got.to_string(),
+                }
+                .into());
+            }
+        }
+        let touched = touches_governance(&commit.diff);
+        let block = self.store.commit_prepared(commit, Some(tries))?;
+        self.after_change(touched);
+        self.pool.lock().remove_included(&block);
+        self.publish(block.clone());
+        Ok(block)
+    }
+
     /// The end of [`Chain::import`] and [`Chain::apply_write_set`] (under the mine
     /// lock): every sender admitted by the tables of the block's parent (a block ends
     /// after one that changed them), checked before anything is committed; then the

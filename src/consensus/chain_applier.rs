@@ -4,9 +4,10 @@
 //! top of the head by [`Chain::import`], which checks every root and the gas used
 //! against the header (a validator that reaches another state stops, naming the block),
 //! blinds the header as the chain does and commits it to the block log: only committed
-//! blocks ever reach the block log. Alongside, in `<data>/raft/applier/`, the applier
-//! keeps — sealed, flushed before it answers — the last applied log id, the membership
-//! and each applied proposal by number, which is what its snapshots carry.
+//! blocks ever reach the block log. A proposal that carries the leader's write set
+//! (`--apply write-set`) is committed by [`Chain::apply_write_set`] instead, checked but
+//! not executed. Alongside, in `<data>/raft/applier/`, the applier keeps, sealed, the
+//! last applied log id and the membership, and the current snapshot.
 //!
 //! Crash safety: the block is durable (the block log is fsynced) before the applied
 //! log id is recorded, and that record is flushed only with a snapshot (which openraft
@@ -14,9 +15,13 @@
 //! after the last applied id on disk; a proposal whose block the chain already has
 //! (same number, same transactions root) is recognised and only recorded.
 //!
-//! Snapshots are the applied proposals in order, sealed ([`SnapshotCipher`]); installing
-//! one imports those past the head. Not compact (every block since genesis): replacing it
-//! with a sealed state image is later work (docs/REPLICATION.md).
+//! A snapshot is the chain since genesis as the block log holds it: each block (blinded
+//! header, transactions, receipts) with its state diff, sealed ([`SnapshotCipher`]).
+//! Installing one commits those past the head with [`Chain::install_committed`], which
+//! checks every header's roots against the block's receipts and its diff on this node's
+//! state, and executes nothing. Every validator serves the whole history, so a snapshot
+//! is as long as the chain; a state image without history is not built
+//! (docs/REPLICATION.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +38,7 @@ use super::error::{ConsensusError, Result};
 use super::state_machine::{BlockApplier, Committed, SnapshotCipher, SnapshotImage};
 use super::types::{BlockProposal, BlockRef, LogId, SnapshotMeta, StoredMembership};
 use crate::chain::Chain;
+use crate::state::BlockCommit;
 
 /// The applied state, as recorded.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -41,18 +47,15 @@ struct AppliedState {
     membership: StoredMembership,
 }
 
-/// What a snapshot holds: every applied proposal, in order.
-#[derive(Serialize, Deserialize)]
-struct SnapshotState {
-    proposals: Vec<BlockProposal>,
-}
+/// The first byte of a snapshot's plaintext: its format, blocks 1..=N as
+/// `alloy_rlp::encode(Vec<BlockCommit>)` after it.
+const SNAPSHOT_FORMAT: u8 = 2;
 
 /// [`BlockApplier`] over a [`Chain`].
 pub struct ChainApplier {
     chain: Arc<Chain>,
     path: PathBuf,
     db: sled::Db,
-    proposals: sled::Tree,
     cipher: RecordCipher,
     snapshots: SnapshotCipher,
     state: Mutex<AppliedState>,
@@ -61,8 +64,9 @@ pub struct ChainApplier {
     applied: AppliedBlocks,
 }
 
-/// Blocks committed from committed proposals, by what the proposal carried
-/// (`proposal="write-set"` or `"block"`): `/metrics`' `coco_raft_blocks_applied`.
+/// Blocks committed by the applier, by where they came from: `from="block"` (a
+/// proposal, re-executed), `"write-set"` (a proposal with the leader's write set) or
+/// `"snapshot"` (installed): `/metrics`' `coco_raft_blocks_applied`.
 pub type AppliedBlocks = Family<Vec<(String, String)>, Counter>;
 
 impl std::fmt::Debug for ChainApplier {
@@ -91,13 +95,11 @@ impl ChainApplier {
             .flush_every_ms(None)
             .open()
             .map_err(engine)?;
-        let proposals = db.open_tree("proposals").map_err(engine)?;
         let cipher = RecordCipher::new(secret, node_id, "raft-applier");
         let applier = Self {
             chain,
             path: dir.to_path_buf(),
             db,
-            proposals,
             cipher,
             snapshots: SnapshotCipher::new(secret),
             state: Mutex::default(),
@@ -114,9 +116,15 @@ impl ChainApplier {
         Ok(applier)
     }
 
-    /// Blocks this applier committed, by what their proposals carried.
+    /// Blocks this applier committed, by where they came from.
     pub fn applied_blocks(&self) -> AppliedBlocks {
         self.applied.clone()
+    }
+
+    fn count(&self, from: &str) {
+        self.applied
+            .get_or_create(&vec![("from".to_owned(), from.to_owned())])
+            .inc();
     }
 
     fn read<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -178,26 +186,17 @@ impl ChainApplier {
             existing
         } else {
             let write_set = proposal.decode_write_set()?;
-            let carried = if write_set.is_some() {
+            self.count(if write_set.is_some() {
                 "write-set"
             } else {
                 "block"
-            };
-            self.applied
-                .get_or_create(&vec![("proposal".to_owned(), carried.to_owned())])
-                .inc();
+            });
             match write_set {
                 Some(write_set) => self.chain.apply_write_set(block, write_set),
                 None => self.chain.import(block),
             }
             .map_err(|e| failed(e.to_string()))?
         };
-        let key = number.to_be_bytes();
-        let plain =
-            serde_json::to_vec(proposal).map_err(|e| ConsensusError::decode("proposal", e))?;
-        self.proposals
-            .insert(key, self.cipher.seal(&key, &plain))
-            .map_err(|e| ConsensusError::engine(&self.path, e))?;
         Ok(BlockRef {
             number,
             hash: stored.header.hash_slow(),
@@ -239,21 +238,18 @@ impl BlockApplier for ChainApplier {
 
     fn build_snapshot(&self) -> Result<SnapshotImage> {
         let state = self.state.lock().clone();
-        let mut proposals = Vec::new();
-        for item in self.proposals.iter() {
-            let (key, sealed) = item.map_err(|e| ConsensusError::engine(&self.path, e))?;
-            let plain =
-                self.cipher
-                    .open(&key, &sealed)
-                    .map_err(|source| ConsensusError::Tampered {
-                        what: "an applied proposal".into(),
-                        source,
-                    })?;
-            proposals.push(
-                serde_json::from_slice(&plain)
-                    .map_err(|e| ConsensusError::decode("proposal", e))?,
-            );
-        }
+        // Every block the chain holds: at least those of the applied entries (blocks are
+        // committed before their entry is recorded). One applied meanwhile may be in it
+        // too; it is committed, and a receiver that re-applies its entry only records it.
+        let head = self.chain.head().header.number;
+        let commits =
+            self.chain
+                .store()
+                .block_commits(1, head)
+                .map_err(|e| ConsensusError::Apply {
+                    number: head,
+                    reason: format!("cannot read the block log for a snapshot: {e}"),
+                })?;
         let meta = SnapshotMeta {
             last_log_id: state.last_applied,
             last_membership: state.membership.clone(),
@@ -263,8 +259,8 @@ impl BlockApplier for ChainApplier {
                 self.seq.fetch_add(1, Ordering::Relaxed)
             ),
         };
-        let plain = serde_json::to_vec(&SnapshotState { proposals })
-            .map_err(|e| ConsensusError::decode("snapshot", e))?;
+        let mut plain = vec![SNAPSHOT_FORMAT];
+        alloy_rlp::Encodable::encode(&commits, &mut plain);
         let image = SnapshotImage {
             sealed: self.snapshots.seal(&meta, &plain),
             meta,
@@ -277,10 +273,33 @@ impl BlockApplier for ChainApplier {
 
     fn install_snapshot(&self, image: SnapshotImage) -> Result<()> {
         let plain = self.snapshots.open(&image.meta, &image.sealed)?;
-        let snapshot: SnapshotState =
-            serde_json::from_slice(&plain).map_err(|e| ConsensusError::decode("snapshot", e))?;
-        for proposal in &snapshot.proposals {
-            self.commit(proposal)?;
+        let what = || format!("snapshot {}", image.meta.snapshot_id);
+        let Some((&SNAPSHOT_FORMAT, mut rest)) = plain.split_first() else {
+            return Err(ConsensusError::decode(
+                what(),
+                "not a snapshot of this version of coco (format 2)",
+            ));
+        };
+        let commits = <Vec<BlockCommit> as alloy_rlp::Decodable>::decode(&mut rest)
+            .map_err(|e| ConsensusError::decode(what(), e))?;
+        if !rest.is_empty() {
+            return Err(ConsensusError::decode(
+                what(),
+                format!("{} bytes after the blocks", rest.len()),
+            ));
+        }
+        let head = self.chain.head().header.number;
+        for commit in commits {
+            let number = commit.block.header.number;
+            self.chain
+                .install_committed(commit)
+                .map_err(|e| ConsensusError::Apply {
+                    number,
+                    reason: e.to_string(),
+                })?;
+            if number > head {
+                self.count("snapshot");
+            }
         }
         let state = AppliedState {
             last_applied: image.meta.last_log_id,

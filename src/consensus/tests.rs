@@ -663,6 +663,7 @@ fn transfer(signer: &alloy::signers::local::PrivateKeySigner, nonce: u64) -> Vec
 struct ChainNode {
     raft: Raft,
     chain: Arc<crate::chain::Chain>,
+    applied: super::chain_applier::AppliedBlocks,
     _dir: TempDir,
     server: Option<PeerServer>,
 }
@@ -688,6 +689,7 @@ async fn start_chain_node(
         )
         .unwrap(),
     );
+    let applied = applier.applied_blocks();
     let network = Network::new(tls.clone(), allow.clone(), Timeouts::default());
     let raft = Raft::new(id, test_config(), network, log, StateMachine::new(applier))
         .await
@@ -696,6 +698,7 @@ async fn start_chain_node(
     ChainNode {
         raft,
         chain,
+        applied,
         _dir: dir,
         server: Some(server),
     }
@@ -814,6 +817,19 @@ async fn three_validators_commit_the_same_chain() {
             "same state"
         );
     }
+    // The late node installed the purged part from the snapshot, executing nothing.
+    let from = |n: &ChainNode, what: &str| {
+        n.applied
+            .get_or_create(&vec![("from".to_owned(), what.to_owned())])
+            .get()
+    };
+    assert!(from(&c, "snapshot") > 0, "installed from a snapshot");
+    assert_eq!(from(other, "snapshot"), 0);
+    assert_eq!(
+        from(other, "block") + from(other, "write-set"),
+        8,
+        "the follower applied every proposal"
+    );
     // Headers are blinded like a mined block's; the plain root is the Merkle root.
     assert_ne!(head.header.state_root, lead.chain.store().merkle().root());
     for n in [&a, &b, &c] {
@@ -999,4 +1015,38 @@ fn a_write_set_is_checked_against_the_header() {
         "the same state without executing"
     );
     assert_eq!(committed.receipts, built.receipts);
+
+    // What a snapshot carries: the block log's commits, installed without executing,
+    // each checked against its (blinded) header first.
+    let dc = TempDir::new().unwrap();
+    let fresh = consortium_chain(dc.path(), &secret, &genesis);
+    let commit = lead.store().block_commits(1, 1).unwrap().remove(0);
+    let head = fresh.head().header.hash_slow();
+    let refused = |c: crate::state::BlockCommit| {
+        let err = fresh.install_committed(c).unwrap_err().to_string();
+        assert_eq!(fresh.head().header.hash_slow(), head, "nothing installed");
+        err
+    };
+    let mut richer = commit.clone();
+    richer.diff.accounts[0].record.balance += alloy::primitives::U256::from(1);
+    let err = refused(richer);
+    assert!(
+        err.contains("block 1") && err.contains("stateRoot mismatch"),
+        "{err}"
+    );
+    let mut other_receipts = commit.clone();
+    other_receipts.block.receipts.swap(0, 1);
+    assert!(refused(other_receipts).contains("receiptsRoot mismatch"));
+    let mut orphan = commit.clone();
+    orphan.block.header.parent_hash = B256::repeat_byte(9);
+    assert!(refused(orphan).contains("does not extend the head"));
+    let installed = fresh.install_committed(commit.clone()).unwrap();
+    assert_eq!(installed.header.hash_slow(), built.header.hash_slow());
+    assert_eq!(fresh.store().merkle().root(), lead.store().merkle().root());
+    // Again: the block is held, nothing changes; another block 1 is a divergence.
+    fresh.install_committed(commit.clone()).unwrap();
+    let mut forged = commit;
+    forged.block.header.extra_data = b"another block 1".to_vec().into();
+    let err = fresh.install_committed(forged).unwrap_err().to_string();
+    assert!(err.contains("the chains diverged"), "{err}");
 }

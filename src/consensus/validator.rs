@@ -283,7 +283,7 @@ impl Validator {
         &self.commit_latency
     }
 
-    /// Blocks committed from committed proposals, by what the proposals carried.
+    /// Blocks committed by the state machine, by where they came from.
     pub fn applied_blocks(&self) -> &super::chain_applier::AppliedBlocks {
         &self.applied_blocks
     }

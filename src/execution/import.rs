@@ -68,7 +68,7 @@ pub enum ImportError {
     },
     /// The result differs from what the header claims.
     #[error(
-        "block {number} ({hash}): {field} mismatch: header has {expected}, execution gives {got}"
+        "block {number} ({hash}): {field} mismatch: header has {expected}, the block gives {got}"
     )]
     Mismatch {
         /// Block number.

@@ -45,7 +45,7 @@ pub(super) struct ValidatorMetrics {
     pub(super) raft: Raft,
     /// From proposing a block to its commit (on the leader).
     pub(super) commit_latency: Histogram,
-    /// Committed blocks by what their proposals carried.
+    /// Committed blocks by where they came from.
     pub(super) applied_blocks: consensus::chain_applier::AppliedBlocks,
 }
 
@@ -109,8 +109,9 @@ impl NodeMetrics {
             );
             registry.register(
                 "raft_blocks_applied",
-                "Blocks committed from committed proposals, by what the proposal carried: \
-                 the leader's write set (--apply write-set) or the block alone (re-executed)",
+                "Blocks committed by this validator's Raft state machine, by where they came \
+                 from: a proposal re-executed (block), a proposal with the leader's write set \
+                 (write-set), or an installed snapshot (snapshot)",
                 v.applied_blocks,
             );
             v.raft

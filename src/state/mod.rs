@@ -448,6 +448,38 @@ impl Store {
         Ok(())
     }
 
+    /// The commits (block and state diff) of blocks `from..=to` as the block log holds
+    /// them, oldest first: what a validator's snapshot carries. Fails on a log with
+    /// state patches or truncations (dev methods), whose history is not a sequence of
+    /// blocks.
+    pub fn block_commits(&self, from: u64, to: u64) -> Result<Vec<BlockCommit>> {
+        let len = self.log.lock().len();
+        let mut out = Vec::new();
+        for seq in 0..len {
+            // One entry per lock, so appends are not held up by a long walk.
+            match self.log.lock().read(seq)? {
+                LogEntry::Block(commit) => {
+                    let number = commit.block.header.number;
+                    if number > to {
+                        break;
+                    }
+                    if number >= from {
+                        out.push(*commit);
+                    }
+                }
+                LogEntry::Patch { .. } | LogEntry::Truncate { .. } => {
+                    return Err(StateError::BlockLog {
+                        path: self.tables.path.clone(),
+                        reason: format!(
+                            "entry {seq} is a state patch or truncation: only a chain of blocks can be sent as such"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Waits until the encrypted tables hold every durable block (the applier has
     /// caught up): benchmarks count the table writes this way.
     pub fn settle(&self) -> Result<()> {

@@ -486,6 +486,21 @@ async fn three_validators_replicate_survive_the_leader_and_refuse_without_quorum
             .is_some_and(|s| s > applied),
         "installed a snapshot past what it had"
     );
+    // ... by committing the blocks it carries, not by executing them.
+    let metrics = reqwest::get(format!("{}/metrics", urls[behind]))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("coco_raft_blocks_applied_total{from=\"snapshot\"} "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0),
+        "blocks installed from the snapshot:\n{metrics}"
+    );
 
     // Two of three stopped: writes refused with the no-quorum error; reads served.
     let survivor = live[0];
@@ -1120,11 +1135,11 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
     // Every block the follower committed came with the leader's write set.
     let from_write_sets = on_follower
         .lines()
-        .find_map(|l| l.strip_prefix("coco_raft_blocks_applied_total{proposal=\"write-set\"} "))
+        .find_map(|l| l.strip_prefix("coco_raft_blocks_applied_total{from=\"write-set\"} "))
         .and_then(|n| n.trim().parse::<u64>().ok());
     assert!(
         from_write_sets.is_some_and(|n| n > 0)
-            && !on_follower.contains("coco_raft_blocks_applied_total{proposal=\"block\"}"),
+            && !on_follower.contains("coco_raft_blocks_applied_total{from=\"block\"}"),
         "blocks applied from write sets only:\n{on_follower}"
     );
 
