@@ -26,7 +26,8 @@
 #   SENDERS (64) MINE_MS (50) TIMEOUT (120 s per run; AUTOMINE_TIMEOUT 45 s for an
 #   anvil automine attempt) SKIP_PIPELINE (unset)
 #   OUT (target/bench: runs.jsonl, summary.md, logs) ONLY (`cluster`: coco's bt-b50,
-#   the three validators and the failover, nothing else).
+#   the three validators and the failover, nothing else) CLUSTER_RATE (the clusters'
+#   open-loop rate, tx/s; default half the re-executing cluster's median peak).
 # Prints the summary table (medians, coco/anvil ratios). Stops every process it
 # started on exit (trap).
 set -euo pipefail
@@ -385,6 +386,8 @@ cluster_rounds() {
     failover_one "$round"
   done
   half="$(jq -n --argjson t "$(median coco cluster-b50 tps)" '$t / 2 | floor' 2>/dev/null || echo 1000)"
+  # CLUSTER_RATE fixes the open-loop rate instead (to compare runs whose peaks differ).
+  half="${CLUSTER_RATE:-$half}"
   for round in $(seq 1 "$RUNS"); do
     run_one coco bt single-open "$round" "$NOPEN" 50 "$CONC" "$half" || true
     run_one coco cluster cluster-open "$round" "$NOPEN" 50 "$CONC" "$half" || true

@@ -9,18 +9,19 @@
 //! validator, is accepted once the table lists its identity key, receives the ledger
 //! secret sealed to that key, and is added by the leader as a learner, then a voter.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{B256, Bytes};
 use coco_enclave::{LedgerSecret, NodeIdentity};
 use openraft::ServerState;
+use parking_lot::Mutex;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::chain_applier::ChainApplier;
@@ -110,6 +111,63 @@ pub fn governance_allow(chain: Arc<Chain>) -> Allow {
             .iter()
             .any(|n| compressed_key(&n.public_key).as_deref() == Some(identity))
     })
+}
+
+/// Most session changes waiting for one unreachable validator.
+pub const SESSION_QUEUE: usize = 4_096;
+
+/// Delivers the session changes queued for the validator `id`, in order, each retried
+/// until it arrives or its deadline passes (see [`Validator::session_pusher`]).
+async fn deliver_sessions(
+    raft: Raft,
+    network: Network,
+    id: NodeId,
+    queue: mpsc::Receiver<(Instant, Bytes)>,
+) {
+    // Where it is now; a validator no longer in the membership gets nothing.
+    let locate = || {
+        raft.metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()
+    };
+    let send = |peer: Peer, body: Bytes| {
+        let network = network.clone();
+        async move { network.push(id, &peer, "/session", body).await }
+    };
+    deliver_in_order(queue, locate, send, Duration::from_millis(250)).await;
+    tracing::debug!(peer = %id_hex(id), "session pushes to the validator end");
+}
+
+/// Sends each queued body with `send` to where `locate` says the peer is, in order:
+/// one that fails is sent again after `first_wait`, doubling up to 5 s, until it
+/// arrives or its deadline passes; one for a peer `locate` no longer finds is dropped.
+async fn deliver_in_order<F, Fut>(
+    mut queue: mpsc::Receiver<(Instant, Bytes)>,
+    locate: impl Fn() -> Option<Peer>,
+    send: F,
+    first_wait: Duration,
+) where
+    F: Fn(Peer, Bytes) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    while let Some((deadline, body)) = queue.recv().await {
+        let mut wait = first_wait;
+        while let Some(peer) = locate() {
+            if send(peer.clone(), body.clone()).await {
+                break;
+            }
+            if Instant::now() + wait > deadline {
+                tracing::warn!(peer = %peer.addr, "a session change never reached the validator before it expired");
+                break;
+            }
+            tracing::debug!(peer = %peer.addr, "a session change did not reach the validator; sending it again");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
 }
 
 /// A running validator.
@@ -257,23 +315,41 @@ impl Validator {
         let _ = self.services.sessions.set(handler);
     }
 
-    /// A function pushing a body to `/session` of every other member, in the background
-    /// (each within 2 s; an unreachable one misses it).
-    pub fn session_pusher(&self) -> impl Fn(Vec<u8>) + Send + Sync + 'static {
+    /// A function pushing a body to `/session` of every other member, in the background.
+    ///
+    /// Each member gets the bodies in the order they were pushed, from one task of its
+    /// own; one that does not arrive is sent again (after 250 ms, doubling up to 5 s)
+    /// until it does or `retry_for` has passed, so a logout reaches a validator that
+    /// was unreachable for a while once it answers again. At most
+    /// [`SESSION_QUEUE`] bodies wait per member; more are dropped, and logged.
+    pub fn session_pusher(&self, retry_for: Duration) -> impl Fn(Vec<u8>) + Send + Sync + 'static {
         let (raft, network, me) = (self.raft.clone(), self.network.clone(), self.id);
+        let queues: Mutex<HashMap<NodeId, mpsc::Sender<(Instant, Bytes)>>> = Mutex::default();
         move |body| {
-            let m = raft.metrics().borrow().clone();
+            let deadline = Instant::now() + retry_for;
             let body = Bytes::from(body);
-            for (id, peer) in m.membership_config.membership().nodes() {
-                if *id == me {
-                    continue;
-                }
-                let (network, id, peer, body) = (network.clone(), *id, peer.clone(), body.clone());
-                tokio::spawn(async move {
-                    if !network.push(id, &peer, "/session", body).await {
-                        tracing::debug!(peer = %id_hex(id), "a session change did not reach the validator");
-                    }
+            let members: Vec<NodeId> = raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, _)| *id)
+                .filter(|id| *id != me)
+                .collect();
+            let mut queues = queues.lock();
+            for id in members {
+                let queue = queues.entry(id).or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+                    tokio::spawn(deliver_sessions(raft.clone(), network.clone(), id, rx));
+                    tx
                 });
+                if queue.try_send((deadline, body.clone())).is_err() {
+                    tracing::warn!(
+                        peer = %id_hex(id),
+                        "a session change for a validator that has been unreachable is dropped: its queue is full"
+                    );
+                }
             }
         }
     }
@@ -737,5 +813,75 @@ mod join_tests {
         );
         let err = parse_join("0x1234@v1:9545").unwrap_err().to_string();
         assert!(err.contains("must be a validator's public key"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Session changes reach a peer in order, each sent again while it fails; one past
+    /// its deadline, or for a peer that left the membership, is dropped.
+    #[tokio::test]
+    async fn session_changes_are_retried_in_order_until_they_expire() {
+        let peer = Peer::new("127.0.0.1:1", vec![2u8; 33]);
+        let (tx, rx) = mpsc::channel(8);
+        let later = Instant::now() + Duration::from_secs(30);
+        for body in ["put", "end"] {
+            tx.try_send((later, Bytes::from(body))).unwrap();
+        }
+        // Expires before its second attempt: tried once, dropped.
+        tx.try_send((Instant::now(), Bytes::from("stale"))).unwrap();
+        tx.try_send((later, Bytes::from("after"))).unwrap();
+        drop(tx);
+        let attempts = AtomicUsize::new(0);
+        let delivered = Mutex::new(Vec::new());
+        let tried = Mutex::new(Vec::new());
+        deliver_in_order(
+            rx,
+            || Some(peer.clone()),
+            |_, body: Bytes| {
+                let n = attempts.fetch_add(1, Ordering::SeqCst);
+                tried.lock().push(body.clone());
+                // The peer is unreachable for the first three attempts, and never
+                // takes "stale".
+                let ok = n >= 3 && body.as_ref() != b"stale";
+                if ok {
+                    delivered.lock().push(body);
+                }
+                async move { ok }
+            },
+            Duration::from_millis(1),
+        )
+        .await;
+        let names = |v: &[Bytes]| {
+            v.iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&delivered.lock()), ["put", "end", "after"]);
+        assert_eq!(
+            names(&tried.lock()),
+            ["put", "put", "put", "put", "end", "stale", "after"],
+            "the first sent until it arrives, before anything after it"
+        );
+
+        // A peer no longer in the membership gets nothing.
+        let (tx, rx) = mpsc::channel(8);
+        tx.try_send((later, Bytes::from("put"))).unwrap();
+        drop(tx);
+        let sent = AtomicUsize::new(0);
+        deliver_in_order(
+            rx,
+            || None,
+            |_, _| {
+                sent.fetch_add(1, Ordering::SeqCst);
+                async { true }
+            },
+            Duration::from_millis(1),
+        )
+        .await;
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
     }
 }

@@ -413,7 +413,8 @@ impl Node {
                     Err(e) => tracing::warn!(error = %e, "a pushed session change does not decode"),
                 }
             }));
-            let push = v.session_pusher();
+            // Retried while the session could still be in use.
+            let push = v.session_pusher(lifetime);
             keys.on_sessions(Arc::new(move |change| {
                 if let Ok(body) = serde_json::to_vec(&change) {
                     push(body);

@@ -1143,6 +1143,70 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
         "blocks applied from write sets only:\n{on_follower}"
     );
 
+    // A logout while a validator is unreachable: b is frozen (SIGSTOP) while a new
+    // session is ended on c. The push to b times out (2 s) and is sent again until b
+    // answers, so the logout reaches it once it runs (SIGCONT). (Last: b's pause may
+    // move the leadership.)
+    let nonce = rpc(&a, "coco_loginNonce", json!([])).await.unwrap()["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = message(
+        &format!("127.0.0.1:{port}"),
+        alice.address(),
+        1337,
+        &nonce,
+        "2099-01-01T00:00:00Z",
+    );
+    let login = rpc(&a, "coco_login", json!([text, sign(&alice, &text)]))
+        .await
+        .unwrap();
+    let session = login["result"]["key"]
+        .as_str()
+        .expect("a session")
+        .to_string();
+    let balance = |url: String| {
+        let (session, who) = (session.clone(), alice.address());
+        async move {
+            rpc(
+                &format!("{url}/{session}"),
+                "eth_getBalance",
+                json!([who, "latest"]),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for url in [&b, &c] {
+        eventually("the new session works on the other validators", || async {
+            balance(url.clone()).await["result"].is_string()
+        })
+        .await;
+    }
+    let signal = |name: &str, node: &Validator| {
+        let pid = node.child.as_ref().unwrap().id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name} {pid}");
+    };
+    signal("-STOP", &nodes[1]);
+    let out = rpc(&format!("{c}/{session}"), "coco_logout", json!([]))
+        .await
+        .unwrap();
+    assert_eq!(out["result"], true, "{out}");
+    eventually("the logout reaches a", || async {
+        balance(a.clone()).await["error"]["code"] == -32030
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    signal("-CONT", &nodes[1]);
+    eventually("the logout reaches b once it runs again", || async {
+        balance(b.clone()).await["error"]["code"] == -32030
+    })
+    .await;
+
     // A validator whose Raft state was lost refuses to start (it would fork the chain,
     // or rejoin with a log that goes backwards), naming the way back.
     nodes[follower].kill().await;
