@@ -405,7 +405,8 @@ mod tests {
         std::fs::write(
             &file,
             "data-dir = \"v2\"\nport = 8546\npeer-listen = \"127.0.0.1:9546\"\n\
-             join = \"127.0.0.1:9545\"\ngenesis = \"genesis.json\"\nblock-time = 200\n",
+             join = \"127.0.0.1:9545\"\ngenesis = \"genesis.json\"\nblock-time = 200\n\
+             apply = \"write-set\"\n",
         )
         .unwrap();
         let f = file.to_str().unwrap();
@@ -415,6 +416,7 @@ mod tests {
         assert_eq!(node.peer_listen, Some("127.0.0.1:9546".parse().unwrap()));
         assert_eq!(node.join.as_deref(), Some("127.0.0.1:9545"));
         assert_eq!(node.block_time, Some(200));
+        assert_eq!(node.apply, ApplyMode::WriteSet);
 
         std::fs::write(&file, "data-dir = \"v\"\nno-such-setting = 1\n").unwrap();
         let err = parse(&["coco", "node", "--config", f]).unwrap_err();
