@@ -1038,36 +1038,38 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
     // the validator that issued it; a logout anywhere ends it everywhere.
     let alice: PrivateKeySigner = DEV_KEYS[0].parse().unwrap();
     let [a, b, c] = [0, 1, 2].map(|i| nodes[i].url.clone());
-    let nonce = rpc(&a, "coco_loginNonce", json!([])).await.unwrap()["result"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let port = a.rsplit(':').next().unwrap();
-    let text = message(
-        &format!("127.0.0.1:{port}"),
-        alice.address(),
-        1337,
-        &nonce,
-        "2099-01-01T00:00:00Z",
-    );
-    let elsewhere = rpc(&b, "coco_login", json!([text, sign(&alice, &text)]))
-        .await
-        .unwrap();
-    assert!(
-        elsewhere["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("nonce")),
-        "another validator's nonce: {elsewhere}"
-    );
-    let login = rpc(&a, "coco_login", json!([text, sign(&alice, &text)]))
-        .await
-        .unwrap();
-    let session = login["result"]["key"]
-        .as_str()
-        .expect("a session")
-        .to_string();
-    let balance = |url: String| {
-        let (session, who) = (session.clone(), alice.address());
+    // A SIWE message for a nonce from a, and the session a gives for it.
+    let siwe_on_a = || {
+        let (a, who) = (a.clone(), alice.address());
+        async move {
+            let nonce = rpc(&a, "coco_loginNonce", json!([])).await.unwrap()["result"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let port = a.rsplit(':').next().unwrap();
+            message(
+                &format!("127.0.0.1:{port}"),
+                who,
+                1337,
+                &nonce,
+                "2099-01-01T00:00:00Z",
+            )
+        }
+    };
+    let login_on_a = |text: String| {
+        let (a, signature) = (a.clone(), sign(&alice, &text));
+        async move {
+            let login = rpc(&a, "coco_login", json!([text, signature]))
+                .await
+                .unwrap();
+            login["result"]["key"]
+                .as_str()
+                .expect("a session")
+                .to_string()
+        }
+    };
+    let balance = |url: String, session: String| {
+        let who = alice.address();
         async move {
             rpc(
                 &format!("{url}/{session}"),
@@ -1078,19 +1080,47 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
             .unwrap()
         }
     };
-    for url in [&b, &c] {
-        eventually("the session works on the other validators", || async {
-            balance(url.clone()).await["result"].is_string()
-        })
-        .await;
-    }
-    let out = rpc(&format!("{c}/{session}"), "coco_logout", json!([]))
+    let text = siwe_on_a().await;
+    let elsewhere = rpc(&b, "coco_login", json!([text, sign(&alice, &text)]))
         .await
         .unwrap();
-    assert_eq!(out["result"], true, "{out}");
+    assert!(
+        elsewhere["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nonce")),
+        "another validator's nonce: {elsewhere}"
+    );
+    let session = login_on_a(text).await;
+    let works_on_b_and_c = |session: String| {
+        let (b, c) = (b.clone(), c.clone());
+        let balance = &balance;
+        async move {
+            for url in [b, c] {
+                eventually("the session works on the other validators", || async {
+                    balance(url.clone(), session.clone()).await["result"].is_string()
+                })
+                .await;
+            }
+        }
+    };
+    let logout_on_c = |session: String| {
+        let c = c.clone();
+        async move {
+            let out = rpc(&format!("{c}/{session}"), "coco_logout", json!([]))
+                .await
+                .unwrap();
+            assert_eq!(out["result"], true, "{out}");
+        }
+    };
+    let ended = |url: String, session: String| {
+        let balance = &balance;
+        async move { balance(url, session).await["error"]["code"] == -32030 }
+    };
+    works_on_b_and_c(session.clone()).await;
+    logout_on_c(session.clone()).await;
     for url in [&a, &b] {
-        eventually("the logout reaches the other validators", || async {
-            balance(url.clone()).await["error"]["code"] == -32030
+        eventually("the logout reaches the other validators", || {
+            ended(url.clone(), session.clone())
         })
         .await;
     }
@@ -1147,42 +1177,8 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
     // session is ended on c. The push to b times out (2 s) and is sent again until b
     // answers, so the logout reaches it once it runs (SIGCONT). (Last: b's pause may
     // move the leadership.)
-    let nonce = rpc(&a, "coco_loginNonce", json!([])).await.unwrap()["result"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let text = message(
-        &format!("127.0.0.1:{port}"),
-        alice.address(),
-        1337,
-        &nonce,
-        "2099-01-01T00:00:00Z",
-    );
-    let login = rpc(&a, "coco_login", json!([text, sign(&alice, &text)]))
-        .await
-        .unwrap();
-    let session = login["result"]["key"]
-        .as_str()
-        .expect("a session")
-        .to_string();
-    let balance = |url: String| {
-        let (session, who) = (session.clone(), alice.address());
-        async move {
-            rpc(
-                &format!("{url}/{session}"),
-                "eth_getBalance",
-                json!([who, "latest"]),
-            )
-            .await
-            .unwrap()
-        }
-    };
-    for url in [&b, &c] {
-        eventually("the new session works on the other validators", || async {
-            balance(url.clone()).await["result"].is_string()
-        })
-        .await;
-    }
+    let session = login_on_a(siwe_on_a().await).await;
+    works_on_b_and_c(session.clone()).await;
     let signal = |name: &str, node: &Validator| {
         let pid = node.child.as_ref().unwrap().id().unwrap().to_string();
         let status = std::process::Command::new("kill")
@@ -1192,18 +1188,12 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
         assert!(status.success(), "kill {name} {pid}");
     };
     signal("-STOP", &nodes[1]);
-    let out = rpc(&format!("{c}/{session}"), "coco_logout", json!([]))
-        .await
-        .unwrap();
-    assert_eq!(out["result"], true, "{out}");
-    eventually("the logout reaches a", || async {
-        balance(a.clone()).await["error"]["code"] == -32030
-    })
-    .await;
+    logout_on_c(session.clone()).await;
+    eventually("the logout reaches a", || ended(a.clone(), session.clone())).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     signal("-CONT", &nodes[1]);
-    eventually("the logout reaches b once it runs again", || async {
-        balance(b.clone()).await["error"]["code"] == -32030
+    eventually("the logout reaches b once it runs again", || {
+        ended(b.clone(), session.clone())
     })
     .await;
 
