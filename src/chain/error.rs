@@ -200,6 +200,26 @@ pub enum ChainError {
     Import(#[from] crate::execution::ImportError),
 }
 
+impl ChainError {
+    /// The error for a validator's log and its Raft errors: as [`std::fmt::Display`], but
+    /// naming only the block and the field of a mismatch (the values are plain roots
+    /// and blooms, which a blinded chain does not publish) and no sender.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Import(crate::execution::ImportError::Mismatch {
+                number,
+                hash,
+                field,
+                ..
+            }) => format!("block {number} ({hash}): {field} mismatch"),
+            Self::NotAdmitted { number, .. } => format!(
+                "block {number} includes a transaction from a sender governance does not admit"
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl From<DbError> for ChainError {
     fn from(e: DbError) -> Self {
         Self::State(e.0)

@@ -743,6 +743,16 @@ impl Chain {
         Ok(Some((proposal, write_set)))
     }
 
+    /// True when `header` is the block [`Chain::propose_block`] built on the head, which
+    /// [`Chain::import`] and [`Chain::apply_write_set`] commit as built.
+    pub fn is_own_proposal(&self, header: &alloy::consensus::Header) -> bool {
+        self.proposed.lock().as_ref().is_some_and(|built| {
+            let ours = &built.commit.block.header;
+            ours.parent_hash == self.head().header.hash_slow()
+                && ours.hash_slow() == header.hash_slow()
+        })
+    }
+
     /// The block [`Chain::propose_block`] built, if `header` is its header and it was
     /// built on the head.
     fn take_proposed(
@@ -807,14 +817,16 @@ impl Chain {
 
     /// Commits a block as another validator's block log holds it (blinded header,
     /// receipts, state diff): what installing a snapshot does, without executing. The
-    /// block must extend the head, and its header's transactions root, receipts root
-    /// and state root (blinded as this chain blinds them) must be what its
-    /// transactions, its receipts and its diff on this node's state give. No admission
-    /// check: the block is committed history. A block the chain already holds must be
-    /// the same block.
+    /// block must extend the head; its transactions, ommers and withdrawals roots, its
+    /// senders and its new code are checked ([`crate::execution::check_stored`]), and
+    /// its receipts and state roots (blinded as this chain blinds them) must be what
+    /// its receipts and its diff on this node's state give. That its transactions
+    /// produce this diff is taken from the validator that sealed the snapshot. No
+    /// admission check: the block is committed history. A block the chain already
+    /// holds must be the same block.
     pub fn install_committed(&self, commit: BlockCommit) -> Result<Arc<StoredBlock>, ChainError> {
         use crate::execution::ImportError;
-        use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+        use alloy::consensus::proofs::calculate_receipt_root;
         let _one_at_a_time = self.mine_lock.lock();
         let header = &commit.block.header;
         let (number, hash) = (header.number, header.hash_slow());
@@ -834,29 +846,13 @@ impl Chain {
             }
             return Ok(held);
         }
-        let head_hash = head.header.hash_slow();
-        if number != head.header.number + 1 || header.parent_hash != head_hash {
-            return Err(ImportError::Sequence {
-                number,
-                hash,
-                reason: format!(
-                    "does not extend the head (block {} {head_hash}); its parent is {}",
-                    head.header.number, header.parent_hash
-                ),
-            }
-            .into());
-        }
+        crate::execution::check_stored(&head.header, &commit.block, &commit.diff)?;
         let published = |root: B256| match &self.settings.blinding {
             Some(blinder) => blinder.blind(root, number),
             None => root,
         };
         let tries = self.store.merkle().prepare(&commit.diff);
         let checks = [
-            (
-                "transactionsRoot",
-                header.transactions_root,
-                calculate_transaction_root(&commit.block.transactions),
-            ),
             (
                 "receiptsRoot",
                 header.receipts_root,

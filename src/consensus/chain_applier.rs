@@ -64,9 +64,10 @@ pub struct ChainApplier {
     applied: AppliedBlocks,
 }
 
-/// Blocks committed by the applier, by where they came from: `from="block"` (a
-/// proposal, re-executed), `"write-set"` (a proposal with the leader's write set) or
-/// `"snapshot"` (installed): `/metrics`' `coco_raft_blocks_applied`.
+/// Blocks committed by the applier, by where they came from: `from="own"` (the leader's
+/// own proposal, committed as built), `"block"` (a proposal, re-executed), `"write-set"`
+/// (a proposal with the leader's write set) or `"snapshot"` (installed): `/metrics`'
+/// `coco_raft_blocks_applied`.
 pub type AppliedBlocks = Family<Vec<(String, String)>, Counter>;
 
 impl std::fmt::Debug for ChainApplier {
@@ -78,7 +79,9 @@ impl std::fmt::Debug for ChainApplier {
 }
 
 const STATE_KEY: &[u8] = b"applied";
-const SNAPSHOT_KEY: &[u8] = b"snapshot";
+/// The current snapshot's metadata (sealed JSON) and its sealed bytes as they are.
+const SNAPSHOT_META_KEY: &[u8] = b"snapshot-meta";
+const SNAPSHOT_DATA_KEY: &[u8] = b"snapshot-data";
 
 impl ChainApplier {
     /// The applier of `chain`, recording in `dir` (`<data>/raft/applier`), sealed with
@@ -110,8 +113,16 @@ impl ChainApplier {
         if let Some(state) = applier.read(STATE_KEY)? {
             *applier.state.lock() = state;
         }
-        if let Some((meta, sealed)) = applier.read::<(SnapshotMeta, Vec<u8>)>(SNAPSHOT_KEY)? {
-            *applier.current.lock() = Some(SnapshotImage { meta, sealed });
+        let data = applier
+            .db
+            .get(SNAPSHOT_DATA_KEY)
+            .map_err(|e| ConsensusError::engine(dir, e))?;
+        if let (Some(meta), Some(sealed)) = (applier.read::<SnapshotMeta>(SNAPSHOT_META_KEY)?, data)
+        {
+            *applier.current.lock() = Some(SnapshotImage {
+                meta,
+                sealed: sealed.to_vec(),
+            });
         }
         Ok(applier)
     }
@@ -147,13 +158,34 @@ impl ChainApplier {
             .map_err(|e| ConsensusError::decode(String::from_utf8_lossy(key), e))
     }
 
-    fn write<T: Serialize>(&self, key: &[u8], value: &T) -> Result<()> {
+    fn sealed<T: Serialize>(&self, key: &[u8], value: &T) -> Result<Vec<u8>> {
         let plain =
             serde_json::to_vec(value).map_err(|e| ConsensusError::decode("applier record", e))?;
+        Ok(self.cipher.seal(key, &plain))
+    }
+
+    fn write<T: Serialize>(&self, key: &[u8], value: &T) -> Result<()> {
         self.db
-            .insert(key, self.cipher.seal(key, &plain))
+            .insert(key, self.sealed(key, value)?)
             .map_err(|e| ConsensusError::engine(&self.path, e))?;
         Ok(())
+    }
+
+    /// Records `image` as the current snapshot (not flushed). Its bytes are already
+    /// sealed under the cluster's snapshot cipher, bound to its metadata: kept as they
+    /// are, not encoded again.
+    /// Both in one batch: a crash never pairs one snapshot's metadata with another's
+    /// bytes.
+    fn keep_snapshot(&self, image: &SnapshotImage) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            SNAPSHOT_META_KEY,
+            self.sealed(SNAPSHOT_META_KEY, &image.meta)?,
+        );
+        batch.insert(SNAPSHOT_DATA_KEY, image.sealed.as_slice());
+        self.db
+            .apply_batch(batch)
+            .map_err(|e| ConsensusError::engine(&self.path, e))
     }
 
     fn flush(&self) -> Result<()> {
@@ -184,18 +216,23 @@ impl ChainApplier {
                 )));
             }
             existing
+        } else if self.chain.is_own_proposal(&block.header) {
+            // The leader's own block, executed when it was built.
+            let stored = self.chain.import(block).map_err(|e| failed(e.redacted()))?;
+            self.count("own");
+            stored
         } else {
-            let write_set = proposal.decode_write_set()?;
-            self.count(if write_set.is_some() {
+            let stored = match proposal.decode_write_set()? {
+                Some(write_set) => self.chain.apply_write_set(block, write_set),
+                None => self.chain.import(block),
+            }
+            .map_err(|e| failed(e.redacted()))?;
+            self.count(if proposal.write_set.is_some() {
                 "write-set"
             } else {
                 "block"
             });
-            match write_set {
-                Some(write_set) => self.chain.apply_write_set(block, write_set),
-                None => self.chain.import(block),
-            }
-            .map_err(|e| failed(e.to_string()))?
+            stored
         };
         Ok(BlockRef {
             number,
@@ -265,7 +302,7 @@ impl BlockApplier for ChainApplier {
             sealed: self.snapshots.seal(&meta, &plain),
             meta,
         };
-        self.write(SNAPSHOT_KEY, &(image.meta.clone(), image.sealed.clone()))?;
+        self.keep_snapshot(&image)?;
         self.flush()?;
         *self.current.lock() = Some(image.clone());
         Ok(image)
@@ -295,7 +332,7 @@ impl BlockApplier for ChainApplier {
                 .install_committed(commit)
                 .map_err(|e| ConsensusError::Apply {
                     number,
-                    reason: e.to_string(),
+                    reason: e.redacted(),
                 })?;
             if number > head {
                 self.count("snapshot");
@@ -306,7 +343,7 @@ impl BlockApplier for ChainApplier {
             membership: image.meta.last_membership.clone(),
         };
         self.write(STATE_KEY, &state)?;
-        self.write(SNAPSHOT_KEY, &(image.meta.clone(), image.sealed.clone()))?;
+        self.keep_snapshot(&image)?;
         self.flush()?;
         *self.state.lock() = state;
         *self.current.lock() = Some(image);

@@ -155,7 +155,8 @@ async fn deliver_in_order<F, Fut>(
 {
     while let Some((deadline, body)) = queue.recv().await {
         let mut wait = first_wait;
-        while let Some(peer) = locate() {
+        // One that expired while it waited behind others is not sent at all.
+        while let Some(peer) = locate().filter(|_| Instant::now() <= deadline) {
             if send(peer.clone(), body.clone()).await {
                 break;
             }
@@ -163,7 +164,9 @@ async fn deliver_in_order<F, Fut>(
                 tracing::warn!(peer = %peer.addr, "a session change never reached the validator before it expired");
                 break;
             }
-            tracing::debug!(peer = %peer.addr, "a session change did not reach the validator; sending it again");
+            if wait == first_wait {
+                tracing::info!(peer = %peer.addr, "a session change did not reach the validator; sending it again until it does");
+            }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }
@@ -324,7 +327,10 @@ impl Validator {
     /// [`SESSION_QUEUE`] bodies wait per member; more are dropped, and logged.
     pub fn session_pusher(&self, retry_for: Duration) -> impl Fn(Vec<u8>) + Send + Sync + 'static {
         let (raft, network, me) = (self.raft.clone(), self.network.clone(), self.id);
-        let queues: Mutex<HashMap<NodeId, mpsc::Sender<(Instant, Bytes)>>> = Mutex::default();
+        // Each member's queue, and whether a change for it was dropped since the last
+        // one queued (warned once per such run).
+        let queues: Mutex<HashMap<NodeId, (mpsc::Sender<(Instant, Bytes)>, bool)>> =
+            Mutex::default();
         move |body| {
             let deadline = Instant::now() + retry_for;
             let body = Bytes::from(body);
@@ -338,17 +344,24 @@ impl Validator {
                 .filter(|id| *id != me)
                 .collect();
             let mut queues = queues.lock();
+            // A member that left: its queue goes, which ends its task.
+            queues.retain(|id, _| members.contains(id));
             for id in members {
-                let queue = queues.entry(id).or_insert_with(|| {
+                let (queue, dropping) = queues.entry(id).or_insert_with(|| {
                     let (tx, rx) = mpsc::channel(SESSION_QUEUE);
                     tokio::spawn(deliver_sessions(raft.clone(), network.clone(), id, rx));
-                    tx
+                    (tx, false)
                 });
-                if queue.try_send((deadline, body.clone())).is_err() {
-                    tracing::warn!(
-                        peer = %id_hex(id),
-                        "a session change for a validator that has been unreachable is dropped: its queue is full"
-                    );
+                match queue.try_send((deadline, body.clone())) {
+                    Ok(()) => *dropping = false,
+                    Err(_) if !*dropping => {
+                        *dropping = true;
+                        tracing::warn!(
+                            peer = %id_hex(id),
+                            "session changes for a validator that has been unreachable are dropped: its queue is full"
+                        );
+                    }
+                    Err(_) => {}
                 }
             }
         }
@@ -831,7 +844,7 @@ mod push_tests {
         for body in ["put", "end"] {
             tx.try_send((later, Bytes::from(body))).unwrap();
         }
-        // Expires before its second attempt: tried once, dropped.
+        // Expired by the time its turn comes: never sent.
         tx.try_send((Instant::now(), Bytes::from("stale"))).unwrap();
         tx.try_send((later, Bytes::from("after"))).unwrap();
         drop(tx);
@@ -844,9 +857,8 @@ mod push_tests {
             |_, body: Bytes| {
                 let n = attempts.fetch_add(1, Ordering::SeqCst);
                 tried.lock().push(body.clone());
-                // The peer is unreachable for the first three attempts, and never
-                // takes "stale".
-                let ok = n >= 3 && body.as_ref() != b"stale";
+                // The peer is unreachable for the first three attempts.
+                let ok = n >= 3;
                 if ok {
                     delivered.lock().push(body);
                 }
@@ -863,7 +875,7 @@ mod push_tests {
         assert_eq!(names(&delivered.lock()), ["put", "end", "after"]);
         assert_eq!(
             names(&tried.lock()),
-            ["put", "put", "put", "put", "end", "stale", "after"],
+            ["put", "put", "put", "put", "end", "after"],
             "the first sent until it arrives, before anything after it"
         );
 

@@ -16,7 +16,8 @@ use alloy::consensus::proofs::{
 };
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
 use alloy::consensus::{Block, Header, ReceiptEnvelope, Transaction, TxEnvelope};
-use alloy::primitives::{Address, B256, U256};
+use alloy::eips::eip4895::Withdrawal;
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutor};
@@ -31,7 +32,7 @@ use super::ChainSpec;
 use super::block::{receipts_bloom, set_post_states};
 use super::db::BlockState;
 use crate::state::merkle::{MerkleState, Tries};
-use crate::state::{BlockCommit, StateReader, StoredBlock, WriteSet};
+use crate::state::{BlockCommit, StateDiff, StateReader, StoredBlock, WriteSet};
 
 /// Why an imported block was refused. Always names the block.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +140,25 @@ fn check(
 /// What is checked before anything runs: `block` extends `parent`, and its header
 /// commits to its transactions, ommers and withdrawals.
 fn check_body(parent: &Header, block: &Block<TxEnvelope>, hash: B256) -> Result<(), ImportError> {
-    let header = &block.header;
+    check_parts(
+        parent,
+        &block.header,
+        hash,
+        &block.body.transactions,
+        &block.body.ommers,
+        block.body.withdrawals.as_ref().map(|w| w.as_slice()),
+    )
+}
+
+/// [`check_body`] over the parts of a block.
+fn check_parts(
+    parent: &Header,
+    header: &Header,
+    hash: B256,
+    transactions: &[TxEnvelope],
+    ommers: &[Header],
+    withdrawals: Option<&[Withdrawal]>,
+) -> Result<(), ImportError> {
     let number = header.number;
     let parent_hash = parent.hash_slow();
     if number != parent.number + 1 || header.parent_hash != parent_hash {
@@ -157,16 +176,16 @@ fn check_body(parent: &Header, block: &Block<TxEnvelope>, hash: B256) -> Result<
         hash,
         "transactionsRoot",
         header.transactions_root,
-        calculate_transaction_root(&block.body.transactions),
+        calculate_transaction_root(transactions),
     )?;
     check(
         number,
         hash,
         "sha3Uncles",
         header.ommers_hash,
-        calculate_ommers_root(&block.body.ommers),
+        calculate_ommers_root(ommers),
     )?;
-    if let Some(withdrawals) = &block.body.withdrawals {
+    if let Some(withdrawals) = withdrawals {
         check(
             number,
             hash,
@@ -176,6 +195,101 @@ fn check_body(parent: &Header, block: &Block<TxEnvelope>, hash: B256) -> Result<
         )?;
     }
     Ok(())
+}
+
+/// Every transaction's sender, recovered from its signature (in parallel).
+fn recover_senders(
+    number: u64,
+    hash: B256,
+    transactions: &[TxEnvelope],
+) -> Result<Vec<Address>, ImportError> {
+    transactions
+        .par_iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            tx.recover_signer().map_err(|_| ImportError::Signature {
+                number,
+                hash,
+                index,
+            })
+        })
+        .collect()
+}
+
+/// What a block built elsewhere ships besides its transactions and that no root of
+/// its header covers: the senders (recovered here from the signatures and compared)
+/// and each new code's bytes (hashed here and compared with the hash the state holds).
+fn check_shipped(
+    number: u64,
+    hash: B256,
+    transactions: &[TxEnvelope],
+    senders: &[Address],
+    diff: &StateDiff,
+) -> Result<(), ImportError> {
+    let refused = |reason: String| ImportError::Execution {
+        number,
+        hash,
+        reason,
+    };
+    if senders.len() != transactions.len() {
+        return Err(refused(format!(
+            "{} senders for {} transactions",
+            senders.len(),
+            transactions.len()
+        )));
+    }
+    let recovered = recover_senders(number, hash, transactions)?;
+    if let Some(index) = (0..senders.len()).find(|i| senders[*i] != recovered[*i]) {
+        return Err(refused(format!(
+            "transaction {index}: the sender shipped is not the one its signature gives"
+        )));
+    }
+    if let Some(index) = diff.code.iter().position(|c| keccak256(&c.code) != c.hash) {
+        return Err(refused(format!(
+            "code entry {index} does not hash to its code hash"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a block as another validator's block log holds it (`stored`, its header
+/// blinded, with `diff`) before it is committed on `parent` without executing: the
+/// parent, the transactions, ommers and withdrawals roots, the senders and the code.
+/// The receipts and state roots are blinded, so the caller, who has the key, checks
+/// those.
+pub fn check_stored(
+    parent: &Header,
+    stored: &StoredBlock,
+    diff: &StateDiff,
+) -> Result<(), ImportError> {
+    let header = &stored.header;
+    let hash = header.hash_slow();
+    check_parts(
+        parent,
+        header,
+        hash,
+        &stored.transactions,
+        &stored.ommers,
+        stored.withdrawals(),
+    )?;
+    if stored.receipts.len() != stored.transactions.len() {
+        return Err(ImportError::Execution {
+            number: header.number,
+            hash,
+            reason: format!(
+                "{} receipts for {} transactions",
+                stored.receipts.len(),
+                stored.transactions.len()
+            ),
+        });
+    }
+    check_shipped(
+        header.number,
+        hash,
+        &stored.transactions,
+        &stored.senders,
+        diff,
+    )
 }
 
 /// What is checked of the outcome, whoever computed it: the header's gas used, receipts
@@ -268,19 +382,7 @@ pub fn execute_block(
     check_body(parent, &block, hash)?;
     let parent_hash = header.parent_hash;
 
-    let senders: Vec<Address> = block
-        .body
-        .transactions
-        .par_iter()
-        .enumerate()
-        .map(|(index, tx)| {
-            tx.recover_signer().map_err(|_| ImportError::Signature {
-                number,
-                hash,
-                index,
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let senders = recover_senders(number, hash, &block.body.transactions)?;
     let env = header_evm_env(spec, header);
     let spec_id = env.cfg_env.spec;
     let mut db = BlockState::new(reader, parent.number, spec_id);
@@ -354,12 +456,13 @@ pub fn execute_block(
 }
 
 /// Checks `block` with the `write_set` its leader computed, on top of `parent` (the
-/// current head, whose state `merkle` holds), without executing it: the body and every
-/// root the header carries (gas used, receipts root, bloom, blob gas, and the state root
-/// the diff gives on this node's state). Returns the commit and the state's tries after
-/// it. What only execution could tell (that the transactions produce exactly this diff,
-/// the senders, the requests hash) is taken from the leader: validators tolerate crashes,
-/// not lies (docs/REPLICATION.md).
+/// current head, whose state `merkle` holds), without executing it: the body, the
+/// header's gas used, receipts root, bloom and blob gas against the shipped receipts,
+/// its state root against what the diff gives on this node's state, the senders (recovered from the signatures)
+/// and each new code's hash. Returns the commit and the state's tries after it. What
+/// only execution could tell (that the transactions produce exactly this diff and these
+/// receipts, and the requests hash) is taken from the leader: validators tolerate
+/// crashes, not lies (docs/REPLICATION.md).
 pub fn apply_write_set(
     merkle: &MerkleState,
     parent: &Header,
@@ -381,6 +484,13 @@ pub fn apply_write_set(
             ),
         });
     }
+    check_shipped(
+        number,
+        hash,
+        &block.body.transactions,
+        &write_set.senders,
+        &write_set.diff,
+    )?;
     let gas_used = write_set
         .receipts
         .last()

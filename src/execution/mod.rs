@@ -29,7 +29,7 @@ pub use block::{
 pub use call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 pub use db::{BlockState, DbError};
 pub use evm::ChainEvm;
-pub use import::{ImportError, apply_write_set, execute_block, header_evm_env};
+pub use import::{ImportError, apply_write_set, check_stored, execute_block, header_evm_env};
 pub use overrides::CallOverrides;
 pub use simulate::{SimulateError, SimulateFailure, SimulatedBlockOutput, simulate};
 pub use spec::{ChainSpec, CocoRules};

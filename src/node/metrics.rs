@@ -110,8 +110,9 @@ impl NodeMetrics {
             registry.register(
                 "raft_blocks_applied",
                 "Blocks committed by this validator's Raft state machine, by where they came \
-                 from: a proposal re-executed (block), a proposal with the leader's write set \
-                 (write-set), or an installed snapshot (snapshot)",
+                 from: its own proposal as built (own), a proposal re-executed (block), a \
+                 proposal with the leader's write set (write-set), or an installed snapshot \
+                 (snapshot)",
                 v.applied_blocks,
             );
             v.raft

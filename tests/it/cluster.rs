@@ -1196,6 +1196,11 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
         ended(b.clone(), session.clone())
     })
     .await;
+    let log = std::fs::read_to_string(&nodes[2].log).unwrap();
+    assert!(
+        log.contains("a session change did not reach the validator; sending it again"),
+        "c sent the logout to b again: {log}"
+    );
 
     // A validator whose Raft state was lost refuses to start (it would fork the chain,
     // or rejoin with a log that goes backwards), naming the way back.
