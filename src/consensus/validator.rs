@@ -113,6 +113,9 @@ pub fn governance_allow(chain: Arc<Chain>) -> Allow {
     })
 }
 
+/// The session changes waiting for one validator, each with its deadline.
+type SessionQueue = mpsc::Sender<(Instant, Bytes)>;
+
 /// Most session changes waiting for one unreachable validator.
 pub const SESSION_QUEUE: usize = 4_096;
 
@@ -329,8 +332,7 @@ impl Validator {
         let (raft, network, me) = (self.raft.clone(), self.network.clone(), self.id);
         // Each member's queue, and whether a change for it was dropped since the last
         // one queued (warned once per such run).
-        let queues: Mutex<HashMap<NodeId, (mpsc::Sender<(Instant, Bytes)>, bool)>> =
-            Mutex::default();
+        let queues: Mutex<HashMap<NodeId, (SessionQueue, bool)>> = Mutex::default();
         move |body| {
             let deadline = Instant::now() + retry_for;
             let body = Bytes::from(body);
