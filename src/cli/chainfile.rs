@@ -89,8 +89,9 @@ pub struct NodeArgs {
     pub snapshot_every: u64,
     /// How the validators that do not lead commit a block: `re-execute` it and check
     /// every root of its header, or apply the `write-set` (receipts, state diff) the
-    /// leader ships with it, checking the roots without executing. It is the leader's
-    /// setting that counts: give every validator the same (docs/REPLICATION.md).
+    /// leader ships with it, checking what it can (roots, senders, code hashes) without
+    /// executing. It is the leader's setting that counts: give every validator the same
+    /// (docs/REPLICATION.md).
     #[arg(long, value_enum, default_value_t = ApplyMode::ReExecute, requires = "peer_listen")]
     pub apply: ApplyMode,
 }
