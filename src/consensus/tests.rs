@@ -181,6 +181,12 @@ fn proposal_roundtrip_and_mismatch() {
     let b = block(7, B256::repeat_byte(1));
     let p = BlockProposal::new(&b, None);
     assert_eq!(p.decode().expect("decodes").header, b.header);
+    // Debug shows sizes, not the plain block.
+    let shown = format!("{p:?}");
+    assert!(
+        shown.contains("number: 7") && !shown.contains(&p.block.to_string()[2..40]),
+        "{shown}"
+    );
     let wrong = BlockProposal {
         number: 8,
         ..p.clone()

@@ -55,7 +55,7 @@ impl Peer {
 ///
 /// Raft's log is sealed on disk and travels only over mutual TLS; the block log and the
 /// RPC layer blind what they must when they serve it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockProposal {
     /// The block number (also in the header; kept outside so logs and errors can name
     /// the block without decoding it).
@@ -67,6 +67,17 @@ pub struct BlockProposal {
     /// executing it. Absent, they execute it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_set: Option<Bytes>,
+}
+
+/// The number and sizes only: a proposal holds the plain block (and its write set).
+impl std::fmt::Debug for BlockProposal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockProposal")
+            .field("number", &self.number)
+            .field("block_bytes", &self.block.len())
+            .field("write_set_bytes", &self.write_set.as_ref().map(|w| w.len()))
+            .finish()
+    }
 }
 
 impl BlockProposal {

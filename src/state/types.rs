@@ -116,7 +116,7 @@ pub struct BlockCommit {
 /// What executing a block produced besides the block itself: what a validator that
 /// leads ships with its proposal so that the others commit the block without executing
 /// it (`coco node --apply write-set`).
-#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[derive(Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct WriteSet {
     /// Recovered senders, one per transaction.
     pub senders: Vec<Address>,
@@ -124,4 +124,15 @@ pub struct WriteSet {
     pub receipts: Vec<ReceiptEnvelope>,
     /// Its state changes.
     pub diff: StateDiff,
+}
+
+/// Sizes only: a write set holds balances, slots and logs.
+impl std::fmt::Debug for WriteSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSet")
+            .field("transactions", &self.senders.len())
+            .field("accounts", &self.diff.accounts.len())
+            .field("code", &self.diff.code.len())
+            .finish_non_exhaustive()
+    }
 }
