@@ -738,6 +738,7 @@ impl Chain {
             senders: block.senders.clone(),
             receipts: block.receipts.clone(),
             diff: built.commit.diff.clone(),
+            requests: built.requests.iter().cloned().collect(),
         });
         *self.proposed.lock() = Some(built);
         Ok(Some((proposal, write_set)))

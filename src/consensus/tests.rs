@@ -1033,6 +1033,12 @@ fn a_write_set_is_checked_against_the_header() {
     let err = refused(other_code);
     assert!(err.contains("code entry 0 does not hash"), "{err}");
 
+    assert!(block.header.requests_hash.is_some(), "a Prague block");
+    let mut other_requests = write_set.clone();
+    other_requests.requests.push(vec![0x01, 0xaa].into());
+    let err = refused(other_requests);
+    assert!(err.contains("requestsHash mismatch"), "{err}");
+
     let mut other_gas = write_set.clone();
     other_gas.receipts.swap(0, 1);
     let err = refused(other_gas);

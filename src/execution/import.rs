@@ -17,6 +17,7 @@ use alloy::consensus::proofs::{
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
 use alloy::consensus::{Block, Header, ReceiptEnvelope, Transaction, TxEnvelope};
 use alloy::eips::eip4895::Withdrawal;
+use alloy::eips::eip7685::Requests;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy_evm::block::BlockExecutor;
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
@@ -459,10 +460,10 @@ pub fn execute_block(
 /// current head, whose state `merkle` holds), without executing it: the body, the
 /// header's gas used, receipts root, bloom and blob gas against the shipped receipts,
 /// its state root against what the diff gives on this node's state, the senders (recovered from the signatures)
-/// and each new code's hash. Returns the commit and the state's tries after it. What
-/// only execution could tell (that the transactions produce exactly this diff and these
-/// receipts, and the requests hash) is taken from the leader: validators tolerate
-/// crashes, not lies (docs/REPLICATION.md).
+/// each new code's hash, and the requests hash against the shipped requests. Returns the
+/// commit and the state's tries after it. What only execution could tell (that the
+/// transactions produce exactly this diff, these receipts and these requests) is taken
+/// from the leader: validators tolerate crashes, not lies (docs/REPLICATION.md).
 pub fn apply_write_set(
     merkle: &MerkleState,
     parent: &Header,
@@ -496,6 +497,16 @@ pub fn apply_write_set(
         .last()
         .map_or(0, |r| r.cumulative_gas_used());
     check_outcome(&block, hash, &write_set.receipts, gas_used)?;
+    if let Some(expected) = block.header.requests_hash {
+        let requests = Requests::from_requests(write_set.requests.iter().cloned());
+        check(
+            number,
+            hash,
+            "requestsHash",
+            expected,
+            requests.requests_hash(),
+        )?;
+    }
     let tries = merkle.prepare(&write_set.diff);
     check(
         number,
@@ -508,6 +519,7 @@ pub fn apply_write_set(
         senders,
         receipts,
         diff,
+        ..
     } = write_set;
     Ok((
         BlockCommit {

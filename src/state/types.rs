@@ -124,6 +124,9 @@ pub struct WriteSet {
     pub receipts: Vec<ReceiptEnvelope>,
     /// Its state changes.
     pub diff: StateDiff,
+    /// Its EIP-7685 execution requests (deposits, withdrawals, consolidations), which
+    /// the header's `requestsHash` commits to; empty before Prague.
+    pub requests: Vec<Bytes>,
 }
 
 /// Sizes only: a write set holds balances, slots and logs.
