@@ -711,7 +711,13 @@ pub async fn join(
     // admits.
     let allow: Allow = match &pinned {
         Some(_) => Arc::new(|_: &[u8]| true),
-        None => allow,
+        None => {
+            tracing::warn!(
+                peer = %first,
+                "joining unpinned: any validator the genesis lists is trusted to hand over the ledger secret, retired ones too; give --join <publicKey>@<host:port> (`coco node id` on that validator prints the key) to trust that one only"
+            );
+            allow
+        }
     };
     let deadline = tokio::time::Instant::now() + give_up;
     let mut target = first.clone();

@@ -716,6 +716,11 @@ async fn a_validator_joins_by_vote_and_is_cut_off_when_retired() {
     .await;
     assert!(rpc(&v4.url, "eth_chainId", json!([])).await.is_none());
     assert_eq!(voters(&nodes[0]).await, 3);
+    // Pinned, it is not warned; v2 joined unpinned, and was.
+    let warning = "joining unpinned: any validator the genesis lists is trusted";
+    assert!(!std::fs::read_to_string(&v4.log).unwrap().contains(warning));
+    let v2_log = std::fs::read_to_string(&nodes[1].log).unwrap();
+    assert!(v2_log.contains(warning), "{v2_log}");
 
     // Two of three members vote it in: it joins, catches up and becomes a voter.
     let [k0, k1] = [DEV_KEYS[0], DEV_KEYS[1]];
