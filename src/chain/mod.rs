@@ -747,11 +747,10 @@ impl Chain {
     /// True when `header` is the block [`Chain::propose_block`] built on the head, which
     /// [`Chain::import`] and [`Chain::apply_write_set`] commit as built.
     pub fn is_own_proposal(&self, header: &alloy::consensus::Header) -> bool {
-        self.proposed.lock().as_ref().is_some_and(|built| {
-            let ours = &built.commit.block.header;
-            ours.parent_hash == self.head().header.hash_slow()
-                && ours.hash_slow() == header.hash_slow()
-        })
+        self.proposed
+            .lock()
+            .as_ref()
+            .is_some_and(|built| self.built_on_head_as(built, header))
     }
 
     /// The block [`Chain::propose_block`] built, if `header` is its header and it was
@@ -761,10 +760,17 @@ impl Chain {
         header: &alloy::consensus::Header,
     ) -> Option<crate::execution::BuiltBlock> {
         let built = self.proposed.lock().take()?;
+        self.built_on_head_as(&built, header).then_some(built)
+    }
+
+    /// True when `built` extends the head and has `header`.
+    fn built_on_head_as(
+        &self,
+        built: &crate::execution::BuiltBlock,
+        header: &alloy::consensus::Header,
+    ) -> bool {
         let ours = &built.commit.block.header;
-        (ours.parent_hash == self.head().header.hash_slow()
-            && ours.hash_slow() == header.hash_slow())
-        .then_some(built)
+        ours.parent_hash == self.head().header.hash_slow() && ours.hash_slow() == header.hash_slow()
     }
 
     /// Executes a block built elsewhere on top of the head, checks it against its
