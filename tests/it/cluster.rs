@@ -1177,6 +1177,19 @@ async fn foundry_ethers_sessions_and_metrics_across_validators() {
             && !on_follower.contains("coco_raft_blocks_applied_total{from=\"block\"}"),
         "blocks applied from write sets only:\n{on_follower}"
     );
+    // Outsider: the new counter names only where blocks came from, never an account,
+    // a transaction or a sender (the /metrics page is public).
+    for line in on_follower
+        .lines()
+        .chain(on_leader.lines())
+        .filter(|l| l.starts_with("coco_raft_blocks_applied_total"))
+    {
+        let label = line.split('"').nth(1).unwrap_or_default();
+        assert!(
+            ["own", "block", "write-set", "snapshot"].contains(&label),
+            "{line}"
+        );
+    }
 
     // A logout while a validator is unreachable: b is frozen (SIGSTOP) while a new
     // session is ended on c. The push to b times out (2 s) and is sent again until b
